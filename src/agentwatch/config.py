@@ -1,0 +1,231 @@
+"""SDK settings: one table, read once into a frozen :class:`Config`.
+
+Precedence for every setting: explicit argument > environment variable > default.
+Each row of :data:`SETTINGS` names the setting, its environment variable, its default,
+its type and one line of documentation; the README's settings table is checked against
+it by a test, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentwatch.exceptions import ConfigurationError
+
+__all__ = ["SETTINGS", "Config", "Setting"]
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("accepted: true/false, 1/0, yes/no, on/off")
+
+
+def _parse_positive_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("accepted: a positive integer") from None
+    if value <= 0:
+        raise ValueError("accepted: a positive integer")
+    return value
+
+
+def _parse_positive_float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("accepted: a positive number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("accepted: a positive number of seconds")
+    return value
+
+
+def _parse_tags(raw: str) -> tuple[str, ...]:
+    return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
+
+
+def _parse_str(raw: str) -> str:
+    return raw.strip()
+
+
+def _parse_optional_uuid(raw: str) -> str:
+    raw = raw.strip()
+    try:
+        uuid.UUID(raw)
+    except ValueError:
+        raise ValueError("accepted: an API key as printed by the server (a UUID)") from None
+    return raw
+
+
+def _parse_endpoint(raw: str) -> str:
+    raw = raw.strip().rstrip("/")
+    if not raw.startswith(("http://", "https://")) or len(raw.split("://", 1)[1]) == 0:
+        raise ValueError("accepted: an http:// or https:// URL such as http://127.0.0.1:8000")
+    return raw
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _parse_log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in _LOG_LEVELS:
+        raise ValueError(f"accepted: one of {', '.join(_LOG_LEVELS)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    env: str
+    default: Any
+    parse: Callable[[str], Any]
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("api_key", "AGENTWATCH_API_KEY", None, _parse_optional_uuid,
+            "Project API key printed by `agentwatch serve` / `agentwatch keys create` (required)."),
+    Setting("endpoint", "AGENTWATCH_ENDPOINT", "http://127.0.0.1:8000", _parse_endpoint,
+            "Base URL of the agentwatch (or AgentOps v2 compatible) server."),
+    Setting("parent_key", "AGENTWATCH_PARENT_KEY", None, _parse_optional_uuid,
+            "Optional API key of a parent project that also gets to see the sessions."),
+    Setting("default_tags", "AGENTWATCH_DEFAULT_TAGS", (), _parse_tags,
+            "Tags added to every session (comma-separated in the environment)."),
+    Setting("auto_start_session", "AGENTWATCH_AUTO_START_SESSION", False, _parse_bool,
+            "Start a session when the client is created (`agentwatch.init()` turns it on unless told not to)."),
+    Setting("skip_auto_end_session", "AGENTWATCH_SKIP_AUTO_END_SESSION", False, _parse_bool,
+            "Ignore `end_session(..., is_auto_end=True)` calls made by frameworks (CrewAI)."),
+    Setting("instrument_llm_calls", "AGENTWATCH_INSTRUMENT_LLM_CALLS", True, _parse_bool,
+            "Record calls made with the `openai` / `anthropic` libraries automatically."),
+    Setting("capture_content", "AGENTWATCH_CAPTURE_CONTENT", True, _parse_bool,
+            "Record prompt and completion text; false keeps everything else (tokens, model, timing)."),
+    Setting("max_queue_size", "AGENTWATCH_MAX_QUEUE_SIZE", 100_000, _parse_positive_int,
+            "Events held in memory waiting for export; beyond it new events are dropped and counted."),
+    Setting("max_export_batch_size", "AGENTWATCH_MAX_EXPORT_BATCH_SIZE", 512, _parse_positive_int,
+            "Most events sent in one `create_events` request."),
+    Setting("flush_interval", "AGENTWATCH_FLUSH_INTERVAL", 1.0, _parse_positive_float,
+            "Seconds between exports when fewer than a batch of events is waiting."),
+    Setting("request_timeout", "AGENTWATCH_REQUEST_TIMEOUT", 10.0, _parse_positive_float,
+            "Seconds one HTTP request may take before it counts as a (retryable) timeout."),
+    Setting("retry_deadline", "AGENTWATCH_RETRY_DEADLINE", 300.0, _parse_positive_float,
+            "Seconds a batch keeps being retried through 429/5xx/network errors before it is dropped."),
+    Setting("max_backoff", "AGENTWATCH_MAX_BACKOFF", 30.0, _parse_positive_float,
+            "Longest wait between two retries of one request, in seconds."),
+    Setting("shutdown_timeout", "AGENTWATCH_SHUTDOWN_TIMEOUT", 5.0, _parse_positive_float,
+            "Seconds `end_session()` and interpreter exit wait for pending events to be delivered."),
+    Setting("env_data_opt_out", "AGENTWATCH_ENV_DATA_OPT_OUT", False, _parse_bool,
+            "Send only the SDK and Python versions as host environment (no hostname, OS, CPU, RAM)."),
+    Setting("handle_signals", "AGENTWATCH_HANDLE_SIGNALS", True, _parse_bool,
+            "On SIGTERM/SIGINT end running sessions, flush, then call the application's previous handler."),
+    Setting("log_level", "AGENTWATCH_LOG_LEVEL", "INFO", _parse_log_level,
+            "Level of the `agentwatch` logger (session URL and stats lines are INFO)."),
+)
+
+_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every SDK setting, resolved. Build with :meth:`Config.load`."""
+
+    api_key: str | None = None
+    endpoint: str = "http://127.0.0.1:8000"
+    parent_key: str | None = None
+    default_tags: tuple[str, ...] = ()
+    auto_start_session: bool = False
+    skip_auto_end_session: bool = False
+    instrument_llm_calls: bool = True
+    capture_content: bool = True
+    max_queue_size: int = 100_000
+    max_export_batch_size: int = 512
+    flush_interval: float = 1.0
+    request_timeout: float = 10.0
+    retry_deadline: float = 300.0
+    max_backoff: float = 30.0
+    shutdown_timeout: float = 5.0
+    env_data_opt_out: bool = False
+    handle_signals: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **arguments: Any) -> Config:
+        """Resolve every setting: argument (not None) > ``env`` (default ``os.environ``) > default.
+
+        Raises :class:`ConfigurationError` naming the argument or variable, the value and
+        what is accepted.
+        """
+        env = os.environ if env is None else env
+        unknown = set(arguments) - set(_BY_NAME)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown setting(s) {', '.join(sorted(unknown))}; accepted: {', '.join(_BY_NAME)}"
+            )
+        values = {s.name: _resolve(s, arguments.get(s.name), env) for s in SETTINGS}
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied and validated like arguments to :meth:`load`."""
+        checked = {name: _from_argument(_BY_NAME[name], v) for name, v in changes.items()}
+        return dataclasses.replace(self, **checked)
+
+
+def _resolve(setting: Setting, argument: Any, env: Mapping[str, str]) -> Any:
+    if argument is not None:
+        return _from_argument(setting, argument)
+    raw = env.get(setting.env)
+    if raw is None or raw.strip() == "":
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{setting.env}={raw!r} is not valid; {exc}") from None
+
+
+def _from_argument(setting: Setting, value: Any) -> Any:
+    """Validate a Python argument with the same rules as its environment variable."""
+    if value is None:
+        return setting.default
+    if setting.name == "default_tags":
+        return _tags_argument(value)
+    expected = type(setting.default) if setting.default is not None else str
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigurationError(
+            f"{setting.name}={value!r} is not valid; expected {expected.__name__}"
+        )
+    if isinstance(value, bool):
+        return value
+    try:
+        return setting.parse(str(value))
+    except ValueError as exc:
+        raise ConfigurationError(f"{setting.name}={value!r} is not valid; {exc}") from None
+
+
+def _tags_argument(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return _parse_tags(value)
+    try:
+        tags = tuple(value)
+    except TypeError:
+        raise ConfigurationError(
+            f"default_tags={value!r} is not valid; accepted: a list of strings"
+        ) from None
+    if not all(isinstance(t, str) for t in tags):
+        raise ConfigurationError(f"default_tags={value!r} is not valid; accepted: a list of strings")
+    return tags
