@@ -1,0 +1,179 @@
+"""The events a session records, with the field names of the v2 wire protocol.
+
+``Event`` and its subclasses are plain dataclasses: building one does no I/O and no
+stack inspection. ``to_wire`` turns one into the JSON object that ``create_events``
+carries (PROTOCOL.md, "Events"), including the aliases older servers read
+(``name`` beside ``action_type``, ``tool_name`` beside ``name``).
+"""
+
+from __future__ import annotations
+
+import enum
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "ActionEvent",
+    "EndState",
+    "ErrorEvent",
+    "Event",
+    "EventType",
+    "LLMEvent",
+    "ToolEvent",
+    "now_iso",
+]
+
+
+class EventType(str, enum.Enum):
+    """The ``event_type`` values of the protocol."""
+
+    LLM = "llms"
+    ACTION = "actions"
+    API = "apis"
+    TOOL = "tools"
+    ERROR = "errors"
+
+
+class EndState(str, enum.Enum):
+    """How a session ended."""
+
+    SUCCESS = "Success"
+    FAIL = "Fail"
+    INDETERMINATE = "Indeterminate"
+
+    @classmethod
+    def parse(cls, value: str | EndState) -> EndState:
+        """The member for ``value``; raises ``ValueError`` naming the accepted values."""
+        if isinstance(value, EndState):
+            return value
+        for member in cls:
+            if isinstance(value, str) and value.lower() == member.value.lower():
+                return member
+        accepted = ", ".join(m.value for m in cls)
+        raise ValueError(f"end_state={value!r} is not valid; accepted: {accepted}")
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO-8601 string with offset."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+@dataclass
+class Event:
+    """Base of every event.
+
+    ``params`` and ``returns`` take any value; values that are not JSON are encoded
+    faithfully (see :mod:`agentwatch.encoding`). ``end_timestamp`` is set when the
+    event is recorded if left ``None``. ``agent_id`` defaults to the agent whose
+    method is running (:func:`agentwatch.track_agent`) when recorded.
+    """
+
+    event_type: str
+    params: Any = None
+    returns: Any = None
+    init_timestamp: str = field(default_factory=now_iso)
+    end_timestamp: str | None = None
+    agent_id: str | None = None
+    id: uuid.UUID = field(default_factory=_new_id)
+    session_id: str | None = None
+
+    def _wire_extra(self, wire: dict[str, Any]) -> None:
+        """Adjust the wire mapping for this event type (aliases, derived fields)."""
+
+
+@dataclass
+class ActionEvent(Event):
+    """Something the agent did: a step, a plan, a function call."""
+
+    event_type: str = EventType.ACTION.value
+    action_type: str | None = None
+    logs: Any = None
+    screenshot: str | None = None
+
+    def _wire_extra(self, wire: dict[str, Any]) -> None:
+        wire["name"] = self.action_type
+
+
+@dataclass
+class ToolEvent(Event):
+    """A tool the agent called (search, code execution, an API)."""
+
+    event_type: str = EventType.TOOL.value
+    name: str | None = None
+    logs: Any = None
+
+    def _wire_extra(self, wire: dict[str, Any]) -> None:
+        wire["tool_name"] = self.name
+
+
+@dataclass
+class LLMEvent(Event):
+    """One call to a language model.
+
+    ``prompt`` is a string or a list of chat messages; ``completion`` a string or a
+    message dict. Leave ``cost`` as ``None`` to let the server price the call from its
+    model price table.
+    """
+
+    event_type: str = EventType.LLM.value
+    thread_id: str | None = None
+    prompt: Any = None
+    prompt_tokens: int | None = None
+    completion: Any = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+    model: str | None = None
+
+
+@dataclass
+class ErrorEvent(Event):
+    """An error, usually raised while another event ran.
+
+    Given ``exception``, the type, message and traceback are taken from it. Given
+    ``trigger_event``, its id and type are kept (``trigger_event_id``,
+    ``trigger_event_type``) so the server links the error to what caused it.
+    """
+
+    event_type: str = EventType.ERROR.value
+    trigger_event: Event | None = None
+    exception: BaseException | None = None
+    error_type: str | None = None
+    code: str | None = None
+    details: Any = None
+    logs: str | None = None
+    trigger_event_id: str | None = None
+    trigger_event_type: str | None = None
+
+    def __post_init__(self) -> None:
+        exc = self.exception
+        if exc is not None:
+            self.error_type = self.error_type or type(exc).__name__
+            self.details = self.details if self.details is not None else str(exc)
+            if self.logs is None:
+                self.logs = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        trigger = self.trigger_event
+        if trigger is not None:
+            self.trigger_event_id = str(trigger.id)
+            self.trigger_event_type = trigger.event_type
+
+    def _wire_extra(self, wire: dict[str, Any]) -> None:
+        del wire["trigger_event"], wire["exception"]
+        wire["error_type"] = self.error_type or "Error"
+        # Servers before 0.3.24-era SDKs read ``timestamp`` for errors.
+        wire["timestamp"] = self.init_timestamp
+
+
+def to_wire(event: Event, session_id: str) -> dict[str, Any]:
+    """The JSON object ``create_events`` carries for ``event`` in ``session_id``."""
+    wire = event.__dict__.copy()
+    wire["id"] = str(event.id)
+    wire["session_id"] = session_id
+    event._wire_extra(wire)
+    return wire

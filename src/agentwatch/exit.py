@@ -1,0 +1,80 @@
+"""Ending sessions when the process ends: at normal exit and on SIGTERM/SIGINT.
+
+At interpreter exit every client ends its running sessions as ``Indeterminate`` and
+delivers pending events within its ``shutdown_timeout``. On SIGTERM or SIGINT the
+sessions are ended and flushed the same way, then the application's previous handler
+runs (or, if it was the default action, the signal is re-raised with it so the exit
+status stays the conventional one): agentwatch never swallows a signal.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import threading
+import weakref
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentwatch.client import Client
+
+__all__ = ["register", "unregister"]
+
+_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_lock = threading.Lock()
+_atexit_installed = False
+_previous: dict[int, Any] = {}
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def register(client: Client) -> None:
+    """Have ``client``'s sessions ended at exit (and on signals, if its settings say so)."""
+    global _atexit_installed
+    with _lock:
+        _clients.add(client)
+        if not _atexit_installed:
+            atexit.register(_at_exit)
+            _atexit_installed = True
+    if client.config.handle_signals:
+        _install_signal_handlers()
+
+
+def unregister(client: Client) -> None:
+    with _lock:
+        _clients.discard(client)
+
+
+def _at_exit() -> None:
+    for client in list(_clients):
+        client.shutdown(reason="process exited without end_session()")
+
+
+def _install_signal_handlers() -> None:
+    # signal.signal only works in the main thread; elsewhere atexit still covers normal exit.
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _SIGNALS:
+        if signum in _previous:
+            continue
+        current = signal.getsignal(signum)
+        if current in (signal.SIG_IGN, None):
+            continue  # the application chose to ignore it (or C code owns it): leave it
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, _on_signal)
+            _previous[signum] = current
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    reason = f"{signal.Signals(signum).name} received"
+    for client in list(_clients):
+        client.end_all_sessions(reason=reason)
+    previous = _previous.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        _previous.pop(signum, None)
+        os.kill(os.getpid(), signum)

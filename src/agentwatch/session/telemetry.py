@@ -1,0 +1,153 @@
+"""``SessionTelemetry``: the OpenTelemetry side of a client's sessions.
+
+One instance per :class:`~agentwatch.Client`, shared by all its sessions: one
+``TracerProvider``, one :class:`ExportProcessor` (one worker thread) and one
+:class:`SessionExporter`. A thousand concurrent sessions cost a thousand small state
+objects, not a thousand threads.
+
+Each recorded event becomes one finished span whose trace id is the session id. The
+span is built directly as a ``ReadableSpan`` (no tracer, no context attach/detach, no
+sampler call): recording costs one JSON encoding and one deque append on the caller's
+thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, TraceFlags
+
+from agentwatch import encoding
+from agentwatch.config import Config
+from agentwatch.events import Event, to_wire
+from agentwatch.host_env import host_env, sdk_version
+from agentwatch.session.api import SessionApiClient
+from agentwatch.telemetry import attributes
+from agentwatch.telemetry.drops import DropCounter
+from agentwatch.telemetry.exporters.session import SessionExporter
+from agentwatch.telemetry.ops import CreateAgent, CreateSession, UpdateSession
+from agentwatch.telemetry.processor import ExportProcessor
+
+__all__ = ["SessionTelemetry"]
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_span_id = random.SystemRandom().getrandbits  # seeded from os.urandom: safe across forks
+
+
+class SessionTelemetry:
+    """Records events as spans and runs the export pipeline.
+
+    ``span_processors`` are extra OpenTelemetry processors (an OTLP exporter's, say)
+    that also receive every event span.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        api: SessionApiClient,
+        *,
+        span_processors: Sequence[SpanProcessor] = (),
+    ) -> None:
+        self.drops = DropCounter()
+        self.session_urls: dict[str, str] = {}
+        self.exporter = SessionExporter(
+            api,
+            self.drops,
+            host_env=lambda: host_env(config.env_data_opt_out),
+            on_session_url=self.session_urls.__setitem__,
+        )
+        self.processor = ExportProcessor(
+            self.exporter,
+            max_queue_size=config.max_queue_size,
+            max_batch_size=config.max_export_batch_size,
+            interval=config.flush_interval,
+            drops=self.drops,
+        )
+        self.resource = Resource.create({"service.name": "agentwatch"})
+        self.scope = InstrumentationScope("agentwatch", sdk_version())
+        self.provider = TracerProvider(resource=self.resource, shutdown_on_exit=False)
+        self.provider.add_span_processor(self.processor)
+        self._extra = tuple(span_processors)
+        for extra in self._extra:
+            self.provider.add_span_processor(extra)
+
+    # -- the hot path ------------------------------------------------------------------
+
+    def record_event(self, session_id: str, event: Event) -> bool:
+        """Queue ``event`` for export; False if it was dropped (and counted). No I/O."""
+        data = encoding.dumps(to_wire(event, session_id)).decode()
+        attrs: dict[str, Any] = {
+            attributes.SESSION_ID: session_id,
+            attributes.EVENT_ID: str(event.id),
+            attributes.EVENT_TYPE: event.event_type,
+            attributes.EVENT_DATA: data,
+        }
+        if event.agent_id is not None:
+            attrs[attributes.AGENT_ID] = str(event.agent_id)
+        span = ReadableSpan(
+            name=event.event_type,
+            context=SpanContext(_trace_id(session_id), _span_id(64), False, _SAMPLED),
+            resource=self.resource,
+            attributes=attrs,
+            instrumentation_scope=self.scope,
+            start_time=_nanos(event.init_timestamp),
+            end_time=_nanos(event.end_timestamp),
+        )
+        queued = self.processor.put_event(span)
+        for extra in self._extra:
+            extra.on_end(span)
+        return queued
+
+    # -- session operations (queued in order with the events) ----------------------------
+
+    def create_session(self, session_id: str, body: dict[str, Any]) -> None:
+        self.processor.put_op(CreateSession(session_id, body))
+
+    def create_agent(self, session_id: str, agent_id: str, name: str) -> None:
+        self.processor.put_op(CreateAgent(session_id, agent_id, name))
+
+    def update_session(
+        self, session_id: str, body: dict[str, Any], *, final: bool = False
+    ) -> Future[Decimal | None]:
+        op = UpdateSession(session_id, body, final=final)
+        self.processor.put_op(op)
+        return op.result
+
+    # -- flushing ------------------------------------------------------------------------
+
+    def flush(self, timeout: float) -> bool:
+        """Block until everything queued so far is delivered (or given up); False on timeout."""
+        return self.processor.force_flush(int(timeout * 1000))
+
+    def shutdown(self, timeout: float) -> None:
+        """Flush within ``timeout``, then stop; what could not be sent is counted as dropped."""
+        self.processor.shutdown(int(timeout * 1000))
+        for extra in self._extra:
+            extra.shutdown()
+
+
+@functools.lru_cache(maxsize=4096)
+def _trace_id(session_id: str) -> int:
+    try:
+        return uuid.UUID(session_id).int
+    except ValueError:
+        return uuid.uuid5(uuid.NAMESPACE_OID, session_id).int
+
+
+def _nanos(timestamp: str | None) -> int | None:
+    if timestamp is None:
+        return None
+    try:
+        return int(datetime.fromisoformat(timestamp).timestamp() * 1e9)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,47 @@
+"""Counting what could not be delivered, by reason, so that no loss is silent."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+
+__all__ = ["DropCounter"]
+
+logger = logging.getLogger("agentwatch")
+
+
+class DropCounter:
+    """Thread-safe counts of dropped events by reason (``queue_full``, ``http_400``, ...).
+
+    The first drop of each reason is logged as a warning; later ones only counted
+    (a flood of identical warnings helps nobody). Drops are rare, so a lock is fine.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, reason: str, count: int = 1, detail: str = "") -> None:
+        if count <= 0:
+            return
+        with self._lock:
+            first = reason not in self._counts
+            self._counts[reason] += count
+        if first:
+            suffix = f": {detail}" if detail else ""
+            logger.warning(
+                "dropped %d event(s) (%s)%s; further drops of this kind are only counted",
+                count,
+                reason,
+                suffix,
+            )
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())

@@ -1,0 +1,1 @@
+"""Exporters: where the export queue's batches go."""
