@@ -1,0 +1,39 @@
+# One command per chore; CI (.ci/run) calls the same targets.
+PYTHON ?= python3
+PY_DIRS := src tests bench
+
+.PHONY: help install lint format typecheck test check bench agentops-venv
+
+help:
+	@echo "targets: install lint format typecheck test check bench agentops-venv"
+
+# Playwright is used with Debian's /usr/bin/chromium, so no browser download here.
+install:
+	$(PYTHON) -m pip install -e '.[dev]'
+
+lint:
+	$(PYTHON) -m ruff check $(PY_DIRS)
+	$(PYTHON) -m ruff format --check $(PY_DIRS)
+
+format:
+	$(PYTHON) -m ruff check --fix $(PY_DIRS)
+	$(PYTHON) -m ruff format $(PY_DIRS)
+
+# src/ is checked with the files listed in pyproject; bench/ separately, because its
+# scripts run in their own virtual environments (agentops, langfuse are not installed here).
+typecheck:
+	$(PYTHON) -m mypy
+	$(PYTHON) -m mypy bench
+
+test:
+	$(PYTHON) -m pytest
+
+check: lint typecheck test
+
+# Builds (or reuses) the agentops 0.3.26 virtual environment used by tests/e2e.
+agentops-venv:
+	$(PYTHON) tests/e2e/agentops_venv.py
+
+# Creates/reuses bench/.venvs/*, measures everything, writes bench/RESULTS.md.
+bench:
+	$(PYTHON) bench/run.py
