@@ -57,9 +57,9 @@ def _install_signal_handlers() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in _SIGNALS:
-        if signum in _previous:
-            continue
         current = signal.getsignal(signum)
+        if current is _on_signal:
+            continue
         if current in (signal.SIG_IGN, None):
             continue  # the application chose to ignore it (or C code owns it): leave it
         with contextlib.suppress(ValueError, OSError):
