@@ -210,3 +210,9 @@ def test_create_agent_is_stored_and_named_on_events(server: TestServer, client: 
     stored = server.session(session.session_id)
     assert [(a["id"], a["name"]) for a in stored["agents"]] == [(agent_id, "researcher")]
     assert stored["events"][0]["agent_id"] == agent_id
+
+
+def test_record_refuses_what_is_not_an_event(client: Client) -> None:
+    session = client.start_session()
+    with pytest.raises(TypeError, match="record\\(\\) takes an Event .* not dict"):
+        session.record({"event_type": "actions"})  # type: ignore[arg-type]

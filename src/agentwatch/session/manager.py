@@ -99,7 +99,15 @@ class SessionManager:
     # -- recording -------------------------------------------------------------------------
 
     def record_event(self, event: Event) -> None:
-        """Count and queue ``event``. No I/O; never raises for the server's sake."""
+        """Count and queue ``event``. No I/O; never raises for the server's sake.
+
+        Raises ``TypeError`` if ``event`` is not an :class:`Event` (a programming error).
+        """
+        if not isinstance(event, Event):
+            raise TypeError(
+                "record() takes an Event (ActionEvent, ToolEvent, LLMEvent, ErrorEvent), "
+                f"not {type(event).__name__}"
+            )
         session = self._session
         if not session.is_running:
             self._warn_ended()
@@ -115,7 +123,13 @@ class SessionManager:
                 self._register_agent(str(agent_id))
             kind = event.event_type
             self._counts[kind] = self._counts.get(kind, 0) + 1
-        self.telemetry.record_event(session.session_id, event)
+        try:
+            self.telemetry.record_event(session.session_id, event)
+        except Exception:
+            # A bug of ours must not break the agent: log it once, count the event.
+            if not self.telemetry.drops.snapshot().get("internal_error"):
+                logger.exception("internal error while recording an event")
+            self.telemetry.drops.add("internal_error")
 
     def create_agent(self, name: str, agent_id: str | None = None) -> str:
         """Register an agent in this session; returns its id (a new UUID if none given)."""
