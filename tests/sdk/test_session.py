@@ -214,5 +214,5 @@ def test_create_agent_is_stored_and_named_on_events(server: TestServer, client: 
 
 def test_record_refuses_what_is_not_an_event(client: Client) -> None:
     session = client.start_session()
-    with pytest.raises(TypeError, match="record\\(\\) takes an Event .* not dict"):
+    with pytest.raises(TypeError, match=r"record\(\) takes an Event .* not dict"):
         session.record({"event_type": "actions"})  # type: ignore[arg-type]
