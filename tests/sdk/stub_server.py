@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +70,15 @@ class StubApp:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._scripts: dict[str, deque[Reply]] = {}
-        self._received: list[Received] = []
-        self._expired: set[str] = set()
         self._serial = itertools.count()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget scripts, expired tokens and received requests."""
+        with self._lock:
+            self._scripts: dict[str, deque[Reply]] = {}
+            self._received: list[Received] = []
+            self._expired: set[str] = set()
 
     def script(self, path: str, *replies: Reply) -> None:
         """Answer the next requests to ``path`` with ``replies``, then as usual."""
@@ -233,10 +238,8 @@ class HangUpServer:
             self.connections += 1
             with conn:
                 conn.settimeout(1)
-                try:
+                with suppress(OSError):
                     conn.recv(65536)
-                except OSError:
-                    pass
                 if self.reset:
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 

@@ -37,18 +37,22 @@ FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
 
 
 @pytest.fixture(scope="module")
-def stub_url() -> Iterator[tuple[StubApp, str]]:
+def served() -> Iterator[tuple[StubApp, str]]:
     app = StubApp()
     with serve(app) as url:
         yield app, url
 
 
 @pytest.fixture
-def stub(stub_url: tuple[StubApp, str]) -> Iterator[StubApp]:
+def stub(served: tuple[StubApp, str]) -> StubApp:
     # One uvicorn for the module; a fresh script and record for every test.
-    app, _ = stub_url
-    app.__init__()  # type: ignore[misc]
-    yield app
+    served[0].reset()
+    return served[0]
+
+
+@pytest.fixture
+def url(served: tuple[StubApp, str], stub: StubApp) -> str:
+    return served[1]
 
 
 def make_api(url: str, policy: RetryPolicy = FAST, **settings: object) -> SessionApiClient:
@@ -57,8 +61,8 @@ def make_api(url: str, policy: RetryPolicy = FAST, **settings: object) -> Sessio
 
 
 @pytest.fixture
-def api(stub: StubApp, stub_url: tuple[StubApp, str]) -> Iterator[SessionApiClient]:
-    client = make_api(stub_url[1])
+def api(stub: StubApp, url: str) -> Iterator[SessionApiClient]:
+    client = make_api(url)
     yield client
     client.close()
 
@@ -72,10 +76,8 @@ def session(api: SessionApiClient) -> str:
 # -- requests as sent -------------------------------------------------------------------
 
 
-def test_create_session_sends_the_api_keys_and_stores_the_jwt(
-    stub: StubApp, stub_url: tuple[StubApp, str]
-) -> None:
-    api = make_api(stub_url[1], parent_key=PARENT_KEY)
+def test_create_session_sends_the_api_keys_and_stores_the_jwt(stub: StubApp, url: str) -> None:
+    api = make_api(url, parent_key=PARENT_KEY)
     created = api.create_session(
         SID, {"tags": ["a"], "init_timestamp": "2026-11-25T20:15:00+00:00"}
     )
@@ -161,10 +163,8 @@ def test_forget_drops_the_jwt(api: SessionApiClient, session: str) -> None:
         api.update_session(SID, {})
 
 
-def test_without_api_key_create_session_fails_without_a_request(
-    stub: StubApp, stub_url: tuple[StubApp, str]
-) -> None:
-    api = SessionApiClient(Config(endpoint=stub_url[1]))
+def test_without_api_key_create_session_fails_without_a_request(stub: StubApp, url: str) -> None:
+    api = SessionApiClient(Config(endpoint=url))
     with pytest.raises(FatalApiError) as caught:
         api.create_session(SID, {})
     assert caught.value.reason == "no_api_key"
@@ -246,10 +246,8 @@ def test_the_deadline_is_respected(stub: StubApp, api: SessionApiClient, session
     assert received[-1].at <= deadline
 
 
-def test_default_deadline_comes_from_the_config(
-    stub: StubApp, stub_url: tuple[StubApp, str]
-) -> None:
-    api = make_api(stub_url[1], retry_deadline=0.8)
+def test_default_deadline_comes_from_the_config(stub: StubApp, url: str) -> None:
+    api = make_api(url, retry_deadline=0.8)
     stub.script("/v2/create_session", *[Reply(503)] * 1000)
     started = time.monotonic()
     with pytest.raises(RetryableApiError, match="gave up"):
@@ -258,10 +256,8 @@ def test_default_deadline_comes_from_the_config(
     api.close()
 
 
-def test_a_slow_answer_times_out_and_is_retried(
-    stub: StubApp, stub_url: tuple[StubApp, str]
-) -> None:
-    api = make_api(stub_url[1], request_timeout=0.3)
+def test_a_slow_answer_times_out_and_is_retried(stub: StubApp, url: str) -> None:
+    api = make_api(url, request_timeout=0.3)
     stub.script("/v2/create_session", Reply(delay=1.0))
     started = time.monotonic()
     assert api.create_session(SID, {}).jwt
@@ -270,9 +266,9 @@ def test_a_slow_answer_times_out_and_is_retried(
     api.close()
 
 
-def test_timeouts_until_the_deadline(stub: StubApp, stub_url: tuple[StubApp, str]) -> None:
+def test_timeouts_until_the_deadline(stub: StubApp, url: str) -> None:
     # Each attempt's timeout shrinks to the time left, so the call ends near the deadline.
-    api = make_api(stub_url[1], request_timeout=10.0)
+    api = make_api(url, request_timeout=10.0)
     stub.script("/v2/create_session", *[Reply(delay=1.5)] * 3)
     deadline = time.monotonic() + 0.7
     with pytest.raises(RetryableApiError) as caught:
