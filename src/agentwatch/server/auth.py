@@ -1,0 +1,174 @@
+"""Credentials: project API keys and per-session JWTs.
+
+API keys are random UUID4 strings (the agentops 0.3 SDK refuses any other form). A key
+has 122 random bits, so one SHA-256 is enough to make a stolen database useless; the
+plaintext is shown once and never stored. Lookups go by hash; the final comparison is
+constant-time anyway so that no code path compares secrets byte by byte.
+
+Session JWTs are HS256 (pinned: the algorithm in a token's header is never trusted),
+carry ``session_id``, ``project_id``, ``kid`` (the API key row that issued them, so
+revoking the key revokes its tokens) and ``exp``, which is required.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from agentwatch.server.errors import BadRequest, Unauthorized
+
+__all__ = [
+    "SessionClaims",
+    "TokenSigner",
+    "bearer_token",
+    "hash_api_key",
+    "keys_match",
+    "load_or_create_secret",
+    "new_api_key",
+    "parse_api_key",
+]
+
+_ALGORITHM = "HS256"
+_PREFIX_LEN = 8
+
+
+def new_api_key() -> str:
+    """A fresh API key (UUID4 text)."""
+    return str(uuid.uuid4())
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of ``key``: hex SHA-256 of its canonical (lower-case) text."""
+    return hashlib.sha256(key.lower().encode()).hexdigest()
+
+
+def key_prefix(key: str) -> str:
+    """The non-secret display form of a key: its first 8 characters."""
+    return key.lower()[:_PREFIX_LEN]
+
+
+def keys_match(stored_hash: str, presented: str) -> bool:
+    """Constant-time check that ``presented`` hashes to ``stored_hash``."""
+    return hmac.compare_digest(stored_hash, hash_api_key(presented))
+
+
+def parse_api_key(raw: str | None) -> str:
+    """Validate the ``X-Agentops-Api-Key`` header value and return it canonical.
+
+    Raises :class:`Unauthorized` when missing, :class:`BadRequest` when it is not a UUID
+    (AgentOps answers 400 "Invalid API key format" there too).
+    """
+    if raw is None or not raw.strip():
+        raise Unauthorized("missing API key: send the X-Agentops-Api-Key header")
+    try:
+        return str(uuid.UUID(raw.strip()))
+    except ValueError:
+        raise BadRequest("Invalid API key format: a project API key is a UUID") from None
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; 401 when absent/malformed."""
+    if authorization is None or not authorization.strip():
+        raise Unauthorized("missing session token: send Authorization: Bearer <jwt>")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("malformed Authorization header: expected 'Bearer <jwt>'")
+    return token.strip()
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    """What a verified session token says."""
+
+    session_id: str
+    project_id: str
+    key_id: str | None
+    expires_at: int
+
+
+class TokenSigner:
+    """Issues and verifies session JWTs with one secret."""
+
+    def __init__(self, secret: str, lifetime: int, leeway: int = 10) -> None:
+        self._secret = secret
+        self._lifetime = lifetime
+        self._leeway = leeway
+
+    def issue(self, session_id: str, project_id: str, key_id: str | None) -> str:
+        """A token for ``session_id`` valid for the configured lifetime."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "session_id": session_id,
+            "project_id": project_id,
+            "iat": now,
+            "exp": now + self._lifetime,
+        }
+        if key_id is not None:
+            claims["kid"] = key_id
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+
+    def verify(self, token: str) -> SessionClaims:
+        """Check signature, algorithm and expiry. Raises :class:`Unauthorized`.
+
+        An expired token's message is exactly ``"Expired Token"``: SDKs match on it to
+        decide to refresh through ``/v2/reauthorize_jwt``.
+        """
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                leeway=self._leeway,
+                options={"require": ["exp", "session_id", "project_id"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Expired Token") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"Invalid Token: {exc}") from None
+        session_id, project_id = claims.get("session_id"), claims.get("project_id")
+        if not isinstance(session_id, str) or not isinstance(project_id, str):
+            raise Unauthorized("Invalid Token: session_id and project_id must be strings")
+        kid = claims.get("kid")
+        return SessionClaims(
+            session_id, project_id, kid if isinstance(kid, str) else None, int(claims["exp"])
+        )
+
+
+def load_or_create_secret(home: Path) -> str:
+    """The JWT secret kept in ``home/jwt_secret``, created (mode 0600) on first use.
+
+    Raises ``OSError`` when the home directory cannot be created or written.
+    """
+    path = home / "jwt_secret"
+    if path.exists():
+        return _read_secret(path)
+    home.mkdir(parents=True, exist_ok=True)
+    # Written to a private temp file then hard-linked into place: two servers starting on
+    # one home at once end up sharing whichever secret got linked first, never a torn file.
+    fd, tmp = tempfile.mkstemp(dir=home, prefix=".jwt_secret.")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text(encoding="ascii").strip()
+    if not secret:
+        raise OSError(f"{path} is empty; delete it or set AGENTWATCH_JWT_SECRET")
+    return secret

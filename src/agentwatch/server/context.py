@@ -1,0 +1,33 @@
+"""What every route needs, built once per app: settings, storage, token signer, prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from agentwatch.server.auth import TokenSigner
+from agentwatch.server.pricing import PriceTable
+from agentwatch.server.settings import ServerSettings
+from agentwatch.server.storage import Storage
+
+__all__ = ["ServerContext", "get_context"]
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    settings: ServerSettings
+    storage: Storage
+    signer: TokenSigner
+    prices: PriceTable
+
+    def session_url(self, session_id: str) -> str:
+        """Where a person sees the session (the dashboard's drilldown page)."""
+        return f"{self.settings.base_url}/sessions/{session_id}"
+
+
+def get_context(request: Request) -> ServerContext:
+    """FastAPI dependency: the app's :class:`ServerContext`."""
+    context = request.app.state.context
+    assert isinstance(context, ServerContext)
+    return context

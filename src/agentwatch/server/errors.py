@@ -1,0 +1,152 @@
+"""Server exceptions, each carrying its HTTP status, and the one handler that renders them.
+
+Every error answer has the body that PROTOCOL.md fixes: ``{"path": "<url path>",
+"message": "<text>"}``. The tree::
+
+    ServerError
+    ├── BadRequest             400  malformed input (bad JSON, corrupt gzip, bad id)
+    ├── Unauthorized           401  missing / invalid / expired credentials
+    ├── Forbidden              403  credentials valid, resource in another project
+    ├── NotFound               404  unknown session (or one the caller may not see)
+    ├── PayloadTooLarge        413  body or batch over the limit
+    ├── UnsupportedMediaType   415  Content-Encoding other than identity/gzip
+    ├── Unprocessable          422  well-formed JSON that violates the schema
+    └── ServiceUnavailable     503  database busy or unreachable (with Retry-After)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "BadRequest",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServerError",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "Unprocessable",
+    "UnsupportedMediaType",
+    "error_response",
+    "install_error_handlers",
+]
+
+logger = logging.getLogger("agentwatch.server")
+
+
+class ServerError(Exception):
+    """An error with an HTTP status; ``message`` is shown to the client as is."""
+
+    status_code = 500
+    headers: dict[str, str] | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ServerError):
+    status_code = 400
+
+
+class Unauthorized(ServerError):
+    status_code = 401
+
+
+class Forbidden(ServerError):
+    status_code = 403
+
+
+class NotFound(ServerError):
+    status_code = 404
+
+
+class PayloadTooLarge(ServerError):
+    status_code = 413
+
+
+class UnsupportedMediaType(ServerError):
+    status_code = 415
+
+
+class Unprocessable(ServerError):
+    status_code = 422
+
+
+class ServiceUnavailable(ServerError):
+    status_code = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def error_response(
+    path: str, status_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The protocol's error body with ``status_code``."""
+    return JSONResponse({"path": path, "message": message}, status_code, headers=headers)
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str]:
+    """Turn FastAPI/pydantic validation errors into (status, one readable message).
+
+    Unparseable JSON is a 400; everything else is a 422 naming each field by its
+    location (``session.init_timestamp: Input should be a valid datetime``).
+    """
+    parts: list[str] = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return 400, "malformed JSON body: " + str(error.get("ctx", {}).get("error", "invalid"))
+        loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+        where = ".".join(loc) or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid value')}")
+    return 422, "; ".join(parts[:10]) or "invalid request"
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServerError)
+    return error_response(request.url.path, exc.status_code, exc.message, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    status, message = describe_validation_errors(exc.errors())
+    return error_response(request.url.path, status, message)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # A locked SQLite file or an unreachable PostgreSQL is transient: the client retries.
+    logger.warning("database error on %s: %s", request.url.path, exc)
+    return error_response(
+        request.url.path, 503, "database unavailable, retry later", {"Retry-After": "1"}
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s", request.url.path)
+    return error_response(request.url.path, 500, "internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception the app can raise through the one error shape."""
+    app.add_exception_handler(ServerError, _server_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(InterfaceError, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)

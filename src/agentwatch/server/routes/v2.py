@@ -1,0 +1,270 @@
+"""AgentOps v2 ingest: the contract in ``shared/design/PROTOCOL.md``.
+
+Routes are plain ``def`` functions: FastAPI runs them in its worker threads, where the
+blocking storage calls belong. The session a JWT route writes into is always the token's,
+never one named in the body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentwatch.server import auth, views, wire
+from agentwatch.server.context import ServerContext, get_context
+from agentwatch.server.errors import Forbidden, NotFound, PayloadTooLarge, Unauthorized
+from agentwatch.server.pricing import format_usd
+from agentwatch.server.storage import EventRecord, KeyOwner
+from agentwatch.server.storage.ingest import SessionConflict, UnknownSession
+
+__all__ = ["api_key_owner", "router"]
+
+router = APIRouter(tags=["v2 ingest (AgentOps compatible)"])
+
+Context = Annotated[ServerContext, Depends(get_context)]
+ApiKeyHeader = Annotated[str | None, Header(alias="X-Agentops-Api-Key")]
+ParentKeyHeader = Annotated[str | None, Header(alias="X-Agentops-Parent-Key")]
+AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
+
+
+def api_key_owner(ctx: Context, x_agentops_api_key: ApiKeyHeader = None) -> KeyOwner:
+    """Dependency: the project of the ``X-Agentops-Api-Key`` header (401/400 otherwise)."""
+    owner = ctx.storage.key_owner(auth.parse_api_key(x_agentops_api_key))
+    if owner is None:
+        raise Unauthorized("Invalid API Key")
+    return owner
+
+
+def session_claims(
+    ctx: Context, authorization: AuthorizationHeader = None, x_agentops_api_key: ApiKeyHeader = None
+) -> auth.SessionClaims:
+    """Dependency: the verified session token.
+
+    agentops 0.3.26 also sends its API key on some JWT calls; when present it must be a
+    valid key of the token's project (a key of project A never writes with B's token).
+    """
+    claims = ctx.signer.verify(auth.bearer_token(authorization))
+    if claims.key_id is not None and not ctx.storage.key_is_active(claims.key_id):
+        raise Unauthorized("Invalid Token: the API key that issued it was revoked")
+    if x_agentops_api_key is not None:
+        owner = api_key_owner(ctx, x_agentops_api_key)
+        if owner.project_id != claims.project_id:
+            raise Forbidden("the API key and the session token belong to different projects")
+    return claims
+
+
+KeyOwnerDep = Annotated[KeyOwner, Depends(api_key_owner)]
+Claims = Annotated[auth.SessionClaims, Depends(session_claims)]
+
+
+class SessionBody(BaseModel):
+    """``{"session": {...}}``; unknown keys (SDK internals) are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    session: dict[str, Any] = Field(
+        description="session_id (create only), init_timestamp, end_timestamp, tags, host_env, "
+        "end_state (Success|Fail|Indeterminate), end_state_reason, video"
+    )
+
+
+class EventsBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    events: list[Any] = Field(description="events with id, event_type, init_timestamp, ...")
+
+
+class AgentBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str | int
+    name: str | None = None
+    logs: Any = None
+
+
+class ThreadBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str | int
+    agent_id: str | int | None = None
+
+
+class ReauthorizeBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    session_id: str
+
+
+class DeveloperErrorBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    sdk_version: Any = None
+    type: Any = None
+    message: Any = None
+    stack_trace: Any = None
+    host_env: Any = None
+    session_id: Any = None
+
+
+@router.post("/v2/create_session")
+def create_session(
+    body: SessionBody,
+    ctx: Context,
+    owner: KeyOwnerDep,
+    x_agentops_parent_key: ParentKeyHeader = None,
+) -> dict[str, Any]:
+    """Create a session, or re-attach to this project's existing session with that id."""
+    session_id = wire.parse_session_id(body.session.get("session_id"), "session.session_id")
+    fields = wire.session_fields(body.session, session_id)
+    parent = _parent_project(ctx, x_agentops_parent_key)
+    try:
+        created = ctx.storage.create_or_attach_session(owner.project_id, fields, parent)
+    except SessionConflict:
+        raise Forbidden("session_id belongs to another project") from None
+    return {
+        "status": "Success",
+        "jwt": ctx.signer.issue(session_id, owner.project_id, owner.key_id),
+        "session_url": ctx.session_url(session_id),
+        "session_id": session_id,
+        "created": created,
+    }
+
+
+def _parent_project(ctx: ServerContext, parent_key: str | None) -> str | None:
+    if parent_key is None or not parent_key.strip():
+        return None
+    owner = ctx.storage.key_owner(auth.parse_api_key(parent_key))
+    if owner is None:
+        raise Unauthorized("Invalid parent API key")
+    return owner.project_id
+
+
+@router.post("/v2/update_session")
+def update_session(body: SessionBody, ctx: Context, claims: Claims) -> dict[str, Any]:
+    """Update the token's session; answers its running cost as ``token_cost``."""
+    fields = wire.session_fields(body.session, claims.session_id)
+    row = ctx.storage.update_session(claims.project_id, fields)
+    if row is None:
+        raise NotFound("unknown session")
+    return {
+        "status": "success",
+        "token_cost": format_usd(row.cost_pico),
+        "session_url": ctx.session_url(claims.session_id),
+    }
+
+
+@router.post("/v2/create_events")
+def create_events(body: EventsBody, ctx: Context, claims: Claims) -> str:
+    """Store a batch of events; ids already stored are skipped (a retry is harmless)."""
+    records = _records(ctx, body.events, claims.session_id)
+    try:
+        ctx.storage.insert_events(claims.project_id, claims.session_id, records)
+    except UnknownSession:
+        raise NotFound("unknown session") from None
+    return "Success"
+
+
+@router.post("/v2/update_events")
+def update_events(body: EventsBody, ctx: Context, claims: Claims) -> str:
+    """Merge fields into stored events by id (unknown ids are created); counters follow."""
+    records = _records(ctx, body.events, claims.session_id)
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def renormalize(merged: dict[str, Any]) -> EventRecord:
+        return wire.event_record(merged, "event", claims.session_id, ctx.prices, now)
+
+    try:
+        ctx.storage.update_events(claims.project_id, claims.session_id, records, renormalize)
+    except UnknownSession:
+        raise NotFound("unknown session") from None
+    return "Success"
+
+
+def _records(ctx: ServerContext, events: list[Any], session_id: str) -> list[EventRecord]:
+    limit = ctx.settings.max_batch_events
+    if len(events) > limit:
+        raise PayloadTooLarge(f"{len(events)} events in one request; at most {limit} are accepted")
+    now = dt.datetime.now(dt.timezone.utc)
+    return [
+        wire.event_record(event, f"events[{i}]", session_id, ctx.prices, now)
+        for i, event in enumerate(events)
+    ]
+
+
+@router.post("/v2/create_agent")
+def create_agent(body: AgentBody, ctx: Context, claims: Claims) -> str:
+    """Register (or rename) an agent of the token's session."""
+    agent_id = str(body.id)
+    logs = None if body.logs is None else str(body.logs)
+    try:
+        ctx.storage.upsert_agent(claims.project_id, claims.session_id, agent_id, body.name, logs)
+    except UnknownSession:
+        raise NotFound("unknown session") from None
+    return "Success"
+
+
+@router.post("/v2/create_thread")
+def create_thread(body: ThreadBody, ctx: Context, claims: Claims) -> str:
+    """Register a thread of the token's session."""
+    agent_id = None if body.agent_id is None else str(body.agent_id)
+    try:
+        ctx.storage.upsert_thread(claims.project_id, claims.session_id, str(body.id), agent_id)
+    except UnknownSession:
+        raise NotFound("unknown session") from None
+    return "Success"
+
+
+@router.post("/v2/reauthorize_jwt")
+def reauthorize_jwt(body: ReauthorizeBody, ctx: Context, owner: KeyOwnerDep) -> dict[str, Any]:
+    """A fresh token for a session of the key's project (the SDK's answer to "Expired Token")."""
+    session_id = wire.parse_session_id(body.session_id, "session_id")
+    if ctx.storage.session(owner.project_id, session_id) is None:
+        raise NotFound("unknown session")
+    return {
+        "status": "Success",
+        "jwt": ctx.signer.issue(session_id, owner.project_id, owner.key_id),
+    }
+
+
+@router.post("/v2/developer_errors", status_code=204, response_class=Response)
+def developer_errors(body: DeveloperErrorBody, ctx: Context, owner: KeyOwnerDep) -> Response:
+    """Store an SDK's report about its own failure."""
+    values = {
+        name: None if value is None else wire.text_of(value)
+        for name, value in body.model_dump(
+            include={"sdk_version", "type", "message", "stack_trace", "host_env"}
+        ).items()
+    }
+    session_id = body.session_id if isinstance(body.session_id, str) else None
+    values["session_id"] = session_id[:36] if session_id else None
+    ctx.storage.record_developer_error(owner.project_id, values)
+    return Response(status_code=204)
+
+
+@router.get("/v2/sessions/{session_id}/stats")
+def session_stats(session_id: str, ctx: Context, owner: KeyOwnerDep) -> dict[str, Any]:
+    """The session's aggregates (404 for a session of another project)."""
+    row = ctx.storage.session(owner.project_id, _path_session_id(session_id))
+    if row is None:
+        raise NotFound("unknown session")
+    return views.v2_stats(row)
+
+
+@router.get("/v2/sessions/{session_id}/export")
+def session_export(session_id: str, ctx: Context, owner: KeyOwnerDep) -> dict[str, Any]:
+    """The session and its events grouped by type, as AgentOps exports them."""
+    detail = ctx.storage.session_detail(owner.project_id, _path_session_id(session_id))
+    if detail is None:
+        raise NotFound("unknown session")
+    return views.v2_export(*detail)
+
+
+def _path_session_id(session_id: str) -> str:
+    try:
+        return wire.parse_session_id(session_id, "session_id")
+    except Exception:
+        # A malformed id names no session: same answer as an unknown one (no oracle).
+        raise NotFound("unknown session") from None
+
+
+@router.get("/health", tags=["health"])
+def health(ctx: Context) -> dict[str, str]:
+    """Liveness: answers without touching the database."""
+    return {"status": "ok", "message": "Server Up"}

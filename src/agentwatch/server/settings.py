@@ -1,0 +1,220 @@
+"""Server settings: one table, read once into a frozen :class:`ServerSettings`.
+
+Precedence for every setting: explicit keyword (CLI option, test fixture) > environment
+variable > default. Each row of :data:`SETTINGS` names the setting, its environment
+variable, its default, how the environment text is parsed, and one line of documentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SETTINGS", "ServerSettings", "Setting", "SettingsError"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use; the message names the variable."""
+
+
+def _parse_positive_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("accepted: a positive integer") from None
+    if value <= 0:
+        raise ValueError("accepted: a positive integer")
+    return value
+
+
+def _parse_non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("accepted: an integer >= 0") from None
+    if value < 0:
+        raise ValueError("accepted: an integer >= 0")
+    return value
+
+
+def _parse_port(raw: str) -> int:
+    value = _parse_non_negative_int(raw)
+    if value > 65535:
+        raise ValueError("accepted: a TCP port number 0-65535")
+    return value
+
+
+def _parse_str(raw: str) -> str:
+    return raw.strip()
+
+
+def _parse_optional_str(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _parse_path(raw: str) -> Path:
+    return Path(raw.strip()).expanduser()
+
+
+def _parse_optional_path(raw: str) -> Path | None:
+    return _parse_path(raw) if raw.strip() else None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    env: str
+    default: Any
+    parse: Callable[[str], Any]
+    doc: str
+
+
+_MiB = 1024 * 1024
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "home",
+        "AGENTWATCH_HOME",
+        Path("~/.agentwatch").expanduser(),
+        _parse_path,
+        "Directory for the default SQLite database and the generated JWT secret.",
+    ),
+    Setting(
+        "db_url",
+        "AGENTWATCH_DB_URL",
+        None,
+        _parse_optional_str,
+        "SQLAlchemy URL of the database (`sqlite:///path.db`, `postgresql+psycopg://...`); "
+        "default: `sqlite:///$AGENTWATCH_HOME/agentwatch.db`.",
+    ),
+    Setting(
+        "jwt_secret",
+        "AGENTWATCH_JWT_SECRET",
+        None,
+        _parse_optional_str,
+        "HS256 secret for session tokens; default: generated on first start into "
+        "`$AGENTWATCH_HOME/jwt_secret` (mode 0600). Set it when several servers share a database.",
+    ),
+    Setting(
+        "jwt_lifetime",
+        "AGENTWATCH_JWT_LIFETIME",
+        24 * 3600,
+        _parse_positive_int,
+        "Seconds a session token is valid (the SDK refreshes it through `/v2/reauthorize_jwt`).",
+    ),
+    Setting(
+        "jwt_leeway",
+        "AGENTWATCH_JWT_LEEWAY",
+        10,
+        _parse_non_negative_int,
+        "Seconds of clock skew tolerated when checking a token's `exp`.",
+    ),
+    Setting(
+        "host",
+        "AGENTWATCH_HOST",
+        "127.0.0.1",
+        _parse_str,
+        "Interface `agentwatch serve` listens on.",
+    ),
+    Setting(
+        "port", "AGENTWATCH_PORT", 8000, _parse_port, "TCP port `agentwatch serve` listens on."
+    ),
+    Setting(
+        "public_url",
+        "AGENTWATCH_PUBLIC_URL",
+        None,
+        _parse_optional_str,
+        "Base URL used in `session_url` answers; default: `http://<host>:<port>`.",
+    ),
+    Setting(
+        "max_body_bytes",
+        "AGENTWATCH_MAX_BODY_BYTES",
+        10 * _MiB,
+        _parse_positive_int,
+        "Largest request body accepted, after gzip decompression (larger: 413).",
+    ),
+    Setting(
+        "max_batch_events",
+        "AGENTWATCH_MAX_BATCH_EVENTS",
+        5000,
+        _parse_positive_int,
+        "Most events accepted in one `create_events` / `update_events` request (more: 413).",
+    ),
+    Setting(
+        "prices_file",
+        "AGENTWATCH_PRICES_FILE",
+        None,
+        _parse_optional_path,
+        "JSON file of model prices merged over the built-in table (same format as `prices.json`).",
+    ),
+)
+
+_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The server's configuration, fixed for the life of one app."""
+
+    home: Path
+    db_url: str | None
+    jwt_secret: str | None
+    jwt_lifetime: int
+    jwt_leeway: int
+    host: str
+    port: int
+    public_url: str | None
+    max_body_bytes: int
+    max_batch_events: int
+    prices_file: Path | None
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerSettings:
+        """Build settings from ``overrides`` > ``environ`` (default ``os.environ``) > defaults.
+
+        ``None`` overrides are treated as absent. Raises :class:`SettingsError` naming the
+        variable when an environment value cannot be parsed, or ``TypeError`` for an
+        unknown keyword.
+        """
+        env = os.environ if environ is None else environ
+        unknown = set(overrides) - set(_BY_NAME)
+        if unknown:
+            raise TypeError(f"unknown server settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            values[setting.name] = _resolve(setting, env, overrides.get(setting.name))
+        return cls(**values)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL in force: the configured one or the SQLite file in ``home``."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{self.home / 'agentwatch.db'}"
+
+    @property
+    def base_url(self) -> str:
+        """Base URL for links handed to clients (``session_url``)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def replace(self, **changes: Any) -> ServerSettings:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+def _resolve(setting: Setting, env: Mapping[str, str], override: Any) -> Any:
+    if override is not None:
+        return override
+    raw = env.get(setting.env)
+    if raw is None or raw.strip() == "":
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{setting.env}={raw!r} is not valid ({exc})") from None

@@ -1,0 +1,88 @@
+"""Engines for the two supported databases, and the few places where their SQL differs.
+
+SQLite: WAL (readers never block the writer), ``synchronous=FULL`` (an acknowledged
+commit survives power loss, not only a process crash), a 30 s busy timeout, and one
+writer at a time, enforced in-process by :class:`Storage`'s write lock. PostgreSQL:
+psycopg 3, a pooled engine with pre-ping; concurrency is left to the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = ["create_engine", "greatest", "insert", "normalize_url"]
+
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a database URL, mapping bare ``postgresql://`` onto the psycopg 3 driver.
+
+    Raises ``ValueError`` with an accepted-forms hint for anything else.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            f"not a database URL: {url!r} (accepted: sqlite:///path/to/file.db, "
+            "postgresql+psycopg://user:password@host:port/dbname)"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise ValueError(
+            f"unsupported database {parsed.drivername!r} (accepted: sqlite, postgresql+psycopg)"
+        )
+    if parsed.get_backend_name() == "sqlite" and not parsed.database:
+        raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
+    return parsed
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` with the per-database settings above.
+
+    Creates the parent directory of a SQLite file. Raises ``ValueError`` for a bad URL.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_engine(url: URL) -> sa.Engine:
+    assert url.database is not None
+    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return engine
+
+
+def insert(dialect_name: str, table: sa.Table) -> Any:
+    """``INSERT`` with the dialect's ``ON CONFLICT`` support (both spell it the same)."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def greatest(dialect_name: str, column: Any, value: dt.datetime) -> Any:
+    """SQL for the later of ``column`` (may be NULL) and ``value``."""
+    bound = sa.literal(value, column.type)
+    func = sa.func.greatest if dialect_name == "postgresql" else sa.func.max
+    return func(sa.func.coalesce(column, bound), bound)

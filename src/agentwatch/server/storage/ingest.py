@@ -1,0 +1,361 @@
+"""Write paths: sessions, events and their counters, agents, threads, developer errors.
+
+Every function takes an open connection inside the caller's transaction, so that a
+``create_events`` batch and its counter updates commit (or roll back) together.
+Counters are bumped with ``SET x = x + :n`` computed from the rows actually inserted
+(``INSERT ... ON CONFLICT DO NOTHING RETURNING id``), which keeps them exact under
+concurrent batches and retried duplicates on both databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from agentwatch.server.storage import engine as dialects
+from agentwatch.server.storage.records import EventRecord, SessionFields
+from agentwatch.server.storage.schema import (
+    COUNTER_KINDS,
+    agents,
+    developer_errors,
+    events,
+    session_tags,
+    sessions,
+    threads,
+)
+
+__all__ = [
+    "SessionConflict",
+    "UnknownSession",
+    "create_or_attach_session",
+    "insert_events",
+    "record_developer_error",
+    "require_session",
+    "update_events",
+    "update_session",
+    "upsert_agent",
+    "upsert_thread",
+]
+
+# Rows per INSERT statement: 17 columns x 200 stays far below SQLite's and psycopg's
+# bound-parameter limits.
+_CHUNK = 200
+
+
+class SessionConflict(Exception):
+    """The session id exists in another project."""
+
+
+class UnknownSession(Exception):
+    """No session with this id in this project."""
+
+
+def require_session(conn: sa.Connection, project_id: str, session_id: str) -> None:
+    """Raise :class:`UnknownSession` unless the project has the session."""
+    found = conn.execute(
+        sa.select(sessions.c.id).where(
+            sessions.c.id == session_id, sessions.c.project_id == project_id
+        )
+    ).first()
+    if found is None:
+        raise UnknownSession(session_id)
+
+
+def create_or_attach_session(
+    conn: sa.Connection,
+    project_id: str,
+    parent_project_id: str | None,
+    fields: SessionFields,
+    now: dt.datetime,
+) -> bool:
+    """Create the session, or re-attach to it if this project already has it.
+
+    Returns True when created. Raises :class:`SessionConflict` when the id belongs to
+    another project. Re-attaching keeps the stored start time and counters.
+    """
+    values = {
+        "id": fields.session_id,
+        "project_id": project_id,
+        "parent_project_id": parent_project_id,
+        "init_timestamp": fields.init_timestamp or now,
+        "created_at": now,
+        "updated_at": now,
+        **_session_values(fields),
+    }
+    stmt = dialects.insert(conn.dialect.name, sessions).values(values)
+    created = conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"])).rowcount == 1
+    if not created:
+        owner = conn.execute(
+            sa.select(sessions.c.project_id).where(sessions.c.id == fields.session_id)
+        ).scalar_one()
+        if owner != project_id:
+            raise SessionConflict(fields.session_id)
+        attach = {k: v for k, v in _session_values(fields).items() if k in ("tags", "host_env")}
+        update_session(conn, project_id, SessionFields(fields.session_id), now, extra=attach)
+    if fields.tags is not None:
+        _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    return created
+
+
+def update_session(
+    conn: sa.Connection,
+    project_id: str,
+    fields: SessionFields,
+    now: dt.datetime,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Apply the given fields to the project's session. Returns False if there is no such session."""
+    values = {**_session_values(fields), **(extra or {}), "updated_at": now}
+    if fields.init_timestamp is not None:
+        values["init_timestamp"] = fields.init_timestamp
+    if fields.end_state in ("Success", "Fail") and fields.end_timestamp is None:
+        # An end state without an end time (some SDKs) still ends the session: now.
+        values["end_timestamp"] = sa.func.coalesce(
+            sessions.c.end_timestamp, sa.literal(now, sessions.c.end_timestamp.type)
+        )
+    result = conn.execute(
+        sessions.update()
+        .where(sessions.c.id == fields.session_id, sessions.c.project_id == project_id)
+        .values(values)
+    )
+    if result.rowcount == 1 and fields.tags is not None and extra is None:
+        _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    return result.rowcount == 1
+
+
+def _session_values(fields: SessionFields) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "end_timestamp": fields.end_timestamp,
+        "end_state": fields.end_state,
+        "end_state_reason": fields.end_state_reason,
+        "tags": None if fields.tags is None else json.dumps(list(fields.tags)),
+        "host_env": fields.host_env,
+        "video": fields.video,
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _replace_tags(
+    conn: sa.Connection, project_id: str, session_id: str, tags: Iterable[str]
+) -> None:
+    conn.execute(session_tags.delete().where(session_tags.c.session_id == session_id))
+    rows = [
+        {"session_id": session_id, "tag": t, "project_id": project_id} for t in dict.fromkeys(tags)
+    ]
+    if rows:
+        conn.execute(session_tags.insert(), rows)
+
+
+def insert_events(
+    conn: sa.Connection,
+    project_id: str,
+    session_id: str,
+    records: Sequence[EventRecord],
+    now: dt.datetime,
+) -> int:
+    """Store the events not stored yet and add them to the session's counters.
+
+    Returns how many were new. Ids already stored (a retried batch) and repeated ids
+    within the batch (first wins) are skipped. Rows are inserted in id order so that
+    concurrent batches sharing ids take their row locks in one order (no deadlock).
+    """
+    unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
+    inserted: set[str] = set()
+    for chunk in _chunks(unique, _CHUNK):
+        stmt = (
+            dialects.insert(conn.dialect.name, events)
+            .values([_event_row(r, project_id, session_id, now) for r in chunk])
+            .on_conflict_do_nothing(index_elements=["session_id", "id"])
+            .returning(events.c.id)
+        )
+        inserted.update(conn.execute(stmt).scalars())
+    new = [r for r in unique if r.id in inserted]
+    _add_to_counters(conn, session_id, new, [], now)
+    return len(new)
+
+
+def update_events(
+    conn: sa.Connection,
+    project_id: str,
+    session_id: str,
+    records: Sequence[EventRecord],
+    now: dt.datetime,
+    renormalize: Callable[[dict[str, Any]], EventRecord],
+) -> int:
+    """Merge each event's fields over the stored event with its id; unknown ids are inserted.
+
+    ``renormalize`` turns the merged JSON back into a record (re-pricing it if the model
+    or tokens changed). Counters move by the difference. Returns the number of events touched.
+    """
+    fresh: list[EventRecord] = []
+    for record in sorted(records, key=lambda r: r.id):
+        old = _lock_event(conn, session_id, record.id)
+        if old is None:
+            fresh.append(record)
+            continue
+        merged = renormalize({**json.loads(old.data), **record.data})
+        row = _event_row(merged, project_id, session_id, now)
+        del row["received_at"]
+        conn.execute(
+            events.update()
+            .where(events.c.session_id == session_id, events.c.id == record.id)
+            .values(row)
+        )
+        _add_to_counters(conn, session_id, [merged], [_stored_as_record(old)], now)
+    return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
+
+
+def _lock_event(conn: sa.Connection, session_id: str, event_id: str) -> sa.Row[Any] | None:
+    query = sa.select(events).where(events.c.session_id == session_id, events.c.id == event_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def _stored_as_record(row: sa.Row[Any]) -> EventRecord:
+    return EventRecord(
+        id=row.id,
+        event_type=row.event_type,
+        kind=_kind_of(row.event_type),
+        init_timestamp=row.init_timestamp,
+        end_timestamp=row.end_timestamp,
+        agent_id=row.agent_id,
+        thread_id=row.thread_id,
+        model=row.model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cached_tokens=row.cached_tokens,
+        cost_pico=row.cost_pico,
+        trigger_event_id=row.trigger_event_id,
+        trigger_event_type=row.trigger_event_type,
+        data={},
+    )
+
+
+def _kind_of(event_type: str) -> str:
+    return event_type if event_type in COUNTER_KINDS else "other"
+
+
+def _event_row(
+    r: EventRecord, project_id: str, session_id: str, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "id": r.id,
+        "project_id": project_id,
+        "event_type": r.event_type,
+        "init_timestamp": r.init_timestamp,
+        "end_timestamp": r.end_timestamp,
+        "agent_id": r.agent_id,
+        "thread_id": r.thread_id,
+        "model": r.model,
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens,
+        "cached_tokens": r.cached_tokens,
+        "cost_pico": r.cost_pico,
+        "trigger_event_id": r.trigger_event_id,
+        "trigger_event_type": r.trigger_event_type,
+        "data": dump_json(r.data),
+        "received_at": now,
+    }
+
+
+def _add_to_counters(
+    conn: sa.Connection,
+    session_id: str,
+    added: Sequence[EventRecord],
+    removed: Sequence[EventRecord],
+    now: dt.datetime,
+) -> None:
+    if not added and not removed:
+        return
+    c = sessions.c
+    deltas: dict[str, int] = {"event_count": len(added) - len(removed)}
+    for kind in COUNTER_KINDS:
+        deltas[kind] = sum(r.kind == kind for r in added) - sum(r.kind == kind for r in removed)
+    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
+        deltas[name] = sum(getattr(r, name) or 0 for r in added) - sum(
+            getattr(r, name) or 0 for r in removed
+        )
+    deltas["unpriced_llms"] = _unpriced(added) - _unpriced(removed)
+    values: dict[str, Any] = {name: c[name] + delta for name, delta in deltas.items() if delta}
+    latest = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
+    if latest is not None:
+        values["last_event_at"] = dialects.greatest(conn.dialect.name, c.last_event_at, latest)
+    if values:
+        conn.execute(sessions.update().where(c.id == session_id).values(values))
+
+
+def _unpriced(records: Sequence[EventRecord]) -> int:
+    return sum(r.kind == "llms" and r.cost_pico is None for r in records)
+
+
+def upsert_agent(
+    conn: sa.Connection,
+    session_id: str,
+    agent_id: str,
+    name: str | None,
+    logs: str | None,
+    now: dt.datetime,
+) -> None:
+    """Create or rename the session's agent ``agent_id``."""
+    stmt = dialects.insert(conn.dialect.name, agents).values(
+        session_id=session_id, id=agent_id, name=name, logs=logs, created_at=now
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["session_id", "id"],
+            set_={
+                "name": stmt.excluded.name,
+                "logs": sa.func.coalesce(stmt.excluded.logs, agents.c.logs),
+            },
+        )
+    )
+
+
+def upsert_thread(
+    conn: sa.Connection, session_id: str, thread_id: str, agent_id: str | None, now: dt.datetime
+) -> None:
+    """Create the session's thread ``thread_id`` or update its agent."""
+    stmt = dialects.insert(conn.dialect.name, threads).values(
+        session_id=session_id, id=thread_id, agent_id=agent_id, created_at=now
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["session_id", "id"], set_={"agent_id": stmt.excluded.agent_id}
+        )
+    )
+
+
+def record_developer_error(
+    conn: sa.Connection, project_id: str, values: dict[str, Any], now: dt.datetime
+) -> None:
+    """Store an SDK's report about its own failure."""
+    conn.execute(developer_errors.insert().values(project_id=project_id, created_at=now, **values))
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text; NaN and infinities (which Python's parser lets in) become strings."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _chunks(items: Sequence[EventRecord], size: int) -> Iterator[Sequence[EventRecord]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

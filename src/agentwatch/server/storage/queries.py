@@ -1,0 +1,130 @@
+"""Read paths: what the JSON read API, the v2 stats/export routes and the dashboard show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from agentwatch.server.storage.schema import agents, events, session_tags, sessions
+
+__all__ = [
+    "SessionFilter",
+    "list_sessions",
+    "project_totals",
+    "session_agents",
+    "session_events",
+    "session_row",
+]
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Filters of the session list; every given one must hold."""
+
+    tags: Sequence[str] = field(default_factory=tuple)
+    end_state: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    text: str | None = None
+
+
+def session_row(conn: sa.Connection, project_id: str, session_id: str) -> sa.Row[Any] | None:
+    """The project's session, or None (also when it exists in another project)."""
+    return conn.execute(
+        sa.select(sessions).where(sessions.c.id == session_id, sessions.c.project_id == project_id)
+    ).first()
+
+
+def list_sessions(
+    conn: sa.Connection,
+    project_id: str,
+    where: SessionFilter,
+    after: tuple[dt.datetime, str] | None,
+    limit: int,
+) -> list[sa.Row[Any]]:
+    """Sessions newest first (by start time, then id), strictly after the keyset ``after``."""
+    c = sessions.c
+    query = sa.select(sessions).where(c.project_id == project_id)
+    for tag in where.tags:
+        query = query.where(
+            sa.exists().where(session_tags.c.session_id == c.id, session_tags.c.tag == tag)
+        )
+    if where.end_state is not None:
+        query = query.where(c.end_state == where.end_state)
+    if where.since is not None:
+        query = query.where(c.init_timestamp >= where.since)
+    if where.until is not None:
+        query = query.where(c.init_timestamp < where.until)
+    if where.text:
+        pattern = "%" + _escape_like(where.text.lower()) + "%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(c.tags).like(pattern, escape="\\"),
+                sa.func.lower(sa.func.coalesce(c.end_state_reason, "")).like(pattern, escape="\\"),
+            )
+        )
+    if after is not None:
+        started, session_id = after
+        query = query.where(
+            sa.or_(
+                c.init_timestamp < started, sa.and_(c.init_timestamp == started, c.id < session_id)
+            )
+        )
+    query = query.order_by(c.init_timestamp.desc(), c.id.desc()).limit(limit)
+    return list(conn.execute(query))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def session_events(conn: sa.Connection, session_id: str) -> list[sa.Row[Any]]:
+    """The session's events in time order (ties broken by id, so the order is stable)."""
+    return list(
+        conn.execute(
+            sa.select(events)
+            .where(events.c.session_id == session_id)
+            .order_by(events.c.init_timestamp, events.c.id)
+        )
+    )
+
+
+def session_agents(conn: sa.Connection, session_id: str) -> list[sa.Row[Any]]:
+    """Agents registered in the session through ``create_agent``."""
+    return list(
+        conn.execute(
+            sa.select(agents)
+            .where(agents.c.session_id == session_id)
+            .order_by(agents.c.created_at, agents.c.id)
+        )
+    )
+
+
+def project_totals(
+    conn: sa.Connection, project_id: str, since: dt.datetime | None, until: dt.datetime | None
+) -> dict[str, int]:
+    """Totals over the project's sessions started in [since, until)."""
+    c = sessions.c
+    query = sa.select(
+        sa.func.count().label("sessions"),
+        sa.func.coalesce(sa.func.sum(c.event_count), 0).label("events"),
+        sa.func.coalesce(sa.func.sum(c.llms), 0).label("llms"),
+        sa.func.coalesce(sa.func.sum(c.tools), 0).label("tools"),
+        sa.func.coalesce(sa.func.sum(c.actions), 0).label("actions"),
+        sa.func.coalesce(sa.func.sum(c.errors), 0).label("errors"),
+        sa.func.coalesce(sa.func.sum(c.prompt_tokens), 0).label("prompt_tokens"),
+        sa.func.coalesce(sa.func.sum(c.completion_tokens), 0).label("completion_tokens"),
+        sa.func.coalesce(sa.func.sum(c.cached_tokens), 0).label("cached_tokens"),
+        sa.func.coalesce(sa.func.sum(c.cost_pico), 0).label("cost_pico"),
+        sa.func.coalesce(sa.func.sum(c.unpriced_llms), 0).label("unpriced_llms"),
+    ).where(c.project_id == project_id)
+    if since is not None:
+        query = query.where(c.init_timestamp >= since)
+    if until is not None:
+        query = query.where(c.init_timestamp < until)
+    row = conn.execute(query).one()
+    return {key: int(value) for key, value in row._mapping.items()}

@@ -1,0 +1,71 @@
+"""Plain values that cross the storage interface, in and out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ApiKeyInfo", "EventRecord", "KeyOwner", "Project", "SessionFields"]
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """A key as listed: never its plaintext, only the display prefix."""
+
+    id: str
+    project_id: str
+    project_name: str
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """Who an accepted API key belongs to."""
+
+    key_id: str
+    project_id: str
+
+
+@dataclass(frozen=True)
+class SessionFields:
+    """Session attributes from a create/update body; ``None`` means "not given"."""
+
+    session_id: str
+    init_timestamp: dt.datetime | None = None
+    end_timestamp: dt.datetime | None = None
+    end_state: str | None = None
+    end_state_reason: str | None = None
+    tags: tuple[str, ...] | None = None
+    host_env: str | None = None  # JSON text
+    video: str | None = None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One event, normalised: indexed columns plus the full JSON the client sent."""
+
+    id: str
+    event_type: str
+    kind: str  # the session counter it adds to: one of schema.COUNTER_KINDS
+    init_timestamp: dt.datetime
+    end_timestamp: dt.datetime | None
+    agent_id: str | None
+    thread_id: str | None
+    model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached_tokens: int | None
+    cost_pico: int | None
+    trigger_event_id: str | None
+    trigger_event_type: str | None
+    data: dict[str, Any]

@@ -1,0 +1,171 @@
+"""Tables, as SQLAlchemy Core metadata. Alembic migrations create them; this is what queries use.
+
+Timestamps are stored as naive UTC (``UTCDateTime``) so that SQLite and PostgreSQL sort
+and compare them the same way. JSON payloads are stored as text: PostgreSQL's ``jsonb``
+refuses ``\\u0000`` and SQLite has no JSON type, and the server never queries inside them.
+Costs are integers of pico-dollars (see :mod:`agentwatch.server.pricing`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "COUNTER_KINDS",
+    "UTCDateTime",
+    "agents",
+    "api_keys",
+    "developer_errors",
+    "events",
+    "metadata",
+    "projects",
+    "session_tags",
+    "sessions",
+    "threads",
+]
+
+# Session counters, one column each: the v2 event types plus "other" for custom types.
+COUNTER_KINDS = ("llms", "tools", "actions", "errors", "apis", "other")
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC in the database."""
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.timezone.utc)
+
+
+metadata = sa.MetaData()
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("project_id", sa.String(36), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(8), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("project_id", sa.String(36), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("parent_project_id", sa.String(36), nullable=True),
+    sa.Column("init_timestamp", UTCDateTime(), nullable=False),
+    sa.Column("end_timestamp", UTCDateTime(), nullable=True),
+    sa.Column("end_state", sa.String(32), nullable=False, server_default="Indeterminate"),
+    sa.Column("end_state_reason", sa.Text(), nullable=True),
+    sa.Column("tags", sa.Text(), nullable=False, server_default="[]"),
+    sa.Column("host_env", sa.Text(), nullable=True),
+    sa.Column("video", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("last_event_at", UTCDateTime(), nullable=True),
+    sa.Column("event_count", sa.BigInteger(), nullable=False, server_default="0"),
+    *(
+        sa.Column(kind, sa.BigInteger(), nullable=False, server_default="0")
+        for kind in COUNTER_KINDS
+    ),
+    sa.Column("prompt_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("completion_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("cached_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("cost_pico", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("unpriced_llms", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
+)
+
+session_tags = sa.Table(
+    "session_tags",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("tag", sa.String(200), primary_key=True),
+    sa.Column("project_id", sa.String(36), nullable=False),
+    sa.Index("ix_session_tags_project_tag", "project_id", "tag"),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.Text(), nullable=True),
+    sa.Column("logs", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("agent_id", sa.String(128), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Keyed by (session_id, id), not id alone: an event id replayed into another project's
+# session can then neither collide with nor shadow the original.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("project_id", sa.String(36), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("init_timestamp", UTCDateTime(), nullable=False),
+    sa.Column("end_timestamp", UTCDateTime(), nullable=True),
+    sa.Column("agent_id", sa.String(128), nullable=True),
+    sa.Column("thread_id", sa.String(128), nullable=True),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("prompt_tokens", sa.BigInteger(), nullable=True),
+    sa.Column("completion_tokens", sa.BigInteger(), nullable=True),
+    sa.Column("cached_tokens", sa.BigInteger(), nullable=True),
+    sa.Column("cost_pico", sa.BigInteger(), nullable=True),
+    sa.Column("trigger_event_id", sa.String(128), nullable=True),
+    sa.Column("trigger_event_type", sa.String(64), nullable=True),
+    sa.Column("data", sa.Text(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_events_session_init", "session_id", "init_timestamp"),
+    sa.Index("ix_events_project_init", "project_id", "init_timestamp"),
+)
+
+developer_errors = sa.Table(
+    "developer_errors",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.String(36), nullable=False),
+    sa.Column("session_id", sa.String(36), nullable=True),
+    sa.Column("sdk_version", sa.Text(), nullable=True),
+    sa.Column("type", sa.Text(), nullable=True),
+    sa.Column("message", sa.Text(), nullable=True),
+    sa.Column("stack_trace", sa.Text(), nullable=True),
+    sa.Column("host_env", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

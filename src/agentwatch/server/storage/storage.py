@@ -1,0 +1,280 @@
+"""The storage interface: everything the server reads and writes goes through :class:`Storage`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from agentwatch.server import auth
+from agentwatch.server.storage import engine as engines
+from agentwatch.server.storage import ingest, migrate, queries
+from agentwatch.server.storage.records import (
+    ApiKeyInfo,
+    EventRecord,
+    KeyOwner,
+    Project,
+    SessionFields,
+)
+from agentwatch.server.storage.schema import api_keys, projects
+
+__all__ = ["Storage"]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Storage:
+    """A database of projects, keys, sessions and events, chosen by URL.
+
+    Writes into a session raise ``ingest.UnknownSession`` when the project has no such
+    session; creating one raises ``ingest.SessionConflict`` when another project has it.
+
+    Methods block (call them from a worker thread in async code) and each runs in
+    one transaction. On SQLite every write holds an in-process lock: SQLite allows one
+    writer, and queueing here is cheaper and fairer than spinning on ``SQLITE_BUSY``.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        )
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> Storage:
+        """Connect to ``url`` and (by default) bring its schema up to date.
+
+        Raises ``ValueError`` for an unusable URL and ``sqlalchemy.exc.OperationalError``
+        when the database cannot be reached.
+        """
+        storage = cls(engines.create_engine(url))
+        try:
+            if migrate_schema:
+                migrate.upgrade(storage.engine)
+        except BaseException:
+            storage.close()
+            raise
+        return storage
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction: committed on normal exit, rolled back on an exception."""
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only snapshot connection."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    # -- projects and keys ---------------------------------------------------------------
+
+    def create_project(self, name: str) -> Project:
+        """A new project. Raises ``ValueError`` if the name is taken."""
+        project = Project(str(uuid.uuid4()), name, utcnow())
+        try:
+            with self.write() as conn:
+                conn.execute(
+                    projects.insert().values(
+                        id=project.id, name=name, created_at=project.created_at
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise ValueError(f"a project named {name!r} already exists") from None
+        return project
+
+    def list_projects(self) -> list[Project]:
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(projects).order_by(projects.c.created_at, projects.c.name)
+            )
+            return [Project(r.id, r.name, r.created_at) for r in rows]
+
+    def project_by_name(self, name: str) -> Project | None:
+        with self.read() as conn:
+            row = conn.execute(sa.select(projects).where(projects.c.name == name)).first()
+        return None if row is None else Project(row.id, row.name, row.created_at)
+
+    def create_api_key(self, project_id: str) -> tuple[str, ApiKeyInfo]:
+        """A new key for the project: (plaintext shown once, stored description)."""
+        key = auth.new_api_key()
+        now = utcnow()
+        key_id = str(uuid.uuid4())
+        with self.write() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    project_id=project_id,
+                    key_hash=auth.hash_api_key(key),
+                    prefix=auth.key_prefix(key),
+                    created_at=now,
+                )
+            )
+        info = next(k for k in self.list_api_keys() if k.id == key_id)
+        return key, info
+
+    def list_api_keys(self) -> list[ApiKeyInfo]:
+        query = (
+            sa.select(api_keys, projects.c.name.label("project_name"))
+            .join(projects, projects.c.id == api_keys.c.project_id)
+            .order_by(api_keys.c.created_at)
+        )
+        with self.read() as conn:
+            return [
+                ApiKeyInfo(r.id, r.project_id, r.project_name, r.prefix, r.created_at, r.revoked_at)
+                for r in conn.execute(query)
+            ]
+
+    def revoke_api_keys(self, key_or_prefix: str) -> list[ApiKeyInfo]:
+        """Revoke the key given in full, or every active key whose prefix starts with it.
+
+        A prefix must have at least 4 characters. Returns the keys revoked.
+        """
+        text = key_or_prefix.strip().lower()
+        if len(text) >= 32:
+            match = api_keys.c.key_hash == auth.hash_api_key(text)
+        elif len(text) >= 4:
+            match = api_keys.c.prefix.startswith(text[:8], autoescape=True)
+        else:
+            raise ValueError("give the whole key or at least its first 4 characters")
+        with self.write() as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(api_keys.c.id).where(match, api_keys.c.revoked_at.is_(None))
+                ).scalars()
+            )
+            if ids:
+                conn.execute(
+                    api_keys.update().where(api_keys.c.id.in_(ids)).values(revoked_at=utcnow())
+                )
+        return [k for k in self.list_api_keys() if k.id in ids]
+
+    def key_owner(self, key: str) -> KeyOwner | None:
+        """The active key ``key`` (canonical UUID text) belongs to, or None."""
+        digest = auth.hash_api_key(key)
+        with self.read() as conn:
+            row = conn.execute(
+                sa.select(api_keys.c.id, api_keys.c.project_id, api_keys.c.key_hash).where(
+                    api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None or not auth.keys_match(row.key_hash, key):
+            return None
+        return KeyOwner(row.id, row.project_id)
+
+    def key_is_active(self, key_id: str) -> bool:
+        with self.read() as conn:
+            return (
+                conn.execute(
+                    sa.select(api_keys.c.id).where(
+                        api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+                    )
+                ).first()
+                is not None
+            )
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def create_or_attach_session(
+        self, project_id: str, fields: SessionFields, parent_project_id: str | None = None
+    ) -> bool:
+        """See :func:`ingest.create_or_attach_session`; True when created."""
+        with self.write() as conn:
+            return ingest.create_or_attach_session(
+                conn, project_id, parent_project_id, fields, utcnow()
+            )
+
+    def update_session(self, project_id: str, fields: SessionFields) -> sa.Row[Any] | None:
+        """Apply ``fields``; returns the updated session row, or None if there is none."""
+        with self.write() as conn:
+            if not ingest.update_session(conn, project_id, fields, utcnow()):
+                return None
+            return queries.session_row(conn, project_id, fields.session_id)
+
+    def insert_events(
+        self, project_id: str, session_id: str, records: Sequence[EventRecord]
+    ) -> int:
+        """Store a batch once (see :func:`ingest.insert_events`); returns how many were new."""
+        with self.write() as conn:
+            ingest.require_session(conn, project_id, session_id)
+            return ingest.insert_events(conn, project_id, session_id, records, utcnow())
+
+    def update_events(
+        self,
+        project_id: str,
+        session_id: str,
+        records: Sequence[EventRecord],
+        renormalize: Callable[[dict[str, Any]], EventRecord],
+    ) -> int:
+        with self.write() as conn:
+            ingest.require_session(conn, project_id, session_id)
+            return ingest.update_events(
+                conn, project_id, session_id, records, utcnow(), renormalize
+            )
+
+    def upsert_agent(
+        self, project_id: str, session_id: str, agent_id: str, name: str | None, logs: str | None
+    ) -> None:
+        with self.write() as conn:
+            ingest.require_session(conn, project_id, session_id)
+            ingest.upsert_agent(conn, session_id, agent_id, name, logs, utcnow())
+
+    def upsert_thread(
+        self, project_id: str, session_id: str, thread_id: str, agent_id: str | None
+    ) -> None:
+        with self.write() as conn:
+            ingest.require_session(conn, project_id, session_id)
+            ingest.upsert_thread(conn, session_id, thread_id, agent_id, utcnow())
+
+    def record_developer_error(self, project_id: str, values: dict[str, Any]) -> None:
+        with self.write() as conn:
+            ingest.record_developer_error(conn, project_id, values, utcnow())
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def session(self, project_id: str, session_id: str) -> sa.Row[Any] | None:
+        with self.read() as conn:
+            return queries.session_row(conn, project_id, session_id)
+
+    def session_detail(
+        self, project_id: str, session_id: str
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[sa.Row[Any]]] | None:
+        """(session, agents, events in time order) read in one snapshot, or None."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id)
+            if row is None:
+                return None
+            return (
+                row,
+                queries.session_agents(conn, session_id),
+                queries.session_events(conn, session_id),
+            )
+
+    def list_sessions(
+        self,
+        project_id: str,
+        where: queries.SessionFilter,
+        after: tuple[dt.datetime, str] | None,
+        limit: int,
+    ) -> list[sa.Row[Any]]:
+        with self.read() as conn:
+            return queries.list_sessions(conn, project_id, where, after, limit)
+
+    def project_totals(
+        self, project_id: str, since: dt.datetime | None, until: dt.datetime | None
+    ) -> dict[str, int]:
+        with self.read() as conn:
+            return queries.project_totals(conn, project_id, since, until)

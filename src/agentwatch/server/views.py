@@ -1,0 +1,185 @@
+"""Views: stored rows as plain JSON-ready dicts.
+
+The JSON read API returns these as they are, and the dashboard renders the same dicts
+as HTML, so the two can never disagree about a session.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from agentwatch.server.errors import Unprocessable
+from agentwatch.server.pricing import PICO, format_usd
+from agentwatch.server.storage.schema import COUNTER_KINDS
+
+__all__ = [
+    "decode_cursor",
+    "encode_cursor",
+    "event_view",
+    "project_stats",
+    "session_detail",
+    "session_list",
+    "session_summary",
+    "v2_export",
+    "v2_stats",
+]
+
+Row = Any  # a SQLAlchemy Row of the sessions / events / agents table
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def usd(pico: int | None) -> float | None:
+    return None if pico is None else pico / PICO
+
+
+def session_summary(row: Row) -> dict[str, Any]:
+    """One session as listed: times, state, tags, counts, tokens, cost, duration, running."""
+    end = row.end_timestamp
+    last = max((t for t in (end, row.last_event_at) if t is not None), default=None)
+    duration = None if last is None else max((last - row.init_timestamp).total_seconds(), 0.0)
+    counts = {kind: int(getattr(row, kind)) for kind in COUNTER_KINDS}
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "init_timestamp": iso(row.init_timestamp),
+        "end_timestamp": iso(end),
+        "last_event_at": iso(row.last_event_at),
+        "end_state": row.end_state,
+        "end_state_reason": row.end_state_reason,
+        "tags": json.loads(row.tags),
+        "running": end is None and row.end_state == "Indeterminate",
+        "duration_seconds": duration,
+        "event_count": int(row.event_count),
+        "counts": counts,
+        "tokens": {
+            "prompt": int(row.prompt_tokens),
+            "completion": int(row.completion_tokens),
+            "cached": int(row.cached_tokens),
+            "total": int(row.prompt_tokens) + int(row.completion_tokens),
+        },
+        "cost": usd(row.cost_pico),
+        "cost_usd": format_usd(row.cost_pico),
+        "unpriced_llms": int(row.unpriced_llms),
+    }
+
+
+def event_view(row: Row) -> dict[str, Any]:
+    """One event: normalised columns, plus ``data``, the full event exactly as the SDK sent it."""
+    return {
+        "id": row.id,
+        "event_type": row.event_type,
+        "init_timestamp": iso(row.init_timestamp),
+        "end_timestamp": iso(row.end_timestamp),
+        "agent_id": row.agent_id,
+        "thread_id": row.thread_id,
+        "model": row.model,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "cached_tokens": row.cached_tokens,
+        "cost": usd(row.cost_pico),
+        "trigger_event_id": row.trigger_event_id,
+        "trigger_event_type": row.trigger_event_type,
+        "data": json.loads(row.data),
+    }
+
+
+def agent_view(row: Row) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "logs": row.logs, "created_at": iso(row.created_at)}
+
+
+def session_detail(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dict[str, Any]:
+    """A session with its host environment, agents and events in time order."""
+    summary = session_summary(session)
+    summary["host_env"] = None if session.host_env is None else json.loads(session.host_env)
+    summary["video"] = session.video
+    return {
+        "session": summary,
+        "agents": [agent_view(a) for a in agents],
+        "events": [event_view(e) for e in events],
+    }
+
+
+def session_list(rows: Sequence[Row], limit: int) -> dict[str, Any]:
+    """A page of sessions; ``next_cursor`` is set when more may follow."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return {
+        "sessions": [session_summary(r) for r in page],
+        "next_cursor": encode_cursor(page[-1].init_timestamp, page[-1].id)
+        if more and page
+        else None,
+    }
+
+
+def project_stats(
+    totals: dict[str, int], since: dt.datetime | None, until: dt.datetime | None
+) -> dict[str, Any]:
+    """Totals over a time range of session start times."""
+    cost = totals.pop("cost_pico")
+    return {
+        "since": iso(since),
+        "until": iso(until),
+        **totals,
+        "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
+        "cost": usd(cost),
+        "cost_usd": format_usd(cost),
+    }
+
+
+def encode_cursor(started: dt.datetime, session_id: str) -> str:
+    raw = f"{started.isoformat()}|{session_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    """The keyset position in ``cursor``; 422 when it is not one this server made."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        started, session_id = raw.split("|", 1)
+        return dt.datetime.fromisoformat(started), session_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise Unprocessable("cursor: not a cursor returned by this API (use next_cursor)") from None
+
+
+def v2_stats(row: Row) -> dict[str, Any]:
+    """``GET /v2/sessions/{id}/stats`` as AgentOps answers it (cost as a decimal string)."""
+    return {
+        "session_id": row.id,
+        "cost": format_usd(row.cost_pico),
+        "events": int(row.event_count),
+        "prompt_tokens": int(row.prompt_tokens),
+        "completion_tokens": int(row.completion_tokens),
+        "errors": int(row.errors),
+    }
+
+
+def v2_export(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dict[str, Any]:
+    """``GET /v2/sessions/{id}/export``: events grouped like AgentOps' tables.
+
+    Like AgentOps, every type that is not llms/tools/errors is listed under "actions".
+    """
+    detail = session_detail(session, agents, events)
+    grouped: dict[str, list[dict[str, Any]]] = {
+        "actions": [],
+        "llms": [],
+        "tools": [],
+        "errors": [],
+    }
+    for event in detail["events"]:
+        bucket = (
+            event["event_type"] if event["event_type"] in ("llms", "tools", "errors") else "actions"
+        )
+        grouped[bucket].append({**event["data"], **_columns(event)})
+    return {"session": detail["session"], "agents": detail["agents"], **grouped}
+
+
+def _columns(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k != "data" and v is not None}
