@@ -21,8 +21,32 @@ PARAMS: dict[str, Any] = {"query": "flights to Rome", "max_results": 5, "strict"
 RETURNS = "Found 5 flights: AZ 611 08:10, FR 9421 11:35, U2 3911 14:05, AZ 615 17:50, " * 2
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+blocked_hosts: list[str] = []
+
+
+def guard_loopback() -> None:
+    """Refuse DNS lookups of anything but loopback names, remembering what was asked.
+
+    The reference SDKs phone home (PyPI update check, hard-coded metrics and error
+    endpoints); the benchmarks must not reach the internet, and the refused hosts are
+    reported with the results so that a new call home is noticed.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+
+    def loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOOPBACK:
+            blocked_hosts.append(name)
+            raise socket.gaierror(f"bench: refusing to resolve {name}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.getaddrinfo = loopback_only
+
+
 def emit(result: dict[str, Any]) -> None:
     """Hand one run's figures to bench/run.py."""
+    result.setdefault("blocked_hosts", sorted(set(blocked_hosts)))
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 

@@ -6,8 +6,8 @@ It answers what the SDKs call and counts what arrives:
   (reads ``token_cost``), ``/v2/create_events`` (counts ``v2_events``), ``/v2/create_agent``,
   ``/v2/reauthorize_jwt``, ``/v2/developer_errors``. Every answer is JSON because 0.3's
   ``Response.parse`` calls ``res.json()``.
-* AgentOps 0.4: ``/v3/auth/token`` and OTLP/HTTP ``/v1/traces`` (counts ``otlp_spans``),
-  ``/v1/metrics``.
+* AgentOps 0.4: ``/v3/auth/token`` and OTLP/HTTP ``/v1/traces`` (counts ``otlp_spans``
+  and, of those, ``otlp_unit_spans``: spans named after the benchmarked unit), ``/v1/metrics``.
 * Langfuse: OTLP/HTTP at ``/api/public/otel/v1/traces`` (gzip by default).
 
 ``GET /_stub/stats`` returns the counters; anything else is answered 200 ``{}`` and its
@@ -39,6 +39,8 @@ counters: Counter[str] = Counter()
 # Looks like a JWT; neither SDK verifies it.
 FAKE_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdHViIn0.c3R1Yg"
 PROTOBUF = "application/x-protobuf"
+# The benchmarks name their unit of work "web_search"; the SDKs add suffixes (".tool").
+UNIT_SPAN_PREFIX = "web_search"
 EMPTY_OTLP_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 
 
@@ -86,21 +88,29 @@ async def otlp_traces(request: Request) -> Response:
         body = gzip.decompress(body)
     counters["otlp_requests"] += 1
     counters["otlp_bytes"] += len(body)
-    counters["otlp_spans"] += _count_spans(body, request.headers.get("content-type", ""))
+    total, units = _count_spans(body, request.headers.get("content-type", ""))
+    counters["otlp_spans"] += total
+    counters["otlp_unit_spans"] += units
     return Response(EMPTY_OTLP_RESPONSE, media_type=PROTOBUF)
 
 
-def _count_spans(body: bytes, content_type: str) -> int:
+def _count_spans(body: bytes, content_type: str) -> tuple[int, int]:
+    """(all spans, spans of the benchmarked unit) in one OTLP export request."""
     if content_type.startswith("application/json"):
         data: dict[str, Any] = orjson.loads(body)
-        return sum(
-            len(scope.get("spans", []))
+        names = [
+            span.get("name", "")
             for rs in data.get("resourceSpans", [])
             for scope in rs.get("scopeSpans", [])
-        )
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    return sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
+            for span in scope.get("spans", [])
+        ]
+    else:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        names = [
+            span.name for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans
+        ]
+    return len(names), sum(name.startswith(UNIT_SPAN_PREFIX) for name in names)
 
 
 async def otlp_other(request: Request) -> Response:

@@ -1,0 +1,256 @@
+"""agentwatch SDK figures (issue 6), one figure per sub-command, one run per process.
+
+Runs in the agentwatch venv (``pip install -e .[server]`` of this checkout).
+
+* ``record``      ``session.record(ActionEvent)`` p50/p99 on the caller's thread and a
+                  50,000-event burst delivered to the stub (the same stub and unit as the
+                  references, so the figures compare directly).
+* ``threads``     the same with 8 threads recording into 8 sessions.
+* ``start``       ``client.start_session()`` on the caller's thread.
+* ``memory``      RSS with 100,000 events queued while the server is down.
+* ``server-burst`` 50,000 events into the real server (uvicorn + SQLite, separate process):
+                  delivered *and stored*, end-to-end events/s.
+* ``end-pending`` ``end_session()`` with 10,000 events pending, real server up.
+
+The real-server figures need ``agentwatch.server.testing.uvicorn_server``; when it is not
+there yet, they emit ``{"unavailable": reason}`` and RESULTS.md says so.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from common import (
+    PARAMS,
+    RETURNS,
+    arg,
+    emit,
+    free_port,
+    guard_loopback,
+    latency_summary_us,
+    peak_rss_mib,
+    stub_count,
+    time_calls,
+    wait_for_quiet,
+)
+
+guard_loopback()
+
+from agentwatch import ActionEvent, Client  # noqa: E402
+
+SERVER_HELPER = Path(__file__).with_name("agentwatch_server.py")
+
+
+def make_client(endpoint: str, api_key: str | None = None, **settings: Any) -> Client:
+    # The bench process handles its own exit; keep the SDK off the signal handlers.
+    return Client(
+        api_key=api_key or str(uuid.uuid4()), endpoint=endpoint, handle_signals=False, **settings
+    )
+
+
+def event() -> ActionEvent:
+    return ActionEvent(action_type="web_search", params=PARAMS, returns=RETURNS)
+
+
+def record_burst(client: Client, n: int) -> tuple[Any, list[int], float]:
+    """Start a session and record ``n`` events, each timed; (session, ns, loop seconds)."""
+    session = client.start_session(tags=["bench"])
+    start = time.perf_counter()
+    durations = time_calls(lambda i: session.record(event()), n)
+    return session, durations, time.perf_counter() - start
+
+
+def cmd_record(stub: str, n: int) -> dict[str, Any]:
+    client = make_client(stub)
+    baseline = stub_count(stub, "v2_events")
+    session, durations, loop_s = record_burst(client, n)
+    during_loop = stub_count(stub, "v2_events") - baseline
+    end_start = time.perf_counter()
+    session.end_session("Success")
+    end_s = time.perf_counter() - end_start
+    delivered = wait_for_quiet(stub, "v2_events") - baseline
+    dropped = client.dropped
+    client.shutdown(timeout=5)
+    return {
+        **latency_summary_us(durations),
+        "n": n,
+        "caller_events_per_s": n / loop_s,
+        "delivered_during_loop": during_loop,
+        "delivered": delivered,
+        "delivered_per_s": delivered / (loop_s + end_s),
+        "end_session_s": end_s,
+        "dropped": dropped,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def cmd_threads(stub: str, threads: int, per_thread: int) -> dict[str, Any]:
+    client = make_client(stub)
+    baseline = stub_count(stub, "v2_events")
+    results: list[list[int]] = []
+    barrier = threading.Barrier(threads)
+
+    def worker() -> None:
+        session = client.start_session(tags=["bench", "threads"])
+        barrier.wait()  # all threads record at the same time
+        results.append(time_calls(lambda i: session.record(event()), per_thread))
+        session.end_session("Success")
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    start = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    delivered = wait_for_quiet(stub, "v2_events") - baseline
+    client.shutdown(timeout=5)
+    return {
+        **latency_summary_us(d for run in results for d in run),
+        "threads": threads,
+        "n": threads * per_thread,
+        "events_per_s": threads * per_thread / elapsed,
+        "delivered": delivered,
+    }
+
+
+def cmd_start(stub: str, n: int) -> dict[str, Any]:
+    client = make_client(stub)
+    sessions: list[Any] = []
+    durations = time_calls(lambda i: sessions.append(client.start_session(tags=["bench"])), n)
+    for session in sessions:
+        session.end_session("Success")
+    client.shutdown(timeout=5)
+    return {**latency_summary_us(durations), "n": n}
+
+
+def current_rss_mib() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096 / 2**20
+
+
+def cmd_memory(n: int) -> dict[str, Any]:
+    # Nothing listens on a fresh free port: every export fails and events stay queued.
+    client = make_client(f"http://127.0.0.1:{free_port()}")
+    session = client.start_session(tags=["bench", "server-down"])
+    session.record(event())
+    before = current_rss_mib()
+    durations = time_calls(lambda i: session.record(event()), n)
+    after = current_rss_mib()
+    dropped = client.dropped
+    client.shutdown(timeout=0.5)
+    return {
+        "n": n,
+        "rss_before_mib": before,
+        "rss_after_mib": after,
+        "bytes_per_event": (after - before) * 2**20 / n,
+        "peak_rss_mib": peak_rss_mib(),
+        "record_p50_us": latency_summary_us(durations)["p50_us"],
+        "dropped": dropped,
+    }
+
+
+@contextmanager
+def real_server() -> Iterator[dict[str, str]]:
+    """The agentwatch server in its own process (so it does not share our GIL)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER_HELPER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"agentwatch server helper exited with {proc.wait(timeout=10)}")
+        yield json.loads(line)
+    finally:
+        proc.stdin.close()  # the helper stops its server when stdin closes
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stored_events(server: dict[str, str], session_id: str) -> int:
+    request = urllib.request.Request(
+        f"{server['url']}/v2/sessions/{session_id}/stats",
+        headers={"X-Agentops-Api-Key": server["api_key"]},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        events: int = json.loads(response.read())["events"]
+        return events
+
+
+def cmd_server_burst(n: int) -> dict[str, Any]:
+    with real_server() as server:
+        client = make_client(server["url"], server["api_key"])
+        session, durations, loop_s = record_burst(client, n)
+        end_start = time.perf_counter()
+        session.end_session("Success")
+        end_s = time.perf_counter() - end_start
+        stored = stored_events(server, str(session.session_id))
+        dropped = client.dropped
+        client.shutdown(timeout=5)
+    return {
+        **latency_summary_us(durations),
+        "n": n,
+        "stored": stored,
+        "stored_per_s": stored / (loop_s + end_s),
+        "end_session_s": end_s,
+        "dropped": dropped,
+    }
+
+
+def cmd_end_pending(n: int) -> dict[str, Any]:
+    with real_server() as server:
+        client = make_client(server["url"], server["api_key"])
+        session, _, _ = record_burst(client, n)
+        end_start = time.perf_counter()
+        session.end_session("Success")
+        end_s = time.perf_counter() - end_start
+        stored = stored_events(server, str(session.session_id))
+        client.shutdown(timeout=5)
+    return {"n": n, "end_session_s": end_s, "stored": stored}
+
+
+def server_available() -> str | None:
+    """None when the real server can be started, else why not."""
+    try:
+        from agentwatch.server.testing import uvicorn_server  # noqa: F401
+    except ImportError as exc:
+        return f"agentwatch.server.testing.uvicorn_server not available yet ({exc})"
+    return None
+
+
+def main() -> None:
+    command, stub = sys.argv[1], arg("stub", "http://127.0.0.1:18080")
+    if command in ("server-burst", "end-pending") and (reason := server_available()):
+        emit({"unavailable": reason})
+        return
+    commands = {
+        "record": lambda: cmd_record(stub, int(arg("n", "50000"))),
+        "threads": lambda: cmd_threads(stub, int(arg("threads", "8")), int(arg("n", "10000"))),
+        "start": lambda: cmd_start(stub, int(arg("n", "200"))),
+        "memory": lambda: cmd_memory(int(arg("n", "100000"))),
+        "server-burst": lambda: cmd_server_burst(int(arg("n", "50000"))),
+        "end-pending": lambda: cmd_end_pending(int(arg("n", "10000"))),
+    }
+    emit(commands[command]())
+
+
+if __name__ == "__main__":
+    main()

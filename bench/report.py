@@ -1,0 +1,371 @@
+"""Render the collected runs (see run.py) as bench/RESULTS.md.
+
+Every figure is the median over runs with [min..max] beside it; ratios compare medians.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+Data = dict[str, Any]
+NA = "-"
+
+SDK_ROWS = [
+    (
+        "otel",
+        "raw OpenTelemetry (floor)",
+        "span + 6 attributes, BatchSpanProcessor, no-op exporter",
+    ),
+    (
+        "ao3_walk",
+        "agentops 0.3.26, defaults",
+        "`ActionEvent(...)` + `session.record()` (stack walk)",
+    ),
+    ("ao3_nowalk", "agentops 0.3.26, no stack walk", "same with `agent_id=None`"),
+    ("ao4", "agentops 0.4.21 (OTel 1.36)", "call of an `@agentops.tool` function"),
+    ("langfuse", "langfuse", "`start_observation(as_type='tool')` + `update` + `end`"),
+    ("aw_record", "**agentwatch**", "`session.record(ActionEvent(...))`"),
+    ("aw_threads", "**agentwatch**, 8 threads", "same, 8 threads into 8 sessions"),
+]
+VERSION_KEYS = {
+    "floor": ["opentelemetry-sdk", "uvicorn", "starlette", "httptools", "uvloop", "orjson"],
+    "agentops03": ["agentops", "opentelemetry-sdk", "requests", "psutil"],
+    "agentops04": ["agentops", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
+    "langfuse": ["langfuse", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
+    "agentwatch": ["agentwatch", "opentelemetry-sdk", "httpx", "orjson", "fastapi", "sqlalchemy"],
+}
+
+
+class Runs:
+    """The runs of every bench, with median/min/max lookups that tolerate absences."""
+
+    def __init__(self, data: Data) -> None:
+        self.benches: dict[str, Data] = data["benches"]
+
+    def results(self, key: str) -> list[Data]:
+        return list(self.benches.get(key, {}).get("results", []))
+
+    def values(self, key: str, name: str) -> list[float]:
+        found = (r.get(name) for r in self.results(key))
+        return [float(v) for v in found if isinstance(v, int | float)]
+
+    def median(self, key: str, name: str) -> float | None:
+        vals = self.values(key, name)
+        return statistics.median(vals) if vals else None
+
+    def cell(self, key: str, name: str, digits: int = 1, scale: float = 1.0) -> str:
+        vals = [v * scale for v in self.values(key, name)]
+        if not vals:
+            return NA
+        mid = num(statistics.median(vals), digits)
+        return (
+            mid if len(vals) == 1 else f"{mid} [{num(min(vals), digits)}..{num(max(vals), digits)}]"
+        )
+
+    def unavailable(self, key: str) -> str | None:
+        for result in self.results(key):
+            if "unavailable" in result:
+                return str(result["unavailable"])
+        errors = self.benches.get(key, {}).get("errors", [])
+        if errors and not self.results(key):
+            return f"failed: {errors[0][:300]}"
+        return None
+
+
+def num(value: float, digits: int = 1) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a is not None and b else NA
+
+
+def write_report(data: Data) -> str:
+    runs = Runs(data)
+    parts = [
+        header(data),
+        sdk_table(runs),
+        targets_table(data, runs),
+        startup_section(data, runs),
+        floors_section(runs),
+        versions_section(data),
+        notes_section(data, runs),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def header(data: Data) -> str:
+    m = data["machine"]
+    return "\n".join(
+        [
+            "# Benchmarks: agentwatch beside its references",
+            "",
+            f"Written by `make bench` (bench/run.py) on {data['date']}, in {data['elapsed_s'] / 60:.1f} min.",
+            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}, {m['os']}.",
+            "Every SDK runs in its own venv under `bench/.venvs/` against one local stub backend",
+            "(`bench/stub_server.py`, 127.0.0.1) that shares the two cores with it; each figure is the",
+            "median of several fresh-process runs, with [min..max] of the runs. Methods follow",
+            "`shared/research/perf.md`; see *Method* at the end.",
+        ]
+    )
+
+
+def sdk_table(runs: Runs) -> str:
+    aw = runs.median("aw_record", "p50_us")
+    rows = [
+        "## Caller cost per event and delivery of a burst",
+        "",
+        "| SDK | unit | p50 µs | p99 µs | caller ev/s | delivered / sent (during the loop) | delivered ev/s | end / flush s | peak RSS MiB | p50 ÷ agentwatch p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, name, unit in SDK_ROWS:
+        if reason := runs.unavailable(key):
+            rows.append(f"| {name} | {unit} | {reason} |||||||")
+            continue
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    unit,
+                    runs.cell(key, "p50_us"),
+                    runs.cell(key, "p99_us"),
+                    runs.cell(key, "caller_events_per_s", scale=1.0) if key != "otel" else NA,
+                    delivered_cell(runs, key),
+                    runs.cell(key, "delivered_per_s") if key != "otel" else NA,
+                    runs.cell(key, "end_session_s", 3),
+                    runs.cell(key, "peak_rss_mib"),
+                    ratio(runs.median(key, "p50_us"), aw),
+                ]
+            )
+            + " |"
+        )
+    rows += [
+        "",
+        "The burst is sent as fast as the caller can go, then the session is ended (agentops 0.3:",
+        "`end_session`; 0.4: `end_trace` + `force_flush`; langfuse: `flush()`; agentwatch:",
+        "`end_session`), and the stub counts what arrived. agentops 0.3 with its stack walk costs",
+        "about 1 ms per event, so it sends a smaller burst (see `n` in results.json) to stay",
+        "under a minute per run. For OTel, *delivered* is what the no-op exporter received.",
+    ]
+    return "\n".join(rows)
+
+
+def delivered_cell(runs: Runs, key: str) -> str:
+    if key == "otel":
+        return f"{runs.cell(key, 'exported', 0)} / {runs.cell(key, 'spans', 0)}"
+    if key == "aw_threads":
+        return f"{runs.cell(key, 'delivered', 0)} / {runs.cell(key, 'n', 0)}"
+    during = runs.cell(key, "delivered_during_loop", 0)
+    return f"{runs.cell(key, 'delivered', 0)} / {runs.cell(key, 'n', 0)} ({during})"
+
+
+def targets_table(data: Data, runs: Runs) -> str:
+    otel = runs.median("otel", "p50_us")
+    aw_p50, aw_p99 = runs.median("aw_record", "p50_us"), runs.median("aw_record", "p99_us")
+    threads = runs.median("aw_threads", "p50_us")
+    start = runs.median("aw_start", "p50_us")
+    imports = {k: statistics.median(v) for k, v in data["imports_ms"].items() if v}
+    aw_import, otel_import = (
+        imports.get("agentwatch (agentwatch)"),
+        imports.get("opentelemetry.sdk.trace (floor)"),
+    )
+    sqlite = runs.median("sqlite_indexed", "rows_per_s")
+    stored_rate = runs.median("aw_server_burst", "stored_per_s")
+    rows = [
+        "## agentwatch against the targets of issue 6",
+        "",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+        target_row(
+            "`record()` p50, caller thread",
+            f"{runs.cell('aw_record', 'p50_us')} µs",
+            f"≤ raw OTel p50 = {num(otel or 0)} µs",
+            aw_p50,
+            otel,
+        ),
+        target_row(
+            "`record()` p99",
+            f"{runs.cell('aw_record', 'p99_us')} µs",
+            f"≤ 2 x p50 = {num(2 * (aw_p50 or 0))} µs",
+            aw_p99,
+            2 * aw_p50 if aw_p50 else None,
+        ),
+        target_row(
+            "`record()` p50, 8 threads / 8 sessions",
+            f"{runs.cell('aw_threads', 'p50_us')} µs",
+            f"≤ 2 x single = {num(2 * (aw_p50 or 0))} µs",
+            threads,
+            2 * aw_p50 if aw_p50 else None,
+        ),
+        target_row(
+            "`start_session()` p50",
+            f"{runs.cell('aw_start', 'p50_us')} µs (p99 {runs.cell('aw_start', 'p99_us')})",
+            "≤ 1,000 µs, no network wait",
+            start,
+            1000.0,
+        ),
+        burst_row(runs),
+        server_burst_row(runs),
+        target_row(
+            "end to end, events stored/s (SQLite)",
+            rate_text(runs),
+            f"≥ 60 % of SQLite floor = {num(0.6 * (sqlite or 0))}/s",
+            -(stored_rate or 0) if stored_rate else None,
+            -0.6 * sqlite if sqlite else None,
+        ),
+        "| the same into PostgreSQL | not measured yet | reported, with the PostgreSQL floor | - |",
+        target_row(
+            "`import agentwatch`",
+            f"{num(aw_import or 0)} ms",
+            f"≤ 1.5 x OTel SDK import = {num(1.5 * (otel_import or 0))} ms",
+            aw_import,
+            1.5 * otel_import if otel_import else None,
+        ),
+        memory_row(runs),
+        end_pending_row(runs),
+    ]
+    return "\n".join(rows)
+
+
+def target_row(
+    figure: str, measured: str, target: str, value: float | None, limit: float | None
+) -> str:
+    met = NA if value is None or limit is None else ("yes" if value <= limit else "**no**")
+    return f"| {figure} | {measured} | {target} | {met} |"
+
+
+def burst_row(runs: Runs) -> str:
+    delivered, n = runs.values("aw_record", "delivered"), runs.values("aw_record", "n")
+    dropped = [r.get("dropped") for r in runs.results("aw_record")]
+    met = NA if not n else ("yes" if delivered and min(delivered) >= n[0] else "**no**")
+    return (
+        f"| 50,000-event burst to the stub, delivered | {runs.cell('aw_record', 'delivered', 0)}"
+        f" of {num(n[0] if n else 0, 0)}, SDK drop counts {dropped} | all, 0 dropped | {met} |"
+    )
+
+
+def server_burst_row(runs: Runs) -> str:
+    if reason := runs.unavailable("aw_server_burst"):
+        return (
+            f"| 50,000-event burst into the real server, stored | {reason} | all, 0 dropped | - |"
+        )
+    stored, n = runs.values("aw_server_burst", "stored"), runs.values("aw_server_burst", "n")
+    met = "yes" if stored and n and min(stored) >= n[0] else "**no**"
+    dropped = [r.get("dropped") for r in runs.results("aw_server_burst")]
+    return (
+        f"| 50,000-event burst into the real server, stored | {runs.cell('aw_server_burst', 'stored', 0)}"
+        f", SDK drop counts {dropped} | all, 0 dropped | {met} |"
+    )
+
+
+def rate_text(runs: Runs) -> str:
+    if reason := runs.unavailable("aw_server_burst"):
+        return reason
+    sqlite = runs.median("sqlite_indexed", "rows_per_s")
+    rate = runs.median("aw_server_burst", "stored_per_s")
+    share = f" = {100 * rate / sqlite:.0f} % of the floor" if rate and sqlite else ""
+    return f"{runs.cell('aw_server_burst', 'stored_per_s', 0)}/s{share}"
+
+
+def memory_row(runs: Runs) -> str:
+    if reason := runs.unavailable("aw_memory"):
+        return f"| memory, 100,000 events queued, server down | {reason} | reported | - |"
+    dropped = [r.get("dropped") for r in runs.results("aw_memory")]
+    return (
+        f"| memory, 100,000 events queued, server down | {runs.cell('aw_memory', 'bytes_per_event', 0)} B/event,"
+        f" peak RSS {runs.cell('aw_memory', 'peak_rss_mib')} MiB, drops {dropped} |"
+        " reported; bounded by `max_queue_size` | - |"
+    )
+
+
+def end_pending_row(runs: Runs) -> str:
+    if reason := runs.unavailable("aw_end_pending"):
+        return f"| `end_session()` with 10,000 pending, server up | {reason} | reported | - |"
+    return (
+        f"| `end_session()` with 10,000 pending, server up | {runs.cell('aw_end_pending', 'end_session_s', 3)} s,"
+        f" stored {runs.cell('aw_end_pending', 'stored', 0)} | reported | - |"
+    )
+
+
+def startup_section(data: Data, runs: Runs) -> str:
+    imports: dict[str, list[float]] = data["imports_ms"]
+    aw = imports.get("agentwatch (agentwatch)")
+    aw_median = statistics.median(aw) if aw else None
+    rows = [
+        "## Import and session start",
+        "",
+        "| module (venv) | `-X importtime` cumulative, ms | ÷ agentwatch |",
+        "|---|---|---|",
+    ]
+    for name, samples in imports.items():
+        if samples:
+            mid = statistics.median(samples)
+            spread = f"{num(mid)} [{num(min(samples))}..{num(max(samples))}]"
+            rows.append(f"| `{name}` | {spread} | {ratio(mid, aw_median)} |")
+    rows += [
+        "",
+        "| call | time |",
+        "|---|---|",
+        f"| agentops 0.3.26 `start_session()` | {runs.cell('ao3_nowalk', 'start_session_ms')} ms |",
+        f"| langfuse `Langfuse(...)` | {runs.cell('langfuse', 'init_ms')} ms |",
+        f"| agentwatch `start_session()` | p50 {runs.cell('aw_start', 'p50_us')} µs, p99 {runs.cell('aw_start', 'p99_us')} µs |",
+    ]
+    return "\n".join(rows)
+
+
+def floors_section(runs: Runs) -> str:
+    return "\n".join(
+        [
+            "## Floors of this machine",
+            "",
+            "| floor | rate | latency |",
+            "|---|---|---|",
+            f"| SQLite, 1.1 KB event rows, 100 per transaction, WAL, PK + (session_id, time) index | {runs.cell('sqlite_indexed', 'rows_per_s', 0)} rows/s | commit p50 {runs.cell('sqlite_indexed', 'commit_p50_ms', 2)} ms, p99 {runs.cell('sqlite_indexed', 'commit_p99_ms', 2)} ms |",
+            f"| SQLite, same, primary key only | {runs.cell('sqlite_pk', 'rows_per_s', 0)} rows/s | commit p50 {runs.cell('sqlite_pk', 'commit_p50_ms', 2)} ms |",
+            f"| uvicorn (httptools, uvloop), bare ASGI endpoint, 100-event JSON batches (~115 KB) | {runs.cell('http', 'requests_per_s', 0)} req/s = {runs.cell('http', 'events_per_s', 0)} events/s | p50 {runs.cell('http', 'p50_ms', 2)} ms, p99 {runs.cell('http', 'p99_ms', 2)} ms (32 connections) |",
+        ]
+    )
+
+
+def versions_section(data: Data) -> str:
+    rows = ["## Versions", "", "| venv | packages |", "|---|---|"]
+    for venv, wanted in VERSION_KEYS.items():
+        installed: dict[str, str] = data["versions"].get(venv, {})
+        listed = ", ".join(f"{name} {installed[name]}" for name in wanted if name in installed)
+        rows.append(f"| {venv} | {listed} |")
+    return "\n".join(rows)
+
+
+def notes_section(data: Data, runs: Runs) -> str:
+    blocked = sorted(
+        {
+            h
+            for b in data["benches"].values()
+            for r in b["results"]
+            for h in r.get("blocked_hosts", [])
+        }
+    )
+    unexpected = {k: v for k, v in data["stub_calls"].items() if k.startswith("other:")}
+    errors = [f"`{k}`: {e[:300]}" for k, b in data["benches"].items() for e in b["errors"]]
+    lines = [
+        "## Method",
+        "",
+        "* Per-call times are taken one call at a time with `time.perf_counter_ns()` on the",
+        "  caller's thread (the timer costs ~0.04 µs); p50/p99 are over every call of a run.",
+        "* The burst unit carries three parameters and a ~150-character return value",
+        "  (`bench/common.py`). Each SDK is used with its default settings.",
+        "* SDKs and the stub share the machine's two cores; throughput figures are lower bounds.",
+        "* The phone-home calls of the references are cut: agentops 0.3's PyPI update check and",
+        "  developer-error reporter are patched out, agentops 0.4's hard-coded metrics endpoint is",
+        "  pointed at the stub, and every benchmark refuses DNS for non-loopback names.",
+        f"* Hosts refused during this run: {', '.join(blocked) if blocked else 'none'}.",
+        f"* Calls the stub did not expect: {unexpected or 'none'}.",
+        "* Raw runs: `bench/out/results.json` (not committed).",
+    ]
+    if errors:
+        lines += ["", "Errors during this run:", "", *[f"* {e}" for e in errors]]
+    return "\n".join(lines)

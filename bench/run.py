@@ -1,0 +1,222 @@
+"""``make bench``: measure agentwatch beside its references in one run; write RESULTS.md.
+
+1. Create or reuse the virtual environments under bench/.venvs (venvs.py).
+2. Start the stub backend (stub_server.py) on 127.0.0.1.
+3. Run every benchmark script several times, each run in a fresh process, rounds
+   interleaved (A B C, A B C, ...) so that drift of the machine spreads over all of them.
+4. Measure import times with ``python -X importtime``.
+5. Write bench/RESULTS.md and the raw runs to bench/out/results.json.
+
+Options: ``--quick`` (one run each, small bursts: a smoke test of the harness).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import venvs
+from common import RESULT_PREFIX, flag, free_port, get_json, wait_until_up
+from report import write_report
+
+OUT_DIR = venvs.BENCH_DIR / "out"
+RUN_TIMEOUT_S = 240
+IMPORT_RUNS = 7
+
+
+@dataclass
+class Bench:
+    """One benchmark: a script run ``runs`` times in a venv; ``{stub}`` in args is filled."""
+
+    key: str
+    venv: venvs.VenvSpec
+    script: str
+    args: list[str]
+    runs: int = 3
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def benches(quick: bool) -> list[Bench]:
+    burst = "2000" if quick else "50000"
+    walk_n = "500" if quick else "10000"  # ~1 ms per event: 50,000 would take a minute
+    return [
+        Bench("otel", venvs.FLOOR, "bench_otel.py", ["--n", "10000" if quick else "100000"], 5),
+        Bench("ao3_walk", venvs.AGENTOPS03, "bench_agentops03.py", ["--n", walk_n]),
+        Bench("ao3_nowalk", venvs.AGENTOPS03, "bench_agentops03.py", ["--n", burst, "--no-walk"]),
+        Bench("ao4", venvs.AGENTOPS04, "bench_agentops04.py", ["--n", burst]),
+        Bench("langfuse", venvs.LANGFUSE, "bench_langfuse.py", ["--n", burst]),
+        *agentwatch_benches(quick, burst),
+        Bench("sqlite_indexed", venvs.FLOOR, "bench_sqlite.py", ["--indexed"]),
+        Bench("sqlite_pk", venvs.FLOOR, "bench_sqlite.py", []),
+        Bench("http", venvs.FLOOR, "bench_http.py", ["--seconds", "2" if quick else "8"]),
+    ]
+
+
+def agentwatch_benches(quick: bool, burst: str) -> list[Bench]:
+    """The agentwatch SDK figures of issue 6 (bench_agentwatch.py; hooks for new ones)."""
+    small = "1000" if quick else "10000"
+    runs = [
+        ("aw_record", ["record", "--n", burst]),
+        ("aw_threads", ["threads", "--threads", "8", "--n", "250" if quick else "10000"]),
+        ("aw_start", ["start", "--n", "200"]),
+        ("aw_memory", ["memory", "--n", "5000" if quick else "100000"]),
+        ("aw_server_burst", ["server-burst", "--n", burst]),
+        ("aw_end_pending", ["end-pending", "--n", small]),
+    ]
+    return [Bench(key, venvs.AGENTWATCH, "bench_agentwatch.py", args) for key, args in runs]
+
+
+def run_once(bench: Bench, stub: str, scratch: Path) -> None:
+    """Run the script once; append its RESULT (or the reason it gave none)."""
+    args = [a.replace("{stub}", stub) for a in bench.args] + ["--stub", stub]
+    cmd = [str(bench.venv.python), str(venvs.BENCH_DIR / bench.script), *args]
+    # cwd is a scratch dir: agentops 0.4 writes agentops.log into the working directory.
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            env=child_env(str(venvs.BENCH_DIR)),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        bench.errors.append(f"timed out after {RUN_TIMEOUT_S} s")
+        return
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        bench.errors.append(f"exit {proc.returncode}: {proc.stderr.strip()[-600:]}")
+        return
+    bench.results.append(json.loads(lines[-1][len(RESULT_PREFIX) :]))
+
+
+def child_env(bench_dir: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOPS_", "LANGFUSE_"))}
+    # Scripts import common.py from bench/; keep the SDKs quiet and out of any OTel env.
+    env.update({"PYTHONPATH": bench_dir, "AGENTOPS_LOGGING_LEVEL": "WARNING"})
+    for key in [k for k in env if k.startswith("OTEL_")]:
+        del env[key]
+    return env
+
+
+def import_time_ms(python: Path, module: str) -> list[float]:
+    """Cumulative ``-X importtime`` of ``module`` in fresh processes, in ms."""
+    samples = []
+    for _ in range(IMPORT_RUNS):
+        proc = subprocess.run(
+            [str(python), "-X", "importtime", "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        cumulative = [
+            int(parts[1])
+            for line in proc.stderr.splitlines()
+            if line.startswith("import time:")
+            and len(parts := [p.strip() for p in line[len("import time:") :].split("|")]) == 3
+            and parts[2] == module
+        ]
+        samples.append(max(cumulative) / 1000)
+    return samples
+
+
+IMPORTS = [
+    ("opentelemetry.sdk.trace", venvs.FLOOR),
+    ("agentops", venvs.AGENTOPS03),
+    ("agentops", venvs.AGENTOPS04),
+    ("langfuse", venvs.LANGFUSE),
+    ("agentwatch", venvs.AGENTWATCH),
+]
+
+
+@contextmanager
+def stub_server(scratch: Path) -> Iterator[str]:
+    port = free_port()
+    script = str(venvs.BENCH_DIR / "stub_server.py")
+    cmd = [str(venvs.FLOOR.python), script, "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=scratch, env=child_env(str(venvs.BENCH_DIR)))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/_stub/stats")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if "model name" in ln), "?"
+    )
+    meminfo = Path("/proc/meminfo").read_text().split()
+    mem_gib = int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20
+    os_release = dict(
+        line.split("=", 1)
+        for line in Path("/etc/os-release").read_text().splitlines()
+        if "=" in line
+    )
+    return {
+        "cpu": model,
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem_gib:.1f} GiB",
+        "python": platform.python_version(),
+        "os": f"{os_release.get('PRETTY_NAME', '?').strip(chr(34))}, Linux {platform.release()}",
+    }
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def main() -> None:
+    quick = flag("quick")
+    started = time.monotonic()
+    for spec in venvs.ALL:
+        log(f"venv {spec.name}: {venvs.ensure(spec)}")
+    OUT_DIR.mkdir(exist_ok=True)
+    scratch = OUT_DIR / "scratch"
+    scratch.mkdir(exist_ok=True)
+    all_benches = benches(quick)
+    rounds = 1 if quick else max(b.runs for b in all_benches)
+    with stub_server(scratch) as stub:
+        for round_no in range(rounds):
+            for bench in all_benches:
+                if round_no < bench.runs:
+                    t0 = time.monotonic()
+                    run_once(bench, stub, scratch)
+                    log(f"round {round_no + 1} {bench.key}: {time.monotonic() - t0:.1f} s")
+        stub_calls: dict[str, int] = get_json(f"{stub}/_stub/stats")
+    imports = {f"{m} ({spec.name})": import_time_ms(spec.python, m) for m, spec in IMPORTS}
+    log("imports measured")
+    data = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "quick": quick,
+        "elapsed_s": time.monotonic() - started,
+        "versions": {spec.name: venvs.freeze(spec) for spec in venvs.ALL},
+        "benches": {b.key: {"results": b.results, "errors": b.errors} for b in all_benches},
+        "imports_ms": imports,
+        "stub_calls": stub_calls,
+    }
+    (OUT_DIR / "results.json").write_text(json.dumps(data, indent=1))
+    # A --quick run is a smoke test: its report stays out of the repository.
+    target = OUT_DIR / "RESULTS-quick.md" if quick else venvs.BENCH_DIR / "RESULTS.md"
+    target.write_text(write_report(data))
+    log(f"wrote {target} in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
