@@ -1,0 +1,194 @@
+"""Shared fixtures: a throwaway PostgreSQL cluster and a database URL per test.
+
+``db_url`` is parametrised over SQLite and PostgreSQL; every test that uses it runs on
+both. The PostgreSQL cluster is started once per test run from the binaries under
+``/usr/lib/postgresql/*/bin`` (as the ``postgres`` user: PostgreSQL refuses to run as
+root), or taken from ``AGENTWATCH_TEST_PG_URL`` (a URL of a role allowed to create
+databases). If it cannot be started, the PostgreSQL variants FAIL with the reason: a run
+that silently skipped them would claim a coverage it does not have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PG_URL_ENV = "AGENTWATCH_TEST_PG_URL"
+_TEMPLATE = "agentwatch_template"
+
+
+@dataclass
+class PgCluster:
+    """A PostgreSQL server tests may create databases on."""
+
+    admin_url: str  # postgresql+psycopg://... of a database to run CREATE DATABASE from
+
+    def url_for(self, database: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    def execute(self, sql: str) -> None:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(sql))
+        finally:
+            engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not found:
+        raise RuntimeError(
+            "no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+        )
+    return Path(found[-1]).parent
+
+
+def _as_postgres(*args: str) -> list[str]:
+    if os.geteuid() != 0:
+        return list(args)
+    runner = shutil.which("runuser")
+    return (
+        [runner, "-u", "postgres", "--", *args]
+        if runner
+        else ["su", "postgres", "-c", " ".join(args)]
+    )
+
+
+def _run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
+        )
+
+
+@contextlib.contextmanager
+def _local_cluster() -> Iterator[PgCluster]:
+    """initdb + pg_ctl start on a free loopback port; stopped and deleted on exit."""
+    bin_dir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="agentwatch-pg-"))
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        shutil.chown(sockets, "postgres", "postgres")
+    port = _free_port()
+    try:
+        _run(
+            _as_postgres(
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            )
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off -c max_connections=300"
+        _run(
+            _as_postgres(
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
+        )
+        try:
+            yield PgCluster(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
+        finally:
+            subprocess.run(
+                _as_postgres(
+                    str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"
+                ),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster | str]:
+    """The cluster, or the reason it could not be started (tests that need it fail with it)."""
+    given = os.environ.get(PG_URL_ENV)
+    with contextlib.ExitStack() as stack:
+        try:
+            cluster = PgCluster(given) if given else stack.enter_context(_local_cluster())
+            _make_template(cluster)
+        except Exception as exc:  # reported by every PostgreSQL test, not swallowed
+            yield f"PostgreSQL could not be started: {exc}"
+            return
+        yield cluster
+        cluster.execute(f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")
+
+
+def _make_template(cluster: PgCluster) -> None:
+    """A migrated database that each test copies (CREATE DATABASE ... TEMPLATE is fast)."""
+    from agentwatch.server.storage import Storage
+
+    cluster.execute(f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")
+    cluster.execute(f"CREATE DATABASE {_TEMPLATE}")
+    Storage.open(cluster.url_for(_TEMPLATE)).close()
+
+
+def require_pg(pg_cluster: PgCluster | str) -> PgCluster:
+    if isinstance(pg_cluster, str):
+        pytest.fail(pg_cluster, pytrace=False)
+    return pg_cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster | str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test, dropped afterwards."""
+    cluster = require_pg(pg_cluster)
+    name = "t_" + uuid.uuid4().hex
+    cluster.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+    try:
+        yield cluster.url_for(name)
+    finally:
+        cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'agentwatch.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
