@@ -115,7 +115,8 @@ def test_agentops_0_3_26_session_lands_whole(v2: V2, server: TestServer) -> None
     assert Decimal(answer.json()["token_cost"]) == Decimal("0.00000165")
     detail = server.session(session_id)
     session = detail["session"]
-    assert session["end_state"] == "Success" and session["running"] is False
+    assert session["end_state"] == "Success"
+    assert session["running"] is False
     assert session["tags"] == ["production", "crewai"]
     assert session["counts"] == {
         "llms": 1,
@@ -125,7 +126,8 @@ def test_agentops_0_3_26_session_lands_whole(v2: V2, server: TestServer) -> None
         "apis": 0,
         "other": 0,
     }
-    assert session["tokens"]["prompt"] == 3 and session["tokens"]["completion"] == 2
+    assert session["tokens"]["prompt"] == 3
+    assert session["tokens"]["completion"] == 2
     assert session["duration_seconds"] == 42.399
     assert [e["data"] for e in detail["events"]] == batch  # every field, as sent
     assert detail["events"][1]["agent_id"] == agent_id
@@ -187,7 +189,8 @@ def test_create_session_reattaches_within_the_project(v2: V2, server: TestServer
     assert again.json()["created"] is False
     v2.events(again.json()["jwt"], [event()]).raise_for_status()
     session = server.session(session_id)["session"]
-    assert session["event_count"] == 2 and session["tags"] == ["a", "b"]
+    assert session["event_count"] == 2
+    assert session["tags"] == ["a", "b"]
 
 
 def test_create_session_with_another_projects_id_is_refused(v2: V2, other_project: V2) -> None:
@@ -265,7 +268,8 @@ def test_update_events_merges_and_moves_counters(v2: V2, server: TestServer) -> 
     detail = server.session(session_id)
     assert len(detail["events"]) == 1
     stored = detail["events"][0]
-    assert stored["data"]["completion"] == "done" and stored["data"]["prompt_tokens"] == 100
+    assert stored["data"]["completion"] == "done"
+    assert stored["data"]["prompt_tokens"] == 100
     assert detail["session"]["tokens"]["completion"] == 50
     assert detail["session"]["counts"]["llms"] == 1
     # 100 x $0.15/1M + 50 x $0.60/1M
@@ -299,14 +303,17 @@ def test_update_session_sets_end_and_tags(v2: V2, server: TestServer) -> None:
     )
     assert answer.json()["token_cost"] == "0.00"
     session = server.session(session_id)["session"]
-    assert session["tags"] == ["y", "z"] and session["end_state"] == "Fail"
-    assert session["end_timestamp"] is not None and not session["running"]
+    assert session["tags"] == ["y", "z"]
+    assert session["end_state"] == "Fail"
+    assert session["end_timestamp"] is not None
+    assert not session["running"]
 
 
 def test_reauthorize_jwt_and_stats_and_export(v2: V2) -> None:
     session_id, _ = v2.create_session()
     fresh = v2.post_key("/v2/reauthorize_jwt", {"session_id": session_id})
-    assert fresh.status_code == 200 and fresh.json()["status"] == "Success"
+    assert fresh.status_code == 200
+    assert fresh.json()["status"] == "Success"
     jwt = fresh.json()["jwt"]
     v2.events(
         jwt, [event("llms", model="gpt-4o", prompt_tokens=1, completion_tokens=1), event("errors")]
@@ -321,7 +328,9 @@ def test_reauthorize_jwt_and_stats_and_export(v2: V2) -> None:
         "errors": 1,
     }
     export = v2.get(f"/v2/sessions/{session_id}/export").json()
-    assert len(export["llms"]) == 1 and len(export["errors"]) == 1 and export["tools"] == []
+    assert len(export["llms"]) == 1
+    assert len(export["errors"]) == 1
+    assert export["tools"] == []
     assert export["session"]["id"] == session_id
 
 
@@ -335,7 +344,8 @@ def test_developer_errors_answer_204(v2: V2) -> None:
         "session_id": str(uuid.uuid4()),
     }
     answer = v2.post_key("/v2/developer_errors", body)
-    assert answer.status_code == 204 and answer.content == b""
+    assert answer.status_code == 204
+    assert answer.content == b""
 
 
 def test_unknown_session_is_404(v2: V2, server: TestServer) -> None:
