@@ -171,6 +171,26 @@ def test_without_api_key_create_session_fails_without_a_request(stub: StubApp, u
     assert stub.received() == []
 
 
+@pytest.mark.parametrize("answer", [{"status": "Success"}, {"jwt": ""}, ["not", "an", "object"]])
+def test_an_answer_without_jwt_is_fatal(
+    stub: StubApp, api: SessionApiClient, answer: object
+) -> None:
+    stub.script("/v2/create_session", Reply(body=answer))
+    with pytest.raises(FatalApiError) as caught:
+        api.create_session(SID, {})
+    assert (caught.value.status, caught.value.reason) == (200, "bad_response")
+    assert api.jwt_for(SID) is None
+
+
+def test_an_unencodable_body_is_fatal_without_a_request(
+    stub: StubApp, api: SessionApiClient
+) -> None:
+    with pytest.raises(FatalApiError) as caught:
+        api.create_session(SID, {"tags": {object()}})
+    assert caught.value.reason == "unencodable"
+    assert stub.received() == []
+
+
 # -- retries ----------------------------------------------------------------------------
 
 

@@ -24,14 +24,16 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from agentwatch.config import Config
 from agentwatch.exceptions import FatalApiError, RetryableApiError
 from agentwatch.telemetry.retry import RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["CreatedSession", "SessionApiClient"]
 
@@ -107,8 +109,7 @@ class SessionApiClient:
         """
         deadline = self._begin(deadline)
         body = _encode({"session": {**session, "session_id": session_id}})
-        answer = _json_object(self._post_with_api_key("/v2/create_session", body, deadline))
-        jwt = _jwt_in(answer, "/v2/create_session")
+        jwt, answer = _jwt_in(self._post_with_api_key("/v2/create_session", body, deadline))
         self._store(session_id, jwt)
         url = answer.get("session_url")
         return CreatedSession(jwt, url if isinstance(url, str) else None)
@@ -170,8 +171,7 @@ class SessionApiClient:
             if stale_jwt is not None and current is not None and current != stale_jwt:
                 return current
             body = _encode({"session_id": session_id})
-            answer = _json_object(self._post_with_api_key("/v2/reauthorize_jwt", body, deadline))
-            jwt = _jwt_in(answer, "/v2/reauthorize_jwt")
+            jwt, _ = _jwt_in(self._post_with_api_key("/v2/reauthorize_jwt", body, deadline))
             self._store(session_id, jwt)
             logger.debug("refreshed the token of session %s", session_id)
             return jwt
@@ -276,24 +276,39 @@ class SessionApiClient:
         :class:`FatalApiError` for transport errors that retrying cannot fix.
         """
         attempt = 0
+        previous: RetryableApiError | None = None
         while True:
             try:
                 return self._attempt(path, body, headers, deadline)
+            except _CutShort as failure:
+                # Report what went wrong before the deadline, not the deadline itself.
+                raise _gave_up(previous or failure, attempt + 1) from failure
             except RetryableApiError as failure:
+                previous = failure
                 self._wait_before_retry(failure, attempt, deadline)
             attempt += 1
 
     def _attempt(
         self, path: str, body: bytes, headers: dict[str, str], deadline: float
     ) -> httpx.Response:
+        import httpx  # lazily, see _http()
+
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise RetryableApiError(
+            raise _CutShort(
                 f"POST {path}: the retry deadline has passed", status=None, reason="timeout"
             )
         timeout = min(self._config.request_timeout, remaining)
         try:
             response = self._http().post(path, content=body, headers=headers, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            if timeout < self._config.request_timeout and not self._closed.is_set():
+                raise _CutShort(
+                    f"POST {path}: no answer before the retry deadline",
+                    status=None,
+                    reason="timeout",
+                ) from exc
+            raise self._transport_failure(path, exc) from exc
         except httpx.TransportError as exc:
             raise self._transport_failure(path, exc) from exc
         except RuntimeError as exc:
@@ -302,18 +317,13 @@ class SessionApiClient:
                 raise _closed_error() from exc
             raise
         if self._policy.is_retryable(response.status_code):
-            raise RetryableApiError(
-                f"POST {path} answered HTTP {response.status_code}: {_message(response)}",
-                status=response.status_code,
-                reason=f"http_{response.status_code}",
-                retry_after=parse_retry_after(
-                    response.headers.get("Retry-After"), now=datetime.now(timezone.utc)
-                ),
-            )
+            raise _retryable_status(path, response)
         return response
 
     def _transport_failure(self, path: str, exc: httpx.TransportError) -> Exception:
         """Classify a failure to get an answer: retryable, or not worth retrying."""
+        import httpx  # lazily, see _http()
+
         if self._closed.is_set():
             return _closed_error()  # close() shut the pool under an in-flight request
         if isinstance(exc, httpx.TimeoutException):
@@ -340,12 +350,7 @@ class SessionApiClient:
             rng=self._rng,
         )
         if delay is None:
-            raise RetryableApiError(
-                f"{failure} (gave up after {attempt + 1} attempt(s): retry deadline)",
-                status=failure.status,
-                reason=failure.reason,
-                retry_after=failure.retry_after,
-            ) from failure
+            raise _gave_up(failure, attempt + 1) from failure
         logger.debug("%s; retrying in %.2f s", failure, delay)
         # close() sets the event and so cuts this wait short.
         if self._closed.wait(delay):
@@ -353,6 +358,10 @@ class SessionApiClient:
 
     def _http(self) -> httpx.Client:
         """The pooled client, created on first use (``import agentwatch`` opens nothing)."""
+        # httpx takes ~45 ms to import, a third of `import agentwatch`: load it with the
+        # first request instead.
+        import httpx
+
         with self._lock:
             if self._closed.is_set():
                 raise _closed_error()
@@ -378,6 +387,31 @@ class SessionApiClient:
     def _refresh_lock(self, session_id: str) -> threading.Lock:
         with self._lock:
             return self._refresh_locks.setdefault(session_id, threading.Lock())
+
+
+class _CutShort(RetryableApiError):
+    """An attempt ended by the retry deadline rather than by the server or the network."""
+
+
+def _retryable_status(path: str, response: httpx.Response) -> RetryableApiError:
+    status = response.status_code
+    return RetryableApiError(
+        f"POST {path} answered HTTP {status}: {_message(response)}",
+        status=status,
+        reason=f"http_{status}",
+        retry_after=parse_retry_after(
+            response.headers.get("Retry-After"), now=datetime.now(timezone.utc)
+        ),
+    )
+
+
+def _gave_up(failure: RetryableApiError, attempts: int) -> RetryableApiError:
+    return RetryableApiError(
+        f"{failure} (gave up after {attempts} attempt(s): retry deadline)",
+        status=failure.status,
+        reason=failure.reason,
+        retry_after=failure.retry_after,
+    )
 
 
 def _bearer(jwt: str) -> dict[str, str]:
@@ -452,13 +486,17 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _jwt_in(answer: Mapping[str, Any], path: str) -> str:
+def _jwt_in(response: httpx.Response) -> tuple[str, dict[str, Any]]:
+    """The ``jwt`` of a create_session / reauthorize_jwt answer, and the whole answer."""
+    answer = _json_object(response)
     jwt = answer.get("jwt")
     if not isinstance(jwt, str) or not jwt:
         raise FatalApiError(
-            f"POST {path} answered without a jwt", status=200, reason="bad_response"
+            f"POST {response.request.url.path} answered without a jwt",
+            status=response.status_code,
+            reason="bad_response",
         )
-    return jwt
+    return jwt, answer
 
 
 def _token_cost(response: httpx.Response) -> Decimal | None:
