@@ -11,9 +11,10 @@ help:
 install:
 	$(PYTHON) -m pip install -e '.[dev]'
 
+# --no-cache: a stale .ruff_cache once hid import-order errors that a clean CI checkout saw.
 lint:
-	$(PYTHON) -m ruff check $(PY_DIRS)
-	$(PYTHON) -m ruff format --check $(PY_DIRS)
+	$(PYTHON) -m ruff check --no-cache $(PY_DIRS)
+	$(PYTHON) -m ruff format --no-cache --check $(PY_DIRS)
 
 format:
 	$(PYTHON) -m ruff check --fix $(PY_DIRS)
