@@ -96,8 +96,8 @@ class StubApp:
 
     def issue_jwt(self, session_id: str, *, lifetime: float = 3600.0) -> str:
         """An unsigned token shaped like the server's: header.claims.signature."""
-        claims = {"session_id": session_id, "exp": int(time.time() + lifetime)}
-        claims["serial"] = next(self._serial)
+        # A fractional exp is a valid NumericDate (RFC 7519) and allows sub-second lifetimes.
+        claims = {"session_id": session_id, "exp": time.time() + lifetime, "n": next(self._serial)}
         return ".".join(
             base64.urlsafe_b64encode(part).rstrip(b"=").decode()
             for part in (b'{"alg":"HS256","typ":"JWT"}', orjson.dumps(claims), b"signature")

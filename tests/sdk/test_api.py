@@ -402,12 +402,13 @@ def test_eight_threads_with_an_expired_token_refresh_it_once(
     assert {r.bearer for r in sent if r.status == 200} == {api.jwt_for(SID)}
 
 
-def test_a_token_about_to_expire_is_refreshed_before_use(
+def test_a_token_in_the_last_fifth_of_its_life_is_refreshed_before_use(
     stub: StubApp, api: SessionApiClient
 ) -> None:
-    short = stub.issue_jwt(SID, lifetime=30)
+    short = stub.issue_jwt(SID, lifetime=1.0)
     stub.script("/v2/create_session", Reply(body={"status": "Success", "jwt": short}))
     api.create_session(SID, {})
+    time.sleep(0.85)
     api.create_events(SID, [EVENT])
     assert [r.path for r in stub.received()] == [
         "/v2/create_session",
@@ -415,6 +416,20 @@ def test_a_token_about_to_expire_is_refreshed_before_use(
         "/v2/create_events",
     ]
     assert stub.received("/v2/create_events")[0].bearer == api.jwt_for(SID) != short
+
+
+def test_a_fresh_short_lived_token_is_not_refreshed_at_once(
+    stub: StubApp, api: SessionApiClient
+) -> None:
+    # Refreshing whenever exp is < 60 s away would refresh before every request here.
+    stub.script(
+        "/v2/create_session",
+        Reply(body={"status": "Success", "jwt": stub.issue_jwt(SID, lifetime=30)}),
+    )
+    api.create_session(SID, {})
+    for _ in range(3):
+        api.create_events(SID, [EVENT])
+    assert stub.received("/v2/reauthorize_jwt") == []
 
 
 def test_an_opaque_token_is_used_until_refused(stub: StubApp, api: SessionApiClient) -> None:
@@ -427,11 +442,13 @@ def test_an_opaque_token_is_used_until_refused(stub: StubApp, api: SessionApiCli
 def test_a_failed_early_refresh_falls_back_to_the_current_token(
     stub: StubApp, api: SessionApiClient
 ) -> None:
-    short = stub.issue_jwt(SID, lifetime=30)
+    short = stub.issue_jwt(SID, lifetime=1.0)
     stub.script("/v2/create_session", Reply(body={"status": "Success", "jwt": short}))
     stub.script("/v2/reauthorize_jwt", Reply(404, {"message": "Not Found"}))
     api.create_session(SID, {})
+    time.sleep(0.85)
     api.create_events(SID, [EVENT])
+    assert len(stub.received("/v2/reauthorize_jwt")) == 1
     assert stub.received("/v2/create_events")[0].bearer == short
 
 

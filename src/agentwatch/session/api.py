@@ -39,9 +39,11 @@ __all__ = ["CreatedSession", "SessionApiClient"]
 
 logger = logging.getLogger(__name__)
 
-#: A JWT whose ``exp`` is closer than this is refreshed before it is used, so that a
-#: request does not leave with a token that expires on the way.
+#: A JWT is refreshed before use once this close to its ``exp`` (or within the last fifth
+#: of its lifetime, if shorter), so that a request does not leave with a token that
+#: expires on the way.
 REFRESH_MARGIN = 60.0
+_REFRESH_FRACTION = 0.2
 
 _KEY_REFUSED_STATUSES = frozenset({400, 401, 403})
 
@@ -57,7 +59,7 @@ class CreatedSession:
 @dataclass(frozen=True)
 class _Token:
     jwt: str
-    exp: float | None  # the ``exp`` claim (Unix time), None if the token has none
+    refresh_at: float | None  # Unix time after which to refresh before use; None: never
 
 
 class SessionApiClient:
@@ -257,7 +259,7 @@ class SessionApiClient:
                 status=None,
                 reason="no_jwt",
             )
-        if token.exp is None or token.exp - time.time() > REFRESH_MARGIN:
+        if token.refresh_at is None or time.time() < token.refresh_at:
             return token.jwt
         try:
             return self.reauthorize(session_id, stale_jwt=token.jwt, deadline=deadline)
@@ -382,7 +384,7 @@ class SessionApiClient:
 
     def _store(self, session_id: str, jwt: str) -> None:
         with self._lock:
-            self._tokens[session_id] = _Token(jwt, _expiry(jwt))
+            self._tokens[session_id] = _Token(jwt, _refresh_time(jwt, time.time()))
 
     def _refresh_lock(self, session_id: str) -> threading.Lock:
         with self._lock:
@@ -416,6 +418,18 @@ def _gave_up(failure: RetryableApiError, attempts: int) -> RetryableApiError:
 
 def _bearer(jwt: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt}"}
+
+
+def _refresh_time(jwt: str, now: float) -> float | None:
+    """When to refresh a token received at ``now``; ``None`` if it has no usable ``exp``.
+
+    The lifetime is measured from receipt on the local clock, so a skewed clock cannot
+    make a fresh token look due (which would refresh before every request).
+    """
+    exp = _expiry(jwt)
+    if exp is None or exp <= now:
+        return None
+    return exp - min(REFRESH_MARGIN, (exp - now) * _REFRESH_FRACTION)
 
 
 def _expiry(jwt: str) -> float | None:
