@@ -21,6 +21,15 @@ class V2:
         self.api_key = api_key or server.api_key
         self.http = httpx.Client(base_url=server.url, transport=server.transport)
 
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> V2:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def key_headers(self) -> dict[str, str]:
         return {"X-Agentops-Api-Key": self.api_key}
 
@@ -65,13 +74,17 @@ def server(db_url: str) -> Iterator[TestServer]:
 
 
 @pytest.fixture
-def v2(server: TestServer) -> V2:
-    return V2(server)
+def v2(server: TestServer) -> Iterator[V2]:
+    client = V2(server)
+    yield client
+    client.close()
 
 
 @pytest.fixture
-def other_project(server: TestServer) -> V2:
+def other_project(server: TestServer) -> Iterator[V2]:
     """A client with the API key of a second project on the same server."""
     project = server.storage.create_project("other")
     key, _ = server.storage.create_api_key(project.id)
-    return V2(server, key)
+    client = V2(server, key)
+    yield client
+    client.close()

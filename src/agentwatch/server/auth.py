@@ -101,6 +101,11 @@ class TokenSigner:
     """Issues and verifies session JWTs with one secret."""
 
     def __init__(self, secret: str, lifetime: int, leeway: int = 10) -> None:
+        """Raises ``ValueError`` for a secret shorter than HS256's 32 bytes (RFC 7518 §3.2)."""
+        if len(secret.encode()) < 32:
+            raise ValueError(
+                "the JWT secret must be at least 32 bytes long (AGENTWATCH_JWT_SECRET)"
+            )
         self._secret = secret
         self._lifetime = lifetime
         self._leeway = leeway

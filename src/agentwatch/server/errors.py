@@ -107,10 +107,19 @@ def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str]:
     for error in errors:
         if error.get("type") == "json_invalid":
             return 400, "malformed JSON body: " + str(error.get("ctx", {}).get("error", "invalid"))
-        loc = [str(p) for p in error.get("loc", ()) if p != "body"]
-        where = ".".join(loc) or "body"
+        where = _location(error.get("loc", ()))
         parts.append(f"{where}: {error.get('msg', 'invalid value')}")
     return 422, "; ".join(parts[:10]) or "invalid request"
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """``("body", "events", 3, "id")`` as ``events[3].id``, the way wire.py names fields."""
+    text = ""
+    for part in loc:
+        if part == "body" and not text:
+            continue
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 import tempfile
 import threading
@@ -66,7 +67,9 @@ class SyncASGITransport(httpx.BaseTransport):
 
     The app runs on a private event loop in a daemon thread; each request is handed to
     it with ``run_coroutine_threadsafe``, so any number of threads may send at once.
-    The response body is read before it is returned.
+    The response body is read before it is returned. Closing an ``httpx.Client`` that
+    uses it does not stop it (several clients may share one transport);
+    :meth:`shutdown` does, and :func:`inprocess_server` calls it on exit.
     """
 
     def __init__(self, app: Any) -> None:
@@ -78,6 +81,8 @@ class SyncASGITransport(httpx.BaseTransport):
         self._thread.start()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._loop.is_closed():
+            raise RuntimeError("the in-process test server has been shut down")
         body = request.read()
         plain = httpx.Request(request.method, request.url, headers=request.headers, content=body)
         future = asyncio.run_coroutine_threadsafe(self._send(plain), self._loop)
@@ -92,6 +97,10 @@ class SyncASGITransport(httpx.BaseTransport):
         return response.status_code, response.headers.raw, content
 
     def close(self) -> None:
+        """Called by ``httpx.Client.close()``: the transport stays usable by other clients."""
+
+    def shutdown(self) -> None:
+        """Stop the event loop thread; later requests raise ``RuntimeError``."""
         if self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -110,7 +119,7 @@ def _server_parts(
             environ={},
             home=Path(home),
             db_url=db_url or f"sqlite:///{Path(home) / 'agentwatch.db'}",
-            jwt_secret=settings.pop("jwt_secret", "test-secret-" + Path(home).name),
+            jwt_secret=settings.pop("jwt_secret", secrets.token_urlsafe(48)),
             **settings,
         )
         storage = Storage.open(loaded.database_url)
@@ -130,7 +139,7 @@ def inprocess_server(db_url: str | None = None, **settings: Any) -> Iterator[Tes
         try:
             yield TestServer(INPROCESS_URL, key, project_id, app, storage, transport)
         finally:
-            transport.close()
+            transport.shutdown()
 
 
 @contextlib.contextmanager
