@@ -12,17 +12,21 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from datetime import datetime, timezone
 from decimal import Decimal
 from email.utils import format_datetime
 from importlib import metadata
 
+import httpx
 import orjson
 import pytest
 
 from agentwatch.config import Config
 from agentwatch.exceptions import FatalApiError, RetryableApiError
+from agentwatch.server.testing import TestServer, inprocess_server, uvicorn_server
 from agentwatch.session.api import CreatedSession, SessionApiClient
 from agentwatch.telemetry.retry import RetryPolicy
 from tests.sdk.stub_server import HangUpServer, Reply, StubApp, serve
@@ -553,3 +557,107 @@ def test_a_forked_child_opens_its_own_connections(
     assert child.peer != parent_peer
     api.create_events(SID, [EVENT])  # the parent's pool still works
     assert stub.received("/v2/create_events")[-1].peer == parent_peer
+
+
+# -- against the real agentwatch server ---------------------------------------------------
+
+
+class Observed(httpx.BaseTransport):
+    """Passes requests to ``inner`` and notes (path, status) of each: observation only."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        with self._lock:
+            self.seen.append((request.url.path, response.status_code))
+        return response
+
+    def paths(self, path: str) -> list[int]:
+        with self._lock:
+            return [status for p, status in self.seen if p == path]
+
+
+def real_api(server: TestServer, transport: httpx.BaseTransport | None = None) -> SessionApiClient:
+    config = Config(api_key=server.api_key, endpoint=server.url, retry_deadline=10.0)
+    return SessionApiClient(config, transport=transport or server.transport)
+
+
+@pytest.mark.parametrize("run", [inprocess_server, uvicorn_server], ids=["inprocess", "uvicorn"])
+def test_a_session_lands_on_the_real_server(run: Callable[[], ContextManager[TestServer]]) -> None:
+    session_id, agent_id = str(uuid.uuid4()), str(uuid.uuid4())
+    events = [
+        orjson.dumps(
+            {
+                "id": str(uuid.uuid4()),
+                "event_type": "actions",
+                "action_type": "plan",
+                "params": {"step": n},
+                "returns": f"ok {n}",
+                "agent_id": agent_id,
+                "init_timestamp": f"2026-11-25T20:15:0{n}+00:00",
+                "end_timestamp": f"2026-11-25T20:15:0{n}+00:00",
+            }
+        )
+        for n in range(5)
+    ]
+    with run() as server:
+        api = real_api(server)
+        created = api.create_session(
+            session_id, {"tags": ["e2e"], "init_timestamp": "2026-11-25T20:15:00+00:00"}
+        )
+        api.create_agent(session_id, agent_id, "planner")
+        api.create_events(session_id, events[:2])
+        api.create_events(session_id, events[2:])
+        cost = api.update_session(
+            session_id,
+            {
+                "tags": ["e2e", "done"],
+                "end_state": "Success",
+                "end_timestamp": "2026-11-25T20:16:00+00:00",
+            },
+        )
+        api.close()
+        stored = server.session(session_id)
+
+    assert created.session_url is not None
+    assert session_id in created.session_url
+    assert cost == Decimal(0)
+    assert stored["session"]["end_state"] == "Success"
+    assert stored["session"]["tags"] == ["e2e", "done"]
+    assert stored["session"]["counts"]["actions"] == 5
+    assert [a["name"] for a in stored["agents"]] == ["planner"]
+    assert [e["data"] for e in stored["events"]] == [orjson.loads(e) for e in events]
+
+
+def test_short_lived_tokens_are_refreshed_before_they_expire() -> None:
+    # reliability.md §8 test 13: nothing lost, no 401 loop, about one refresh per lifetime.
+    with inprocess_server(jwt_lifetime=2, jwt_leeway=0) as server:
+        assert server.transport is not None
+        observed = Observed(server.transport)
+        api = real_api(server, observed)
+        session_id = str(uuid.uuid4())
+        api.create_session(session_id, {})
+        sent = []
+        for n in range(12):
+            sent.append({"id": str(uuid.uuid4()), "event_type": "tools", "name": f"t{n}"})
+            api.create_events(session_id, [orjson.dumps(sent[-1])])
+            time.sleep(0.25)
+        api.close()
+        stored = server.session(session_id)
+
+    assert [e["id"] for e in stored["events"]] == [e["id"] for e in sent]
+    assert 401 not in observed.paths("/v2/create_events")
+    assert 1 <= len(observed.paths("/v2/reauthorize_jwt")) <= 3
+
+
+def test_closing_one_client_leaves_a_shared_transport_working() -> None:
+    with inprocess_server() as server:
+        first, second = real_api(server), real_api(server)
+        first.create_session(str(uuid.uuid4()), {})
+        first.close()
+        second.create_session(str(uuid.uuid4()), {})
+        second.close()

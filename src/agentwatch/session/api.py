@@ -195,12 +195,13 @@ class SessionApiClient:
         """Interrupt any backoff wait immediately and close the connection pool.
 
         Idempotent. Calls in progress and later calls raise
-        ``RetryableApiError(reason="closed")``.
+        ``RetryableApiError(reason="closed")``. An injected ``transport`` is left open: it
+        belongs to the caller, who may share it between clients.
         """
         self._closed.set()
         with self._lock:
             client, self._client = self._client, None
-        if client is not None:
+        if client is not None and self._transport is None:
             client.close()
 
     # -- requests ------------------------------------------------------------------------
