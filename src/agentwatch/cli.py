@@ -150,7 +150,10 @@ def _first_start(storage: Storage) -> None:
     """On an empty database: create the default project and print its key, once."""
     if storage.list_projects():
         return
-    project = storage.create_project(DEFAULT_PROJECT)
+    try:
+        project = storage.create_project(DEFAULT_PROJECT)
+    except ValueError:  # another server process on this database was first
+        return
     key, _ = storage.create_api_key(project.id)
     click.echo(f"First start: created project {DEFAULT_PROJECT!r}.")
     _print_key(key)
