@@ -67,8 +67,10 @@ class SessionApiClient:
 
     ``transport`` replaces the network (tests, an in-process server). Every method takes
     an optional ``deadline`` on the ``time.monotonic()`` clock, by default now +
-    ``config.retry_deadline``; retryable failures are retried until then, and a call
-    blocks at most until then (plus one request timeout at worst).
+    ``config.retry_deadline``; retryable failures are retried until then, and each
+    attempt's timeout shrinks to the time left, so a call returns about then at the
+    latest (httpx times each connect/read/write separately: a server trickling its
+    answer can stretch the last attempt).
     """
 
     def __init__(
