@@ -1,7 +1,9 @@
-"""SessionApiClient against a real HTTP server (uvicorn on 127.0.0.1) that follows a script.
+"""SessionApiClient over real sockets: a scripted stub, then the real agentwatch server.
 
-The stub (``stub_server.py``) records what arrived; the tests assert on that: counts,
-headers, bodies, timing between requests.
+Most tests run against ``stub_server.StubApp`` under uvicorn on 127.0.0.1, which can be
+told to fail in precise ways and records what arrived; they assert on that (counts,
+headers, bodies byte for byte, time between requests). The last section sends a session
+to the real server (in-process and under uvicorn) and reads back what it stored.
 """
 
 from __future__ import annotations
