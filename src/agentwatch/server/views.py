@@ -43,7 +43,8 @@ def usd(pico: int | None) -> float | None:
 def session_summary(row: Row) -> dict[str, Any]:
     """One session as listed: times, state, tags, counts, tokens, cost, duration, running."""
     end = row.end_timestamp
-    last = max((t for t in (end, row.last_event_at) if t is not None), default=None)
+    # Ended: start to end. Still running: start to the latest event seen so far.
+    last = end if end is not None else row.last_event_at
     duration = None if last is None else max((last - row.init_timestamp).total_seconds(), 0.0)
     counts = {kind: int(getattr(row, kind)) for kind in COUNTER_KINDS}
     return {
