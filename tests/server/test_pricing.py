@@ -76,7 +76,7 @@ def test_prices_file_overrides_and_adds(tmp_path: Path) -> None:
     assert table.cost("hm", 2_000_000, 0) == PICO
     assert table.cost("gpt-4o-mini", 1_000_000, 0) == PICO * 15 // 100  # built-in kept
     override.write_text('{"models": {"x": {"input": "cheap"}}}')
-    with pytest.raises(ValueError, match="prices.json"):
+    with pytest.raises(ValueError, match=r"prices\.json"):
         PriceTable.load(override)
 
 

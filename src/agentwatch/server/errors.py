@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
@@ -139,7 +140,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    # A locked SQLite file or an unreachable PostgreSQL is transient: the client retries.
+    # A locked SQLite file, an unreachable PostgreSQL or an exhausted connection pool is
+    # transient: 503 + Retry-After tells SDKs to retry the same batch (ingest is idempotent).
     logger.warning("database error on %s: %s", request.url.path, exc)
     return error_response(
         request.url.path, 503, "database unavailable, retry later", {"Retry-After": "1"}
@@ -158,4 +160,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(InterfaceError, _database_error)
+    app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

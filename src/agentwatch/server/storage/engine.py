@@ -53,14 +53,22 @@ def create_engine(url: str) -> sa.Engine:
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(
+        parsed, pool_pre_ping=True, pool_size=10, max_overflow=30, pool_timeout=10
+    )
 
 
 def _sqlite_engine(url: URL) -> sa.Engine:
     assert url.database is not None
     Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # Enough pooled connections for every worker thread of the server (40 by default):
+    # SQLite connections are cheap, and a request must never wait on the pool.
     engine = sa.create_engine(
-        url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        url,
+        connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=10,
+        max_overflow=40,
+        pool_timeout=10,
     )
 
     @sa.event.listens_for(engine, "connect")

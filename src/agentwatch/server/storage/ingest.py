@@ -87,7 +87,8 @@ def create_or_attach_session(
         **_session_values(fields),
     }
     stmt = dialects.insert(conn.dialect.name, sessions).values(values)
-    created = conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"])).rowcount == 1
+    stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(sessions.c.id)
+    created = conn.execute(stmt).first() is not None
     if not created:
         owner = conn.execute(
             sa.select(sessions.c.project_id).where(sessions.c.id == fields.session_id)

@@ -1,0 +1,106 @@
+"""The storage interface directly, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from agentwatch.server.storage import EventRecord, SessionFields, Storage
+from agentwatch.server.storage.ingest import SessionConflict, UnknownSession
+
+
+@pytest.fixture
+def storage(db_url: str) -> Storage:
+    opened = Storage.open(db_url)
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+def _record(event_id: str, kind: str = "llms", tokens: int = 5) -> EventRecord:
+    now = dt.datetime.now(dt.timezone.utc)
+    return EventRecord(
+        id=event_id,
+        event_type=kind,
+        kind=kind,
+        init_timestamp=now,
+        end_timestamp=None,
+        agent_id=None,
+        thread_id=None,
+        model=None,
+        prompt_tokens=tokens,
+        completion_tokens=None,
+        cached_tokens=None,
+        cost_pico=None,
+        trigger_event_id=None,
+        trigger_event_type=None,
+        data={"id": event_id},
+    )
+
+
+def test_migrations_are_idempotent(db_url: str, storage: Storage) -> None:
+    Storage.open(db_url).close()  # a second upgrade finds nothing to do
+    with storage.read() as conn:
+        assert (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        )
+
+
+def test_sqlite_is_durable_and_waits_for_locks(tmp_path: object) -> None:
+    storage = Storage.open(f"sqlite:///{tmp_path}/x.db")
+    try:
+        with storage.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30000
+    finally:
+        storage.close()
+
+
+def test_events_are_inserted_once_and_counted(storage: Storage) -> None:
+    project = storage.create_project("p")
+    session_id = str(uuid.uuid4())
+    assert storage.create_or_attach_session(project.id, SessionFields(session_id)) is True
+    batch = [_record(str(uuid.uuid4())) for _ in range(450)]  # more than one INSERT chunk
+    assert storage.insert_events(project.id, session_id, batch) == 450
+    assert storage.insert_events(project.id, session_id, batch[:10] + [_record("new")]) == 1
+    row = storage.session(project.id, session_id)
+    assert row is not None
+    assert row.event_count == 451
+    assert row.prompt_tokens == 451 * 5
+    assert row.unpriced_llms == 451
+    with pytest.raises(UnknownSession):
+        storage.insert_events(project.id, str(uuid.uuid4()), batch)
+
+
+def test_sessions_belong_to_one_project(storage: Storage) -> None:
+    first, second = storage.create_project("a"), storage.create_project("b")
+    session_id = str(uuid.uuid4())
+    storage.create_or_attach_session(first.id, SessionFields(session_id, tags=("x",)))
+    assert storage.create_or_attach_session(first.id, SessionFields(session_id)) is False
+    with pytest.raises(SessionConflict):
+        storage.create_or_attach_session(second.id, SessionFields(session_id))
+    assert storage.session(second.id, session_id) is None
+    with pytest.raises(UnknownSession):
+        storage.insert_events(second.id, session_id, [_record("e")])
+    with pytest.raises(ValueError, match="already exists"):
+        storage.create_project("a")
+
+
+def test_keys_revoke_by_prefix_or_whole(storage: Storage) -> None:
+    project = storage.create_project("p")
+    key, info = storage.create_api_key(project.id)
+    other, _ = storage.create_api_key(project.id)
+    owner = storage.key_owner(key)
+    assert owner is not None
+    assert owner.project_id == project.id
+    with pytest.raises(ValueError, match="4 characters"):
+        storage.revoke_api_keys(key[:3])
+    assert [k.id for k in storage.revoke_api_keys(info.prefix)] == [info.id]
+    assert storage.key_owner(key) is None
+    assert storage.key_owner(other) is not None
+    assert storage.revoke_api_keys(other)[0].revoked_at is not None
+    assert storage.key_owner(other) is None
+    assert storage.revoke_api_keys(other) == []
