@@ -29,7 +29,15 @@ SDK_ROWS = [
     ("aw_threads", "**agentwatch**, 8 threads", "same, 8 threads into 8 sessions"),
 ]
 VERSION_KEYS = {
-    "floor": ["opentelemetry-sdk", "uvicorn", "starlette", "httptools", "uvloop", "orjson"],
+    "floor": [
+        "opentelemetry-sdk",
+        "uvicorn",
+        "starlette",
+        "httptools",
+        "uvloop",
+        "orjson",
+        "psycopg",
+    ],
     "agentops03": ["agentops", "opentelemetry-sdk", "requests", "psutil"],
     "agentops04": ["agentops", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
     "langfuse": ["langfuse", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
@@ -217,7 +225,7 @@ def targets_table(data: Data, runs: Runs) -> str:
             -(stored_rate or 0) if stored_rate else None,
             -0.6 * sqlite if sqlite else None,
         ),
-        "| the same into PostgreSQL | not measured yet | reported, with the PostgreSQL floor | - |",
+        postgres_row(runs),
         target_row(
             "`import agentwatch`",
             f"{num(aw_import or 0)} ms",
@@ -249,16 +257,18 @@ def burst_row(runs: Runs) -> str:
 
 
 def server_burst_row(runs: Runs) -> str:
+    figure = "50,000-event burst into the real server (SQLite), stored"
     if reason := runs.unavailable("aw_server_burst"):
-        return (
-            f"| 50,000-event burst into the real server, stored | {reason} | all, 0 dropped | - |"
-        )
+        return f"| {figure} | {reason} | all, 0 dropped | - |"
     stored, n = runs.values("aw_server_burst", "stored"), runs.values("aw_server_burst", "n")
     met = "yes" if stored and n and min(stored) >= n[0] else "**no**"
     dropped = [r.get("dropped") for r in runs.results("aw_server_burst")]
     return (
-        f"| 50,000-event burst into the real server, stored | {runs.cell('aw_server_burst', 'stored', 0)}"
-        f", SDK drop counts {dropped} | all, 0 dropped | {met} |"
+        f"| {figure} | {runs.cell('aw_server_burst', 'stored', 0)} in the end, after"
+        f" {runs.cell('aw_server_burst', 'seconds_until_stored')} s;"
+        f" {runs.cell('aw_server_burst', 'stored_when_end_session_returned', 0)} when `end_session()`"
+        f" returned (after {runs.cell('aw_server_burst', 'end_session_s', 2)} s); SDK drop counts {dropped}"
+        f" | all, 0 dropped | {met} |"
     )
 
 
@@ -268,7 +278,24 @@ def rate_text(runs: Runs) -> str:
     sqlite = runs.median("sqlite_indexed", "rows_per_s")
     rate = runs.median("aw_server_burst", "stored_per_s")
     share = f" = {100 * rate / sqlite:.0f} % of the floor" if rate and sqlite else ""
-    return f"{runs.cell('aw_server_burst', 'stored_per_s', 0)}/s{share}"
+    return (
+        f"{runs.cell('aw_server_burst', 'stored_per_s', 0)}/s{share} (first record to last store)"
+    )
+
+
+def postgres_row(runs: Runs) -> str:
+    figure = "the same into PostgreSQL, events stored/s"
+    if reason := runs.unavailable("aw_server_burst_pg"):
+        return f"| {figure} | {reason} | reported, with the PostgreSQL floor | - |"
+    floor = runs.median("pg_floor", "rows_per_s")
+    rate = runs.median("aw_server_burst_pg", "stored_per_s")
+    share = f" = {100 * rate / floor:.0f} % of the floor" if rate and floor else ""
+    stored, n = runs.values("aw_server_burst_pg", "stored"), runs.values("aw_server_burst_pg", "n")
+    complete = "all stored" if stored and n and min(stored) >= n[0] else "**not all stored**"
+    return (
+        f"| {figure} | {runs.cell('aw_server_burst_pg', 'stored_per_s', 0)}/s{share}; {complete}"
+        f" | reported, with the PostgreSQL floor ({runs.cell('pg_floor', 'rows_per_s', 0)} rows/s) | - |"
+    )
 
 
 def memory_row(runs: Runs) -> str:
@@ -283,11 +310,13 @@ def memory_row(runs: Runs) -> str:
 
 
 def end_pending_row(runs: Runs) -> str:
+    figure = "`end_session()` with 10,000 recorded, server up"
     if reason := runs.unavailable("aw_end_pending"):
-        return f"| `end_session()` with 10,000 pending, server up | {reason} | reported | - |"
+        return f"| {figure} | {reason} | reported | - |"
     return (
-        f"| `end_session()` with 10,000 pending, server up | {runs.cell('aw_end_pending', 'end_session_s', 3)} s,"
-        f" stored {runs.cell('aw_end_pending', 'stored', 0)} | reported | - |"
+        f"| {figure} | {runs.cell('aw_end_pending', 'end_session_s', 3)} s with"
+        f" {runs.cell('aw_end_pending', 'pending', 0)} still pending;"
+        f" stored when it returned: {runs.cell('aw_end_pending', 'stored', 0)} | reported | - |"
     )
 
 
@@ -326,8 +355,20 @@ def floors_section(runs: Runs) -> str:
             "|---|---|---|",
             f"| SQLite, 1.1 KB event rows, 100 per transaction, WAL, PK + (session_id, time) index | {runs.cell('sqlite_indexed', 'rows_per_s', 0)} rows/s | commit p50 {runs.cell('sqlite_indexed', 'commit_p50_ms', 2)} ms, p99 {runs.cell('sqlite_indexed', 'commit_p99_ms', 2)} ms |",
             f"| SQLite, same, primary key only | {runs.cell('sqlite_pk', 'rows_per_s', 0)} rows/s | commit p50 {runs.cell('sqlite_pk', 'commit_p50_ms', 2)} ms |",
+            pg_floor_row(runs),
             f"| uvicorn (httptools, uvloop), bare ASGI endpoint, 100-event JSON batches (~115 KB) | {runs.cell('http', 'requests_per_s', 0)} req/s = {runs.cell('http', 'events_per_s', 0)} events/s | p50 {runs.cell('http', 'p50_ms', 2)} ms, p99 {runs.cell('http', 'p99_ms', 2)} ms (32 connections) |",
         ]
+    )
+
+
+def pg_floor_row(runs: Runs) -> str:
+    name = "PostgreSQL, same rows and index, psycopg 3 over TCP, fsync + synchronous_commit on"
+    if reason := runs.unavailable("pg_floor"):
+        return f"| {name} | {reason} | |"
+    return (
+        f"| {name} | {runs.cell('pg_floor', 'rows_per_s', 0)} rows/s"
+        f" | commit p50 {runs.cell('pg_floor', 'commit_p50_ms', 2)} ms,"
+        f" p99 {runs.cell('pg_floor', 'commit_p99_ms', 2)} ms |"
     )
 
 

@@ -1,7 +1,8 @@
 """``make bench``: measure agentwatch beside its references in one run; write RESULTS.md.
 
 1. Create or reuse the virtual environments under bench/.venvs (venvs.py).
-2. Start the stub backend (stub_server.py) on 127.0.0.1.
+2. Start the stub backend (stub_server.py) and a throwaway PostgreSQL cluster
+   (pg_cluster.py), both on 127.0.0.1.
 3. Run every benchmark script several times, each run in a fresh process, rounds
    interleaved (A B C, A B C, ...) so that drift of the machine spreads over all of them.
 4. Measure import times with ``python -X importtime``.
@@ -18,7 +19,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 
 import venvs
 from common import RESULT_PREFIX, flag, free_port, get_json, wait_until_up
+from pg_cluster import ClusterUnavailable, throwaway_cluster
 from report import write_report
 
 OUT_DIR = venvs.BENCH_DIR / "out"
@@ -35,7 +37,11 @@ IMPORT_RUNS = 7
 
 @dataclass
 class Bench:
-    """One benchmark: a script run ``runs`` times in a venv; ``{stub}`` in args is filled."""
+    """One benchmark: a script run ``runs`` times in a venv.
+
+    ``{pg}`` in ``args`` is replaced by the PostgreSQL cluster's admin URL; without a
+    cluster the bench is not run and reports why.
+    """
 
     key: str
     venv: venvs.VenvSpec
@@ -58,6 +64,7 @@ def benches(quick: bool) -> list[Bench]:
         *agentwatch_benches(quick, burst),
         Bench("sqlite_indexed", venvs.FLOOR, "bench_sqlite.py", ["--indexed"]),
         Bench("sqlite_pk", venvs.FLOOR, "bench_sqlite.py", []),
+        Bench("pg_floor", venvs.FLOOR, "bench_pg.py", ["--url", "{pg}"]),
         Bench("http", venvs.FLOOR, "bench_http.py", ["--seconds", "2" if quick else "8"]),
     ]
 
@@ -71,14 +78,18 @@ def agentwatch_benches(quick: bool, burst: str) -> list[Bench]:
         ("aw_start", ["start", "--n", "200"]),
         ("aw_memory", ["memory", "--n", "5000" if quick else "100000"]),
         ("aw_server_burst", ["server-burst", "--n", burst]),
+        ("aw_server_burst_pg", ["server-burst", "--n", burst, "--pg-admin", "{pg}"]),
         ("aw_end_pending", ["end-pending", "--n", small]),
     ]
     return [Bench(key, venvs.AGENTWATCH, "bench_agentwatch.py", args) for key, args in runs]
 
 
-def run_once(bench: Bench, stub: str, scratch: Path) -> None:
+def run_once(bench: Bench, stub: str, pg: str | ClusterUnavailable, scratch: Path) -> None:
     """Run the script once; append its RESULT (or the reason it gave none)."""
-    args = [a.replace("{stub}", stub) for a in bench.args] + ["--stub", stub]
+    if "{pg}" in bench.args and isinstance(pg, ClusterUnavailable):
+        bench.results.append({"unavailable": f"PostgreSQL: {pg}"})
+        return
+    args = [a.replace("{pg}", str(pg)) for a in bench.args] + ["--stub", stub]
     cmd = [str(bench.venv.python), str(venvs.BENCH_DIR / bench.script), *args]
     # cwd is a scratch dir: agentops 0.4 writes agentops.log into the working directory.
     try:
@@ -142,6 +153,18 @@ IMPORTS = [
 
 
 @contextmanager
+def postgres() -> Iterator[str | ClusterUnavailable]:
+    """The throwaway cluster's admin URL, or why there is none (the PG figures say so)."""
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(throwaway_cluster())
+        except ClusterUnavailable as exc:
+            yield exc
+            return
+        yield url
+
+
+@contextmanager
 def stub_server(scratch: Path) -> Iterator[str]:
     port = free_port()
     script = str(venvs.BENCH_DIR / "stub_server.py")
@@ -191,12 +214,12 @@ def main() -> None:
     scratch.mkdir(exist_ok=True)
     all_benches = benches(quick)
     rounds = 1 if quick else max(b.runs for b in all_benches)
-    with stub_server(scratch) as stub:
+    with stub_server(scratch) as stub, postgres() as pg:
         for round_no in range(rounds):
             for bench in all_benches:
                 if round_no < bench.runs:
                     t0 = time.monotonic()
-                    run_once(bench, stub, scratch)
+                    run_once(bench, stub, pg, scratch)
                     log(f"round {round_no + 1} {bench.key}: {time.monotonic() - t0:.1f} s")
         stub_calls: dict[str, int] = get_json(f"{stub}/_stub/stats")
     imports = {f"{m} ({spec.name})": import_time_ms(spec.python, m) for m, spec in IMPORTS}

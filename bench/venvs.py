@@ -42,7 +42,7 @@ class VenvSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# floor: raw OTel, the stub server, the HTTP and SQLite floors.
+# floor: raw OTel, the stub server, the HTTP, SQLite and PostgreSQL floors.
 FLOOR = VenvSpec(
     "floor",
     (
@@ -52,6 +52,7 @@ FLOOR = VenvSpec(
         "starlette",
         "orjson",
         "httpx",
+        "psycopg[binary]",
     ),
 )
 AGENTOPS03 = VenvSpec("agentops03", ("agentops==0.3.26",))
