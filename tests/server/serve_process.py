@@ -41,7 +41,7 @@ def run_cli(
     """Run ``agentwatch ARGS`` to completion."""
     return subprocess.run(
         [sys.executable, "-m", "agentwatch.cli", *args],
-        env=_env(home, env),
+        env=_env(home, env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -55,11 +55,13 @@ def _env(home: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def serve(home: Path, *args: str, timeout: float = 60, **env: str) -> Iterator[ServeProcess]:
+def serve(
+    home: Path, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[ServeProcess]:
     """Start ``agentwatch serve --port 0 ARGS``; yields once it prints its URL; stops it after."""
     process = subprocess.Popen(
         [sys.executable, "-m", "agentwatch.cli", "serve", "--port", "0", *args],
-        env=_env(home, env),
+        env=_env(home, env or {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -54,7 +54,7 @@ def test_token_validation_matrix(v2: V2, server: TestServer) -> None:
             claims, "another-secret-that-is-long-enough-for-hs256-000", "HS256"
         ),
         "HS512": pyjwt.encode(claims, _secret(server), "HS512"),
-        "alg none": pyjwt.encode(claims, None, "none"),
+        "alg none": pyjwt.encode(claims, "", "none"),
         "no exp": _forge(server, session_id, exp=None),
         "no project": _forge(server, session_id, project_id=None),
         "tampered": _forge(server, session_id)[:-4] + "AAAA",

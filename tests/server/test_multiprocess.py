@@ -39,11 +39,11 @@ def _batches() -> list[list[dict[str, Any]]]:
 @pytest.mark.slow
 def test_two_servers_one_database_store_every_event_once(pg_url: str, tmp_path: Path) -> None:
     env = {"AGENTWATCH_JWT_SECRET": secrets.token_urlsafe(48)}
-    with serve(tmp_path / "a", "--db", pg_url, **env) as first:
+    with serve(tmp_path / "a", "--db", pg_url, env=env) as first:
         key = first.api_key()
         assert key is not None
         with (
-            serve(tmp_path / "b", "--db", pg_url, **env) as second,
+            serve(tmp_path / "b", "--db", pg_url, env=env) as second,
             httpx.Client(timeout=60) as http,
         ):
             urls = itertools.cycle([first.url, second.url])

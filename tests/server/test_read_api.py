@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from agentwatch.server.testing import TestServer
 
@@ -18,7 +19,7 @@ def _at(minutes: int) -> str:
 
 def _seed(v2: V2) -> dict[str, str]:
     """Five sessions a minute apart with varied tags, states and reasons; returns name -> id."""
-    specs = {
+    specs: dict[str, dict[str, Any]] = {
         "s0": {"tags": ["prod", "crew"], "end_state": "Success"},
         "s1": {"tags": ["prod"], "end_state": "Fail", "end_state_reason": "Rate limit exceeded"},
         "s2": {"tags": ["dev", "crew"]},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -13,9 +14,9 @@ from agentwatch.server.storage.ingest import SessionConflict, UnknownSession
 
 
 @pytest.fixture
-def storage(db_url: str) -> Storage:
+def storage(db_url: str) -> Iterator[Storage]:
     opened = Storage.open(db_url)
-    yield opened  # type: ignore[misc]
+    yield opened
     opened.close()
 
 
@@ -65,7 +66,7 @@ def test_events_are_inserted_once_and_counted(storage: Storage) -> None:
     assert storage.create_or_attach_session(project.id, SessionFields(session_id)) is True
     batch = [_record(str(uuid.uuid4())) for _ in range(450)]  # more than one INSERT chunk
     assert storage.insert_events(project.id, session_id, batch) == 450
-    assert storage.insert_events(project.id, session_id, batch[:10] + [_record("new")]) == 1
+    assert storage.insert_events(project.id, session_id, [*batch[:10], _record("new")]) == 1
     row = storage.session(project.id, session_id)
     assert row is not None
     assert row.event_count == 451
