@@ -11,6 +11,8 @@ Runs in the agentwatch venv (``pip install -e .[server]`` of this checkout).
 * ``server-burst`` 50,000 events into the real server (uvicorn + SQLite, separate process;
                   ``--pg-admin URL``: PostgreSQL): delivered *and stored*, end-to-end events/s.
 * ``end-pending`` ``end_session()`` with 10,000 events pending, real server up.
+* ``server-ingest`` the real server alone (no SDK): pre-built 100-event ``create_events``
+                  batches from 4 threads; events stored/s, request latency.
 
 The real-server figures need ``agentwatch.server.testing.uvicorn_server``; when it is not
 there yet, they emit ``{"unavailable": reason}`` and RESULTS.md says so.
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -39,6 +42,7 @@ from common import (
     guard_loopback,
     latency_summary_us,
     peak_rss_mib,
+    percentile,
     stub_count,
     time_calls,
     wait_for_quiet,
@@ -194,9 +198,14 @@ def stored_events(server: dict[str, str], session_id: str) -> int:
         f"{server['url']}/v2/sessions/{session_id}/stats",
         headers={"X-Agentops-Api-Key": server["api_key"]},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        events: int = json.loads(response.read())["events"]
-        return events
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            events: int = json.loads(response.read())["events"]
+            return events
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:  # the SDK creates the session with its first export
+            return 0
+        raise
 
 
 def wait_stored(
@@ -258,6 +267,70 @@ def cmd_end_pending(n: int) -> dict[str, Any]:
     return {"n": n, "pending": pending, "end_session_s": end_s, "stored": stored}
 
 
+def create_session(server: dict[str, str], http: Any) -> tuple[str, str]:
+    """A session made over v2 with the project key; returns (session id, JWT)."""
+    session_id = str(uuid.uuid4())
+    body = {"session": {"session_id": session_id, "tags": ["bench", "ingest"]}}
+    answer = http.post(
+        "/v2/create_session", json=body, headers={"X-Agentops-Api-Key": server["api_key"]}
+    )
+    answer.raise_for_status()
+    return session_id, str(answer.json()["jwt"])
+
+
+def ingest_bodies(batches: int, size: int) -> list[bytes]:
+    """Distinct create_events bodies (the server stores an id once, so ids must differ)."""
+    now = "2026-11-25T20:00:00.000000+00:00"
+    template = {
+        "event_type": "actions",
+        "init_timestamp": now,
+        "end_timestamp": now,
+        "action_type": "web_search",
+        "params": PARAMS,
+        "returns": RETURNS,
+    }
+    return [
+        json.dumps(
+            {"events": [{**template, "id": str(uuid.uuid4())} for _ in range(size)]}
+        ).encode()
+        for _ in range(batches)
+    ]
+
+
+def cmd_server_ingest(batches: int, size: int, conns: int) -> dict[str, Any]:
+    """The server alone: ``conns`` threads POST pre-built 100-event batches, no SDK."""
+    import httpx
+
+    bodies = ingest_bodies(batches, size)
+    with real_server() as server, httpx.Client(base_url=server["url"], timeout=60) as http:
+        session_id, jwt = create_session(server, http)
+        headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
+        latencies: list[float] = []
+
+        def sender(share: list[bytes]) -> None:
+            for body in share:
+                t0 = time.perf_counter()
+                http.post("/v2/create_events", content=body, headers=headers).raise_for_status()
+                latencies.append((time.perf_counter() - t0) * 1000)
+
+        pool = [threading.Thread(target=sender, args=(bodies[i::conns],)) for i in range(conns)]
+        start = time.perf_counter()
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        stored = stored_events(server, session_id)
+    return {
+        "requests_per_s": len(latencies) / elapsed,
+        "stored_per_s": stored / elapsed,
+        "stored": stored,
+        "n": batches * size,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+    }
+
+
 def server_available() -> str | None:
     """None when the real server can be started, else why not."""
     try:
@@ -269,7 +342,7 @@ def server_available() -> str | None:
 
 def main() -> None:
     command, stub = sys.argv[1], arg("stub", "http://127.0.0.1:18080")
-    if command in ("server-burst", "end-pending") and (reason := server_available()):
+    if command.startswith(("server-", "end-")) and (reason := server_available()):
         emit({"unavailable": reason})
         return
     commands = {
@@ -279,6 +352,9 @@ def main() -> None:
         "memory": lambda: cmd_memory(int(arg("n", "100000"))),
         "server-burst": lambda: cmd_server_burst(int(arg("n", "50000")), arg("pg-admin", "")),
         "end-pending": lambda: cmd_end_pending(int(arg("n", "10000"))),
+        "server-ingest": lambda: cmd_server_ingest(
+            int(arg("batches", "300")), int(arg("size", "100")), int(arg("conns", "4"))
+        ),
     }
     emit(commands[command]())
 

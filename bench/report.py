@@ -356,6 +356,7 @@ def floors_section(runs: Runs) -> str:
             f"| SQLite, 1.1 KB event rows, 100 per transaction, WAL, PK + (session_id, time) index | {runs.cell('sqlite_indexed', 'rows_per_s', 0)} rows/s | commit p50 {runs.cell('sqlite_indexed', 'commit_p50_ms', 2)} ms, p99 {runs.cell('sqlite_indexed', 'commit_p99_ms', 2)} ms |",
             f"| SQLite, same, primary key only | {runs.cell('sqlite_pk', 'rows_per_s', 0)} rows/s | commit p50 {runs.cell('sqlite_pk', 'commit_p50_ms', 2)} ms |",
             pg_floor_row(runs),
+            server_ingest_row(runs),
             f"| uvicorn (httptools, uvloop), bare ASGI endpoint, 100-event JSON batches (~115 KB) | {runs.cell('http', 'requests_per_s', 0)} req/s = {runs.cell('http', 'events_per_s', 0)} events/s | p50 {runs.cell('http', 'p50_ms', 2)} ms, p99 {runs.cell('http', 'p99_ms', 2)} ms (32 connections) |",
         ]
     )
@@ -369,6 +370,20 @@ def pg_floor_row(runs: Runs) -> str:
         f"| {name} | {runs.cell('pg_floor', 'rows_per_s', 0)} rows/s"
         f" | commit p50 {runs.cell('pg_floor', 'commit_p50_ms', 2)} ms,"
         f" p99 {runs.cell('pg_floor', 'commit_p99_ms', 2)} ms |"
+    )
+
+
+def server_ingest_row(runs: Runs) -> str:
+    name = "**agentwatch server alone** (uvicorn + SQLite): v2 `create_events`, 100-event batches, 4 client threads, no SDK"
+    if reason := runs.unavailable("aw_server_ingest"):
+        return f"| {name} | {reason} | |"
+    sqlite = runs.median("sqlite_indexed", "rows_per_s")
+    rate = runs.median("aw_server_ingest", "stored_per_s")
+    share = f" = {100 * rate / sqlite:.0f} % of the SQLite floor" if rate and sqlite else ""
+    return (
+        f"| {name} | {runs.cell('aw_server_ingest', 'stored_per_s', 0)} events stored/s{share}"
+        f" ({runs.cell('aw_server_ingest', 'requests_per_s')} req/s)"
+        f" | p50 {runs.cell('aw_server_ingest', 'p50_ms')} ms, p99 {runs.cell('aw_server_ingest', 'p99_ms')} ms |"
     )
 
 

@@ -80,6 +80,7 @@ def agentwatch_benches(quick: bool, burst: str) -> list[Bench]:
         ("aw_server_burst", ["server-burst", "--n", burst]),
         ("aw_server_burst_pg", ["server-burst", "--n", burst, "--pg-admin", "{pg}"]),
         ("aw_end_pending", ["end-pending", "--n", small]),
+        ("aw_server_ingest", ["server-ingest", "--batches", "30" if quick else "300"]),
     ]
     return [Bench(key, venvs.AGENTWATCH, "bench_agentwatch.py", args) for key, args in runs]
 
