@@ -421,6 +421,20 @@ def notes_section(data: Data, runs: Runs) -> str:
         f"* Hosts refused during this run: {', '.join(blocked) if blocked else 'none'}.",
         f"* Calls the stub did not expect: {unexpected or 'none'}.",
         "* Raw runs: `bench/out/results.json` (not committed).",
+        "",
+        "Differences from `shared/research/perf.md`:",
+        "",
+        "* agentops 0.3 with its default stack walk sends 10,000 events, not 50,000 (~1 ms each).",
+        "* agentops 0.4.21 runs with OpenTelemetry pinned to 1.36.0: with the latest OTel its",
+        "  exporter fails on every export (`_headers`), so a fresh `pip install agentops` delivers",
+        "  nothing (perf.md §4); that combination is not repeated here.",
+        "* Langfuse is measured with the `tool` unit only.",
+        "* The HTTP floor's load comes from a Python asyncio client, not wrk (not on a clean",
+        "  machine); requests/s are therefore a little lower than wrk would show.",
+        "* End to end into the real server is measured from the first `record()` to the moment",
+        "  the server's `GET /v2/sessions/{id}/stats` shows every event stored; the server runs",
+        "  in its own process (uvicorn in a thread of `agentwatch_server.py`).",
+        "* PostgreSQL runs with its default durability (fsync, synchronous_commit on).",
     ]
     if errors:
         lines += ["", "Errors during this run:", "", *[f"* {e}" for e in errors]]
