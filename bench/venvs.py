@@ -39,6 +39,10 @@ class VenvSpec:
 
     def fingerprint(self) -> str:
         text = "\n".join((*self.requirements, *self.editable))
+        if self.editable:
+            # An editable install follows the code but not new dependencies: rebuild when
+            # the project's pyproject.toml changes.
+            text += (REPO_DIR / "pyproject.toml").read_text()
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
