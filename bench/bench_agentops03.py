@@ -46,6 +46,7 @@ def main() -> None:
     assert session is not None, "start_session failed against the stub"
 
     baseline = stub_count(stub, "v2_events")
+    bytes_before = stub_count(stub, "wire_bytes")
     extra: dict[str, Any] = {} if walk else {"agent_id": None}
     caller_ns, record_ns = [0] * n, [0] * n
     clock = time.perf_counter_ns
@@ -64,6 +65,7 @@ def main() -> None:
     session.end_session("Success")
     end_session_s = time.perf_counter() - end_start
     delivered = wait_for_quiet(stub, "v2_events") - baseline
+    wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
     emit(
         {
             **latency_summary_us(caller_ns),
@@ -72,6 +74,7 @@ def main() -> None:
             "caller_events_per_s": n / loop_s,
             "delivered_during_loop": during_loop,
             "delivered": delivered,
+            "wire_bytes_per_event": wire_bytes / max(delivered, 1),
             "delivered_per_s": delivered / (loop_s + end_session_s),
             "end_session_s": end_session_s,
             "start_session_ms": start_session_ms,

@@ -70,6 +70,7 @@ def main() -> None:
     wait_for_auth(stub)
     context = agentops.start_trace("bench", tags=["bench"])
     baseline = stub_count(stub, "otlp_unit_spans")
+    bytes_before = stub_count(stub, "wire_bytes")
 
     loop_start = time.perf_counter()
     durations = time_calls(lambda i: traced_web_search(**PARAMS), n)
@@ -81,6 +82,7 @@ def main() -> None:
     trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
     end_s = time.perf_counter() - end_start
     delivered = wait_for_quiet(stub, "otlp_unit_spans") - baseline
+    wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
     emit(
         {
             **latency_summary_us(durations),
@@ -88,6 +90,7 @@ def main() -> None:
             "caller_events_per_s": n / loop_s,
             "delivered_during_loop": during_loop,
             "delivered": delivered,
+            "wire_bytes_per_event": wire_bytes / max(delivered, 1),
             "delivered_per_s": delivered / (loop_s + end_s),
             "end_session_s": end_s,
             "peak_rss_mib": peak_rss_mib(),

@@ -77,12 +77,14 @@ def record_burst(client: Client, n: int) -> tuple[Any, list[int], float]:
 def cmd_record(stub: str, n: int) -> dict[str, Any]:
     client = make_client(stub)
     baseline = stub_count(stub, "v2_events")
+    bytes_before = stub_count(stub, "wire_bytes")
     session, durations, loop_s = record_burst(client, n)
     during_loop = stub_count(stub, "v2_events") - baseline
     end_start = time.perf_counter()
     session.end_session("Success")
     end_s = time.perf_counter() - end_start
     delivered = wait_for_quiet(stub, "v2_events") - baseline
+    wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
     dropped = client.dropped
     client.shutdown(timeout=5)
     return {
@@ -91,6 +93,7 @@ def cmd_record(stub: str, n: int) -> dict[str, Any]:
         "caller_events_per_s": n / loop_s,
         "delivered_during_loop": during_loop,
         "delivered": delivered,
+        "wire_bytes_per_event": wire_bytes / max(delivered, 1),
         "delivered_per_s": delivered / (loop_s + end_s),
         "end_session_s": end_s,
         "dropped": dropped,

@@ -38,6 +38,7 @@ def main() -> None:
     client: Any = Langfuse(public_key="pk-lf-bench", secret_key="sk-lf-bench", base_url=stub)
     init_ms = (time.perf_counter() - init_start) * 1000
     baseline = stub_count(stub, "otlp_unit_spans")
+    bytes_before = stub_count(stub, "wire_bytes")
 
     def one_tool_call(i: int) -> None:
         observation = client.start_observation(
@@ -56,6 +57,7 @@ def main() -> None:
     client.flush()
     flush_s = time.perf_counter() - flush_start
     delivered = wait_for_quiet(stub, "otlp_unit_spans") - baseline
+    wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
     client.shutdown()
     emit(
         {
@@ -64,6 +66,7 @@ def main() -> None:
             "caller_events_per_s": n / loop_s,
             "delivered_during_loop": during_loop,
             "delivered": delivered,
+            "wire_bytes_per_event": wire_bytes / max(delivered, 1),
             "delivered_per_s": delivered / (loop_s + flush_s),
             "end_session_s": flush_s,
             "init_ms": init_ms,

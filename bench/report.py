@@ -126,12 +126,12 @@ def sdk_table(runs: Runs) -> str:
     rows = [
         "## Caller cost per event and delivery of a burst",
         "",
-        "| SDK | unit | p50 µs | p99 µs | caller ev/s | delivered / sent (during the loop) | delivered ev/s | end / flush s | peak RSS MiB | p50 ÷ agentwatch p50 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| SDK | unit | p50 µs | p99 µs | caller ev/s | delivered / sent (during the loop) | delivered ev/s | wire B/event | end / flush s | peak RSS MiB | p50 ÷ agentwatch p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, name, unit in SDK_ROWS:
         if reason := runs.unavailable(key):
-            rows.append(f"| {name} | {unit} | {reason} |||||||")
+            rows.append(f"| {name} | {unit} | {reason} ||||||||")
             continue
         rows.append(
             "| "
@@ -144,6 +144,7 @@ def sdk_table(runs: Runs) -> str:
                     runs.cell(key, "caller_events_per_s", scale=1.0) if key != "otel" else NA,
                     delivered_cell(runs, key),
                     runs.cell(key, "delivered_per_s") if key != "otel" else NA,
+                    runs.cell(key, "wire_bytes_per_event", 0),
                     runs.cell(key, "end_session_s", 3),
                     runs.cell(key, "peak_rss_mib"),
                     ratio(runs.median(key, "p50_us"), aw),
@@ -158,6 +159,9 @@ def sdk_table(runs: Runs) -> str:
         "`end_session`), and the stub counts what arrived. agentops 0.3 with its stack walk costs",
         "about 1 ms per event, so it sends a smaller burst (see `n` in results.json) to stay",
         "under a minute per run. For OTel, *delivered* is what the no-op exporter received.",
+        "*Wire B/event* is the request bodies as sent (gzip included, where the SDK uses it)",
+        "divided by the events delivered. Langfuse gzips its OTLP bodies and this benchmark's",
+        "events are all alike, so its figure is far below what real, varied events cost.",
     ]
     return "\n".join(rows)
 
@@ -304,7 +308,8 @@ def memory_row(runs: Runs) -> str:
     dropped = [r.get("dropped") for r in runs.results("aw_memory")]
     return (
         f"| memory, 100,000 events queued, server down | {runs.cell('aw_memory', 'bytes_per_event', 0)} B/event,"
-        f" peak RSS {runs.cell('aw_memory', 'peak_rss_mib')} MiB, drops {dropped} |"
+        f" peak RSS {runs.cell('aw_memory', 'peak_rss_mib')} MiB, drops {dropped};"
+        f" `record()` p50 meanwhile {runs.cell('aw_memory', 'record_p50_us')} µs |"
         " reported; bounded by `max_queue_size` | - |"
     )
 

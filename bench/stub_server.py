@@ -10,7 +10,8 @@ It answers what the SDKs call and counts what arrives:
   and, of those, ``otlp_unit_spans``: spans named after the benchmarked unit), ``/v1/metrics``.
 * Langfuse: OTLP/HTTP at ``/api/public/otel/v1/traces`` (gzip by default).
 
-``GET /_stub/stats`` returns the counters; anything else is answered 200 ``{}`` and its
+``wire_bytes`` counts the bytes of event payloads as sent (create_events and OTLP bodies,
+before gunzip). ``GET /_stub/stats`` returns the counters; anything else is answered 200 ``{}`` and its
 path counted under ``other:<path>`` so that unexpected calls show up in the results.
 Usage: ``python stub_server.py --port N``.
 """
@@ -55,7 +56,9 @@ async def update_session(request: Request) -> Response:
 
 
 async def create_events(request: Request) -> Response:
-    body = orjson.loads(await request.body())
+    raw = await request.body()
+    counters["wire_bytes"] += len(raw)
+    body = orjson.loads(raw)
     counters["v2_events"] += len(body.get("events", []))
     counters["v2_event_requests"] += 1
     return JSONResponse("Success")
@@ -84,6 +87,7 @@ async def auth_token(request: Request) -> Response:
 
 async def otlp_traces(request: Request) -> Response:
     body = await request.body()
+    counters["wire_bytes"] += len(body)  # as sent, before any gunzip
     if request.headers.get("content-encoding") == "gzip":
         body = gzip.decompress(body)
     counters["otlp_requests"] += 1
