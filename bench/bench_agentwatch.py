@@ -7,7 +7,8 @@ Runs in the agentwatch venv (``pip install -e .[server]`` of this checkout).
                   references, so the figures compare directly).
 * ``threads``     the same with 8 threads recording into 8 sessions.
 * ``start``       ``client.start_session()`` on the caller's thread.
-* ``memory``      RSS with 100,000 events queued while the server is down.
+* ``memory``      RSS with 100,000 events queued while the server is down, then 10,000
+                  more past the queue's bound (memory growth, drops counted).
 * ``server-burst`` 50,000 events into the real server (uvicorn + SQLite, separate process;
                   ``--pg-admin URL``: PostgreSQL): delivered *and stored*, end-to-end events/s.
 * ``end-pending`` ``end_session()`` with 10,000 events pending, real server up.
@@ -146,14 +147,20 @@ def current_rss_mib() -> float:
     return pages * 4096 / 2**20
 
 
-def cmd_memory(n: int) -> dict[str, Any]:
+def cmd_memory(n: int, overflow: int) -> dict[str, Any]:
+    """RSS per queued event with the server down, then ``overflow`` events past the queue.
+
+    The client's queue is sized to hold exactly ``n`` events, so the overflow shows
+    whether memory stays bounded and whether the excess is counted as dropped.
+    """
     # Nothing listens on a fresh free port: every export fails and events stay queued.
-    client = make_client(f"http://127.0.0.1:{free_port()}")
+    client = make_client(f"http://127.0.0.1:{free_port()}", max_queue_size=n)
     session = client.start_session(tags=["bench", "server-down"])
-    session.record(event())
     before = current_rss_mib()
     durations = time_calls(lambda i: session.record(event()), n)
     after = current_rss_mib()
+    time_calls(lambda i: session.record(event()), overflow)
+    after_overflow = current_rss_mib()
     dropped = client.dropped
     client.shutdown(timeout=0.5)
     return {
@@ -161,6 +168,9 @@ def cmd_memory(n: int) -> dict[str, Any]:
         "rss_before_mib": before,
         "rss_after_mib": after,
         "bytes_per_event": (after - before) * 2**20 / n,
+        "overflow": overflow,
+        "overflow_growth_mib": after_overflow - after,
+        "overflow_dropped": sum(dropped.values()),
         "peak_rss_mib": peak_rss_mib(),
         "record_p50_us": latency_summary_us(durations)["p50_us"],
         "dropped": dropped,
@@ -352,7 +362,7 @@ def main() -> None:
         "record": lambda: cmd_record(stub, int(arg("n", "50000"))),
         "threads": lambda: cmd_threads(stub, int(arg("threads", "8")), int(arg("n", "10000"))),
         "start": lambda: cmd_start(stub, int(arg("n", "200"))),
-        "memory": lambda: cmd_memory(int(arg("n", "100000"))),
+        "memory": lambda: cmd_memory(int(arg("n", "100000")), int(arg("overflow", "10000"))),
         "server-burst": lambda: cmd_server_burst(int(arg("n", "50000")), arg("pg-admin", "")),
         "end-pending": lambda: cmd_end_pending(int(arg("n", "10000"))),
         "server-ingest": lambda: cmd_server_ingest(

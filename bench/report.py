@@ -303,14 +303,25 @@ def postgres_row(runs: Runs) -> str:
 
 
 def memory_row(runs: Runs) -> str:
+    figure = "memory, 100,000 events queued, server down"
     if reason := runs.unavailable("aw_memory"):
-        return f"| memory, 100,000 events queued, server down | {reason} | reported | - |"
-    dropped = [r.get("dropped") for r in runs.results("aw_memory")]
+        return f"| {figure} | {reason} | reported; bounded by `max_queue_size` | - |"
+    growth = runs.median("aw_memory", "overflow_growth_mib")
+    per_event = runs.median("aw_memory", "bytes_per_event") or 0
+    overflow = runs.median("aw_memory", "overflow") or 0
+    dropped = runs.median("aw_memory", "overflow_dropped")
+    # Bounded: the overflow grows RSS by well under what queueing it would cost, and is
+    # counted as dropped, but for up to one export batch (512) the worker holds in flight.
+    bounded = growth is not None and growth * 2**20 < 0.1 * per_event * overflow
+    counted = dropped is not None and dropped + 512 >= overflow
+    met = "yes" if bounded and counted else "**no**"
     return (
-        f"| memory, 100,000 events queued, server down | {runs.cell('aw_memory', 'bytes_per_event', 0)} B/event,"
-        f" peak RSS {runs.cell('aw_memory', 'peak_rss_mib')} MiB, drops {dropped};"
-        f" `record()` p50 meanwhile {runs.cell('aw_memory', 'record_p50_us')} µs |"
-        " reported; bounded by `max_queue_size` | - |"
+        f"| {figure} | {runs.cell('aw_memory', 'bytes_per_event', 0)} B/event"
+        f" (peak RSS {runs.cell('aw_memory', 'peak_rss_mib')} MiB); {num(overflow, 0)} more past"
+        f" the bound: RSS +{runs.cell('aw_memory', 'overflow_growth_mib')} MiB,"
+        f" {runs.cell('aw_memory', 'overflow_dropped', 0)} counted as dropped;"
+        f" `record()` p50 meanwhile {runs.cell('aw_memory', 'record_p50_us')} µs"
+        f" | reported; bounded by `max_queue_size` | {met} |"
     )
 
 
