@@ -119,6 +119,10 @@ def test_bad_session_bodies_are_422(v2: V2) -> None:
         "session.session_id": {"session_id": "not-a-uuid"},
         "session.end_state": {"session_id": str(uuid.uuid4()), "end_state": "Done"},
         "session.tags": {"session_id": str(uuid.uuid4()), "tags": {"a": 1}},
+        "session.init_timestamp": {
+            "session_id": str(uuid.uuid4()),
+            "init_timestamp": "0001-01-01T00:00:00+14:00",
+        },
     }.items():
         answer = v2.post_key("/v2/create_session", {"session": session})
         assert answer.status_code == 422, field

@@ -22,6 +22,7 @@ import secrets
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,8 +166,6 @@ def uvicorn_server(db_url: str | None = None, **settings: Any) -> Iterator[TestS
 
 
 def _wait_started(server: Any, thread: threading.Thread, timeout: float = 10.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:

@@ -25,6 +25,7 @@ from agentwatch.server.storage.schema import COUNTER_KINDS
 __all__ = [
     "END_STATES",
     "event_record",
+    "parse_end_state",
     "parse_session_id",
     "parse_timestamp",
     "session_fields",
@@ -80,7 +81,8 @@ def parse_timestamp(value: Any, where: str) -> dt.datetime | None:
             parsed = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
         except (OverflowError, OSError, ValueError):
             parsed = None
-    if parsed is None or not 1 <= parsed.year <= 9998:
+    # Years 1 and 9999 are excluded: converting them to UTC can leave datetime's range.
+    if parsed is None or not 2 <= parsed.year <= 9998:
         raise Unprocessable(
             f"{where}: expected an ISO-8601 timestamp such as 2025-01-24T15:43:20+00:00, "
             f"got {_show(value)}"
@@ -98,7 +100,7 @@ def session_fields(raw: Any, session_id: str, where: str = "session") -> Session
         session_id=session_id,
         init_timestamp=parse_timestamp(raw.get("init_timestamp"), f"{where}.init_timestamp"),
         end_timestamp=parse_timestamp(raw.get("end_timestamp"), f"{where}.end_timestamp"),
-        end_state=_end_state(raw.get("end_state"), f"{where}.end_state"),
+        end_state=parse_end_state(raw.get("end_state"), f"{where}.end_state"),
         end_state_reason=text_of(raw.get("end_state_reason")),
         tags=_tags(raw.get("tags"), f"{where}.tags"),
         host_env=None if raw.get("host_env") is None else json.dumps(raw["host_env"], default=str),
@@ -106,7 +108,8 @@ def session_fields(raw: Any, session_id: str, where: str = "session") -> Session
     )
 
 
-def _end_state(value: Any, where: str) -> str | None:
+def parse_end_state(value: Any, where: str) -> str | None:
+    """``Success``/``Fail``/``Indeterminate`` (other SDKs' spellings mapped), or None if absent."""
     if value is None or value == "":
         return None
     if isinstance(value, str) and value.strip().lower() in _END_STATE_ALIASES:

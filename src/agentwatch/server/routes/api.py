@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from agentwatch.server import views, wire
 from agentwatch.server.context import ServerContext, get_context
-from agentwatch.server.errors import NotFound
+from agentwatch.server.errors import NotFound, Unprocessable
 from agentwatch.server.routes.v2 import api_key_owner
 from agentwatch.server.storage import KeyOwner, SessionFilter
 
@@ -43,7 +43,7 @@ def list_sessions(
     """Sessions newest first, one page at a time (keyset pagination through ``cursor``)."""
     where = SessionFilter(
         tags=tuple(tag or ()),
-        end_state=_end_state(end_state),
+        end_state=wire.parse_end_state(end_state, "end_state"),
         since=wire.parse_timestamp(since, "since"),
         until=wire.parse_timestamp(until, "until"),
         text=q.strip() if q and q.strip() else None,
@@ -53,18 +53,12 @@ def list_sessions(
     return views.session_list(rows, limit)
 
 
-def _end_state(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    return wire.session_fields({"end_state": value}, "", "").end_state
-
-
 @router.get("/sessions/{session_id}")
 def get_session(session_id: str, ctx: Context, owner: Owner) -> dict[str, Any]:
     """One session with its stats, agents and every event (all fields as sent) in time order."""
     try:
         canonical = wire.parse_session_id(session_id, "session_id")
-    except Exception:
+    except Unprocessable:
         raise NotFound("unknown session") from None
     detail = ctx.storage.session_detail(owner.project_id, canonical)
     if detail is None:

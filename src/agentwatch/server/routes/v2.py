@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentwatch.server import auth, views, wire
 from agentwatch.server.context import ServerContext, get_context
-from agentwatch.server.errors import Forbidden, NotFound, PayloadTooLarge, Unauthorized
+from agentwatch.server.errors import (
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unprocessable,
+)
 from agentwatch.server.pricing import format_usd
 from agentwatch.server.storage import EventRecord, KeyOwner
 from agentwatch.server.storage.ingest import SessionConflict, UnknownSession
@@ -259,12 +265,12 @@ def session_export(session_id: str, ctx: Context, owner: KeyOwnerDep) -> dict[st
 def _path_session_id(session_id: str) -> str:
     try:
         return wire.parse_session_id(session_id, "session_id")
-    except Exception:
+    except Unprocessable:
         # A malformed id names no session: same answer as an unknown one (no oracle).
         raise NotFound("unknown session") from None
 
 
 @router.get("/health", tags=["health"])
-def health(ctx: Context) -> dict[str, str]:
+def health() -> dict[str, str]:
     """Liveness: answers without touching the database."""
     return {"status": "ok", "message": "Server Up"}

@@ -95,22 +95,24 @@ def create_or_attach_session(
         ).scalar_one()
         if owner != project_id:
             raise SessionConflict(fields.session_id)
+        # Re-attaching (agentops' inherited_session_id) keeps the start time, counters and
+        # end state; it takes the new tags and host environment.
         attach = {k: v for k, v in _session_values(fields).items() if k in ("tags", "host_env")}
-        update_session(conn, project_id, SessionFields(fields.session_id), now, extra=attach)
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.id == fields.session_id)
+            .values(**attach, updated_at=now)
+        )
     if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
     return created
 
 
 def update_session(
-    conn: sa.Connection,
-    project_id: str,
-    fields: SessionFields,
-    now: dt.datetime,
-    extra: dict[str, Any] | None = None,
+    conn: sa.Connection, project_id: str, fields: SessionFields, now: dt.datetime
 ) -> bool:
     """Apply the given fields to the project's session. Returns False if there is no such session."""
-    values = {**_session_values(fields), **(extra or {}), "updated_at": now}
+    values = {**_session_values(fields), "updated_at": now}
     if fields.init_timestamp is not None:
         values["init_timestamp"] = fields.init_timestamp
     if fields.end_state in ("Success", "Fail") and fields.end_timestamp is None:
@@ -123,7 +125,7 @@ def update_session(
         .where(sessions.c.id == fields.session_id, sessions.c.project_id == project_id)
         .values(values)
     )
-    if result.rowcount == 1 and fields.tags is not None and extra is None:
+    if result.rowcount == 1 and fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
     return result.rowcount == 1
 
