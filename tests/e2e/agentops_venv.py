@@ -21,6 +21,8 @@ AGENTOPS_VERSION = "0.3.26"
 # Where the venv is kept between runs; override to put it elsewhere.
 CACHE_DIR_ENV = "AGENTWATCH_TEST_CACHE"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "agentwatch-tests"
+# A ready agentops 0.3.26 python to use instead of building one.
+PYTHON_ENV = "AGENTWATCH_TEST_AGENTOPS_PYTHON"
 MARKER = "agentwatch-venv-ok"
 # pip from PyPI on a cold cache takes ~10 s here; leave room for a slow registry.
 INSTALL_TIMEOUT_S = 900
@@ -36,11 +38,15 @@ def venv_python(venv: Path) -> Path:
 
 
 def ensure_agentops_venv() -> Path:
-    """Return the python of a venv with agentops==0.3.26, building it if needed.
+    """Return the python of a venv with agentops==0.3.26, building it if needed
+    (or the python named by ``AGENTWATCH_TEST_AGENTOPS_PYTHON``).
 
     Blocks for as long as pip takes (each command bounded by ``INSTALL_TIMEOUT_S``);
     raises ``RuntimeError`` with pip's output if the install fails.
     """
+    given = os.environ.get(PYTHON_ENV)
+    if given:
+        return Path(given)
     venv = venv_dir()
     python = venv_python(venv)
     if (venv / MARKER).exists():
