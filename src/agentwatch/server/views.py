@@ -73,8 +73,15 @@ def session_summary(row: Row) -> dict[str, Any]:
 
 
 def event_view(row: Row) -> dict[str, Any]:
-    """One event: normalised columns, plus ``data``, the full event exactly as the SDK sent it."""
+    """One event: every field the SDK sent, overlaid with the server's normalised columns.
+
+    ``data`` repeats the event exactly as sent (the top level shows, for example, the
+    server-computed ``cost`` and UTC ``init_timestamp`` where the SDK sent ``null`` or
+    another offset).
+    """
+    data = json.loads(row.data)
     return {
+        **data,
         "id": row.id,
         "event_type": row.event_type,
         "init_timestamp": iso(row.init_timestamp),
@@ -88,7 +95,7 @@ def event_view(row: Row) -> dict[str, Any]:
         "cost": usd(row.cost_pico),
         "trigger_event_id": row.trigger_event_id,
         "trigger_event_type": row.trigger_event_type,
-        "data": json.loads(row.data),
+        "data": data,
     }
 
 
@@ -178,9 +185,5 @@ def v2_export(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dic
         bucket = (
             event["event_type"] if event["event_type"] in ("llms", "tools", "errors") else "actions"
         )
-        grouped[bucket].append({**event["data"], **_columns(event)})
+        grouped[bucket].append({k: v for k, v in event.items() if k != "data"})
     return {"session": detail["session"], "agents": detail["agents"], **grouped}
-
-
-def _columns(event: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in event.items() if k != "data" and v is not None}
