@@ -130,6 +130,10 @@ def test_agentops_0_3_26_session_lands_whole(v2: V2, server: TestServer) -> None
     assert session["tokens"]["completion"] == 2
     assert session["duration_seconds"] == 42.399
     assert [e["data"] for e in detail["events"]] == batch  # every field, as sent
+    llm = detail["events"][2]
+    assert llm["completion"] == batch[2]["completion"]  # also at the top level
+    assert llm["data"]["cost"] is None
+    assert llm["cost"] == 1.65e-06  # priced by the server: 3 x $0.15/1M + 2 x $0.60/1M
     assert detail["events"][1]["agent_id"] == agent_id
 
 
