@@ -105,3 +105,17 @@ def test_keys_revoke_by_prefix_or_whole(storage: Storage) -> None:
     assert storage.revoke_api_keys(other)[0].revoked_at is not None
     assert storage.key_owner(other) is None
     assert storage.revoke_api_keys(other) == []
+
+
+def test_unsafe_postgresql_settings_are_reported(pg_url: str) -> None:
+    from agentwatch.server.storage.engine import create_engine, durability_warnings
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            fsync = conn.exec_driver_sql("SHOW fsync").scalar_one()
+        # The cluster started by conftest runs with fsync=off for speed.
+        reported = any("fsync=off" in w for w in durability_warnings(engine))
+        assert reported == (fsync == "off")
+    finally:
+        engine.dispose()

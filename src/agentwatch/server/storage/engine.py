@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["create_engine", "greatest", "insert", "normalize_url"]
+__all__ = ["create_engine", "durability_warnings", "greatest", "insert", "normalize_url"]
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -94,3 +94,21 @@ def greatest(dialect_name: str, column: Any, value: dt.datetime) -> Any:
     bound = sa.literal(value, column.type)
     func = sa.func.greatest if dialect_name == "postgresql" else sa.func.max
     return func(sa.func.coalesce(column, bound), bound)
+
+
+def durability_warnings(engine: sa.Engine) -> list[str]:
+    """Database settings under which an acknowledged batch could be lost in a crash.
+
+    PostgreSQL with ``fsync=off`` can corrupt on an OS crash; ``synchronous_commit=off``
+    acknowledges commits that a crash can still lose. SQLite is configured here already.
+    """
+    if engine.dialect.name != "postgresql":
+        return []
+    found = []
+    with engine.connect() as conn:
+        for name in ("fsync", "synchronous_commit"):
+            if conn.exec_driver_sql(f"SHOW {name}").scalar_one() == "off":
+                found.append(
+                    f"PostgreSQL runs with {name}=off: acknowledged events may be lost in a crash"
+                )
+    return found

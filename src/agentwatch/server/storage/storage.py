@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,8 @@ from agentwatch.server.storage.records import (
 from agentwatch.server.storage.schema import api_keys, projects
 
 __all__ = ["Storage"]
+
+logger = logging.getLogger("agentwatch.server")
 
 
 def utcnow() -> dt.datetime:
@@ -59,6 +62,8 @@ class Storage:
         try:
             if migrate_schema:
                 migrate.upgrade(storage.engine)
+            for warning in engines.durability_warnings(storage.engine):
+                logger.warning(warning)
         except BaseException:
             storage.close()
             raise
