@@ -166,3 +166,37 @@ def test_fuzzed_events_never_cause_a_server_error(server: TestServer, events: li
         answer = _post(v2, jwt, json.dumps({"events": events}).encode())
     assert answer.status_code in (200, 400, 413, 422), answer.text
     assert set(answer.json()) == {"path", "message"} if answer.status_code != 200 else True
+
+
+session_like = st.fixed_dictionaries(
+    {"session_id": st.uuids().map(str) | json_values},
+    optional={
+        "init_timestamp": json_values
+        | st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+        "end_timestamp": json_values,
+        "end_state": json_values | st.sampled_from(["Success", "Fail", "Indeterminate", "error"]),
+        "end_state_reason": json_values,
+        "tags": json_values | st.lists(st.text(max_size=300), max_size=3),
+        "host_env": json_values,
+        "video": json_values,
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(session=session_like | json_values)
+def test_fuzzed_sessions_never_cause_a_server_error(server: TestServer, session: Any) -> None:
+    with V2(server) as v2:
+        body = json.dumps({"session": session}).encode()
+        headers = {"X-Agentops-Api-Key": server.api_key, "Content-Type": "application/json"}
+        created = v2.http.post("/v2/create_session", content=body, headers=headers)
+        assert created.status_code in (200, 400, 422), created.text
+        _, jwt = v2.create_session()
+        updated = v2.http.post(
+            "/v2/update_session",
+            content=body,
+            headers={**headers, "Authorization": f"Bearer {jwt}"},
+        )
+        assert updated.status_code in (200, 400, 422), updated.text
