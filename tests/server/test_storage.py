@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -49,7 +51,7 @@ def test_migrations_are_idempotent(db_url: str, storage: Storage) -> None:
         )
 
 
-def test_sqlite_is_durable_and_waits_for_locks(tmp_path: object) -> None:
+def test_sqlite_is_durable_and_waits_for_locks(tmp_path: Path) -> None:
     storage = Storage.open(f"sqlite:///{tmp_path}/x.db")
     try:
         with storage.read() as conn:
@@ -119,3 +121,30 @@ def test_unsafe_postgresql_settings_are_reported(pg_url: str) -> None:
         assert reported == (fsync == "off")
     finally:
         engine.dispose()
+
+
+def test_read_queries_use_indexes(tmp_path: Path) -> None:
+    """The list, drilldown and tag filter are index walks, whatever the table sizes."""
+    from agentwatch.server.storage import SessionFilter, queries
+    from agentwatch.server.storage.schema import events
+
+    storage = Storage.open(f"sqlite:///{tmp_path}/plan.db")
+    try:
+        with storage.read() as conn:
+
+            def plan(statement: sa.Select[Any]) -> str:
+                compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
+                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+                return " | ".join(str(row[-1]) for row in rows)
+
+            listing = queries._list_query("p", SessionFilter(tags=("a",)), None, 50)
+            assert "ix_sessions_project_init" in plan(listing)
+            assert "sqlite_autoindex_session_tags_1" in plan(listing)
+            drilldown = (
+                sa.select(events)
+                .where(events.c.session_id == "s")
+                .order_by(events.c.init_timestamp)
+            )
+            assert "ix_events_session_init" in plan(drilldown)
+    finally:
+        storage.close()

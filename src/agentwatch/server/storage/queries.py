@@ -47,6 +47,12 @@ def list_sessions(
     limit: int,
 ) -> list[sa.Row[Any]]:
     """Sessions newest first (by start time, then id), strictly after the keyset ``after``."""
+    return list(conn.execute(_list_query(project_id, where, after, limit)))
+
+
+def _list_query(
+    project_id: str, where: SessionFilter, after: tuple[dt.datetime, str] | None, limit: int
+) -> sa.Select[Any]:
     c = sessions.c
     query = sa.select(sessions).where(c.project_id == project_id)
     for tag in where.tags:
@@ -71,11 +77,11 @@ def list_sessions(
         started, session_id = after
         query = query.where(
             sa.or_(
-                c.init_timestamp < started, sa.and_(c.init_timestamp == started, c.id < session_id)
+                c.init_timestamp < started,
+                sa.and_(c.init_timestamp == started, c.id < session_id),
             )
         )
-    query = query.order_by(c.init_timestamp.desc(), c.id.desc()).limit(limit)
-    return list(conn.execute(query))
+    return query.order_by(c.init_timestamp.desc(), c.id.desc()).limit(limit)
 
 
 def _escape_like(text: str) -> str:
