@@ -6,7 +6,7 @@ plaintext is shown once and never stored. Lookups go by hash; the final comparis
 constant-time anyway so that no code path compares secrets byte by byte.
 
 Session JWTs are HS256 (pinned: the algorithm in a token's header is never trusted),
-carry ``session_id``, ``project_id``, ``kid`` (the API key row that issued them, so
+carry ``session_id``, ``project_id``, ``api_key_id`` (the API key row that issued them, so
 revoking the key revokes its tokens) and ``exp``, which is required.
 """
 
@@ -120,7 +120,7 @@ class TokenSigner:
             "exp": now + self._lifetime,
         }
         if key_id is not None:
-            claims["kid"] = key_id
+            claims["api_key_id"] = key_id
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
     def verify(self, token: str) -> SessionClaims:
@@ -144,9 +144,9 @@ class TokenSigner:
         session_id, project_id = claims.get("session_id"), claims.get("project_id")
         if not isinstance(session_id, str) or not isinstance(project_id, str):
             raise Unauthorized("Invalid Token: session_id and project_id must be strings")
-        kid = claims.get("kid")
+        key_id = claims.get("api_key_id")
         return SessionClaims(
-            session_id, project_id, kid if isinstance(kid, str) else None, int(claims["exp"])
+            session_id, project_id, key_id if isinstance(key_id, str) else None, int(claims["exp"])
         )
 
 
