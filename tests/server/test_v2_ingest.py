@@ -363,3 +363,17 @@ def test_unknown_session_is_404(v2: V2, server: TestServer) -> None:
 
 def test_health(v2: V2) -> None:
     assert v2.http.get("/health").status_code == 200
+
+
+def test_non_finite_numbers_are_kept_readable(v2: V2, server: TestServer) -> None:
+    session_id = str(uuid.uuid4())
+    # Python SDKs' json.dumps lets NaN and Infinity through; reads must still be valid JSON.
+    body = '{"session": {"session_id": "%s", "host_env": {"CPU": NaN}}}' % session_id
+    headers = {**v2.key_headers(), "Content-Type": "application/json"}
+    jwt = v2.http.post("/v2/create_session", content=body, headers=headers).json()["jwt"]
+    events = '{"events": [{"id": "e1", "event_type": "actions", "params": {"x": Infinity}}]}'
+    headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
+    assert v2.http.post("/v2/create_events", content=events, headers=headers).status_code == 200
+    detail = v2.get(f"/api/sessions/{session_id}").json()
+    assert detail["session"]["host_env"] == {"CPU": "nan"}
+    assert detail["events"][0]["params"] == {"x": "inf"}

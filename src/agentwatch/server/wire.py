@@ -19,6 +19,7 @@ from typing import Any
 
 from agentwatch.server.errors import Unprocessable
 from agentwatch.server.pricing import PriceTable, usd_to_pico
+from agentwatch.server.storage.ingest import dump_json
 from agentwatch.server.storage.records import EventRecord, SessionFields
 from agentwatch.server.storage.schema import COUNTER_KINDS
 
@@ -103,7 +104,7 @@ def session_fields(raw: Any, session_id: str, where: str = "session") -> Session
         end_state=parse_end_state(raw.get("end_state"), f"{where}.end_state"),
         end_state_reason=text_of(raw.get("end_state_reason")),
         tags=_tags(raw.get("tags"), f"{where}.tags"),
-        host_env=None if raw.get("host_env") is None else json.dumps(raw["host_env"], default=str),
+        host_env=None if raw.get("host_env") is None else dump_json(raw["host_env"]),
         video=text_of(raw.get("video")),
     )
 
