@@ -368,7 +368,7 @@ def test_health(v2: V2) -> None:
 def test_non_finite_numbers_are_kept_readable(v2: V2, server: TestServer) -> None:
     session_id = str(uuid.uuid4())
     # Python SDKs' json.dumps lets NaN and Infinity through; reads must still be valid JSON.
-    body = '{"session": {"session_id": "%s", "host_env": {"CPU": NaN}}}' % session_id
+    body = '{"session": {"session_id": "' + session_id + '", "host_env": {"CPU": NaN}}}'
     headers = {**v2.key_headers(), "Content-Type": "application/json"}
     jwt = v2.http.post("/v2/create_session", content=body, headers=headers).json()["jwt"]
     events = '{"events": [{"id": "e1", "event_type": "actions", "params": {"x": Infinity}}]}'
