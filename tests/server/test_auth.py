@@ -165,3 +165,30 @@ def test_projects_cannot_touch_each_other(
     ).raise_for_status()  # lands in the intruder's session
     owner_view = owner.get(f"/api/sessions/{session_id}").json()
     assert owner_view["session"]["event_count"] == 1
+
+
+def test_parent_project_reads_but_cannot_write(v2: V2, other_project: V2) -> None:
+    parent, child = v2, other_project
+    session_id = str(uuid.uuid4())
+    headers = {**child.key_headers(), "X-Agentops-Parent-Key": parent.api_key}
+    created = child.http.post(
+        "/v2/create_session", json={"session": {"session_id": session_id}}, headers=headers
+    )
+    assert created.status_code == 200
+    child.events(
+        created.json()["jwt"], [event("llms", model="gpt-4o", prompt_tokens=5)]
+    ).raise_for_status()
+    assert parent.get(f"/api/sessions/{session_id}").json()["session"]["event_count"] == 1
+    assert parent.get(f"/v2/sessions/{session_id}/stats").status_code == 200
+    assert [s["id"] for s in parent.get("/api/sessions").json()["sessions"]] == [session_id]
+    assert parent.get("/api/stats").json()["prompt_tokens"] == 5
+    assert parent.post_key("/v2/reauthorize_jwt", {"session_id": session_id}).status_code == 404
+    own_id, _ = parent.create_session()
+    assert child.get(f"/api/sessions/{own_id}").status_code == 404  # not the other way round
+    bad_parent = {**child.key_headers(), "X-Agentops-Parent-Key": str(uuid.uuid4())}
+    refused = child.http.post(
+        "/v2/create_session",
+        json={"session": {"session_id": str(uuid.uuid4())}},
+        headers=bad_parent,
+    )
+    assert refused.status_code == 401

@@ -247,7 +247,7 @@ def developer_errors(body: DeveloperErrorBody, ctx: Context, owner: KeyOwnerDep)
 @router.get("/v2/sessions/{session_id}/stats")
 def session_stats(session_id: str, ctx: Context, owner: KeyOwnerDep) -> dict[str, Any]:
     """The session's aggregates (404 for a session of another project)."""
-    row = ctx.storage.session(owner.project_id, _path_session_id(session_id))
+    row = ctx.storage.session(owner.project_id, _path_session_id(session_id), as_reader=True)
     if row is None:
         raise NotFound("unknown session")
     return views.v2_stats(row)

@@ -18,6 +18,7 @@ __all__ = [
     "session_agents",
     "session_events",
     "session_row",
+    "visible_to",
 ]
 
 
@@ -32,11 +33,21 @@ class SessionFilter:
     text: str | None = None
 
 
-def session_row(conn: sa.Connection, project_id: str, session_id: str) -> sa.Row[Any] | None:
-    """The project's session, or None (also when it exists in another project)."""
-    return conn.execute(
-        sa.select(sessions).where(sessions.c.id == session_id, sessions.c.project_id == project_id)
-    ).first()
+def visible_to(project_id: str) -> sa.ColumnElement[bool]:
+    """Sessions a project may read: its own, and those that named it as parent project
+    (``X-Agentops-Parent-Key`` at creation). Only the owner may write."""
+    return sa.or_(sessions.c.project_id == project_id, sessions.c.parent_project_id == project_id)
+
+
+def session_row(
+    conn: sa.Connection, project_id: str, session_id: str, *, as_reader: bool = False
+) -> sa.Row[Any] | None:
+    """The project's session, or None (also when it belongs to another project).
+
+    ``as_reader`` also finds sessions that named ``project_id`` as their parent.
+    """
+    owned = visible_to(project_id) if as_reader else sessions.c.project_id == project_id
+    return conn.execute(sa.select(sessions).where(sessions.c.id == session_id, owned)).first()
 
 
 def list_sessions(
@@ -54,7 +65,7 @@ def _list_query(
     project_id: str, where: SessionFilter, after: tuple[dt.datetime, str] | None, limit: int
 ) -> sa.Select[Any]:
     c = sessions.c
-    query = sa.select(sessions).where(c.project_id == project_id)
+    query = sa.select(sessions).where(visible_to(project_id))
     for tag in where.tags:
         query = query.where(
             sa.exists().where(session_tags.c.session_id == c.id, session_tags.c.tag == tag)
@@ -113,7 +124,7 @@ def session_agents(conn: sa.Connection, session_id: str) -> list[sa.Row[Any]]:
 def project_totals(
     conn: sa.Connection, project_id: str, since: dt.datetime | None, until: dt.datetime | None
 ) -> dict[str, int]:
-    """Totals over the project's sessions started in [since, until)."""
+    """Totals over the sessions the project may read, started in [since, until)."""
     c = sessions.c
     query = sa.select(
         sa.func.count().label("sessions"),
@@ -127,7 +138,7 @@ def project_totals(
         sa.func.coalesce(sa.func.sum(c.cached_tokens), 0).label("cached_tokens"),
         sa.func.coalesce(sa.func.sum(c.cost_pico), 0).label("cost_pico"),
         sa.func.coalesce(sa.func.sum(c.unpriced_llms), 0).label("unpriced_llms"),
-    ).where(c.project_id == project_id)
+    ).where(visible_to(project_id))
     if since is not None:
         query = query.where(c.init_timestamp >= since)
     if until is not None:

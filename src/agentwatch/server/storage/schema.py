@@ -100,6 +100,7 @@ sessions = sa.Table(
     sa.Column("cost_pico", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("unpriced_llms", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
+    sa.Index("ix_sessions_parent_init", "parent_project_id", "init_timestamp", "id"),
 )
 
 session_tags = sa.Table(

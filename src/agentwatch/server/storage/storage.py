@@ -250,16 +250,24 @@ class Storage:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def session(self, project_id: str, session_id: str) -> sa.Row[Any] | None:
+    def session(
+        self, project_id: str, session_id: str, *, as_reader: bool = False
+    ) -> sa.Row[Any] | None:
+        """The project's session row, or None. ``as_reader`` also finds its child
+        projects' sessions (see :func:`queries.visible_to`)."""
         with self.read() as conn:
-            return queries.session_row(conn, project_id, session_id)
+            return queries.session_row(conn, project_id, session_id, as_reader=as_reader)
 
     def session_detail(
         self, project_id: str, session_id: str
     ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[sa.Row[Any]]] | None:
-        """(session, agents, events in time order) read in one snapshot, or None."""
+        """(session, agents, events in time order) as the project may read them, or None.
+
+        Read one after the other: a batch committed in between can show in the events
+        and not yet in the session's counters.
+        """
         with self.read() as conn:
-            row = queries.session_row(conn, project_id, session_id)
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
             if row is None:
                 return None
             return (
