@@ -198,6 +198,8 @@ def machine() -> dict[str, str]:
         "memory": f"{mem_gib:.1f} GiB",
         "python": platform.python_version(),
         "os": f"{os_release.get('PRETTY_NAME', '?').strip(chr(34))}, Linux {platform.release()}",
+        # Anything else running competes for the two cores; the report shows it.
+        "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -208,6 +210,7 @@ def log(message: str) -> None:
 def main() -> None:
     quick = flag("quick")
     started = time.monotonic()
+    load_at_start = machine()["load"]
     for spec in venvs.ALL:
         log(f"venv {spec.name}: {venvs.ensure(spec)}")
     OUT_DIR.mkdir(exist_ok=True)
@@ -227,7 +230,7 @@ def main() -> None:
     log("imports measured")
     data = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": {**machine(), "load_at_start": load_at_start},
         "quick": quick,
         "elapsed_s": time.monotonic() - started,
         "versions": {spec.name: venvs.freeze(spec) for spec in venvs.ALL},
