@@ -114,6 +114,7 @@ def header(data: Data) -> str:
             f"Written by `make bench` (bench/run.py) on {data['date']}, in {data['elapsed_s'] / 60:.1f} min.",
             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}, {m['os']}.",
             f"Load average (1/5/15 min) at the start: {m['load_at_start']}; at the end: {m['load']}.",
+            f"agentwatch measured at commit {data.get('agentwatch_revision', '?')}.",
             "Every SDK runs in its own venv under `bench/.venvs/` against one local stub backend",
             "(`bench/stub_server.py`, 127.0.0.1) that shares the two cores with it; each figure is the",
             "median of several fresh-process runs, with [min..max] of the runs. Methods follow",

@@ -203,6 +203,17 @@ def machine() -> dict[str, str]:
     }
 
 
+def agentwatch_revision() -> str:
+    """The commit measured, and whether src/ differed from it (the venv is editable)."""
+    git = ["git", "-C", str(venvs.REPO_DIR)]
+    try:
+        commit = subprocess.check_output([*git, "rev-parse", "--short", "HEAD"], text=True).strip()
+        dirty = subprocess.check_output([*git, "status", "--porcelain", "--", "src"], text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (" with uncommitted changes in src/" if dirty.strip() else "")
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -231,6 +242,7 @@ def main() -> None:
     data = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {**machine(), "load_at_start": load_at_start},
+        "agentwatch_revision": agentwatch_revision(),
         "quick": quick,
         "elapsed_s": time.monotonic() - started,
         "versions": {spec.name: venvs.freeze(spec) for spec in venvs.ALL},
