@@ -290,8 +290,96 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
         )
 
 
-# `agentwatch demo` (a simulated agent session through the SDK) is registered here by
-# the SDK side of issue 3: @main.command() def demo(...) -> None.
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Port (default 8000).")
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    default=None,
+    help="Database URL (default: a temporary SQLite file, removed on exit).",
+)
+@click.option("--no-wait", is_flag=True, help="Exit after the demo session instead of serving.")
+def demo(host: str | None, port: int | None, db_url: str | None, no_wait: bool) -> None:
+    """Start a server, record a simulated agent session through the SDK, keep serving."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="agentwatch-demo-") as tmp:
+        url = db_url or f"sqlite:///{tmp}/demo.db"
+        settings = _settings(host=host, port=port, db_url=url)
+        listener = _listen(settings.host, settings.port)
+        settings = settings.replace(port=listener.getsockname()[1])
+        storage = _open_storage(settings)
+        try:
+            project = storage.project_by_name("demo") or storage.create_project("demo")
+            key, _ = storage.create_api_key(project.id)
+            server = _DemoServer(_create_app(settings, storage), listener)
+            try:
+                _run_demo(settings.base_url, key)
+                if not no_wait:
+                    click.echo("Serving until Ctrl-C.")
+                    server.wait()
+            finally:
+                server.stop()
+        finally:
+            storage.close()
+            listener.close()
+
+
+class _DemoServer:
+    """uvicorn in a thread, so the demo's SDK runs in the main thread beside it."""
+
+    def __init__(self, app: Any, listener: socket.socket) -> None:
+        import threading
+        import time
+
+        import uvicorn
+
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [listener]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise click.ClickException("the server did not start")
+            time.sleep(0.02)
+
+    def wait(self) -> None:
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            click.echo("\nStopping.")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+def _run_demo(base_url: str, key: str) -> None:
+    from agentwatch.client import Client
+    from agentwatch.demo import run_demo_session
+
+    click.echo(f"agentwatch demo server on {base_url}")
+    client = Client(api_key=key, endpoint=base_url, handle_signals=False, log_level="WARNING")
+    try:
+        session = run_demo_session(client)
+        delivered = client.flush()
+        stats = session.manager.stats_line(delivered)
+    finally:
+        client.shutdown()
+    click.echo(f"Recorded a simulated agent session {session.session_id}.")
+    click.echo(stats)
+    click.echo(
+        f"JSON:       curl -H 'X-Agentops-Api-Key: {key}' "
+        f"{base_url}/api/sessions/{session.session_id}"
+    )
+    click.echo(f"API docs:   {base_url}/docs")
+    click.echo(f"Send your own sessions with: export AGENTWATCH_API_KEY={key}")
 
 
 if __name__ == "__main__":

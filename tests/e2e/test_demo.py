@@ -1,0 +1,59 @@
+"""``agentwatch demo`` as a user runs it: a real subprocess, serving until interrupted."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import httpx
+
+
+def test_demo_records_a_session_and_keeps_serving() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentwatch.cli", "demo", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Serving until Ctrl-C"):
+                break
+        output = "".join(lines)
+        assert "Session Stats - " in output, output
+        assert "LLMs: 2 | Tools: 3 | Actions: 3 | Errors: 1" in output
+        match = re.search(r"-H 'X-Agentops-Api-Key: ([0-9a-f-]+)' (http://\S+)", output)
+        assert match, output
+        key, url = match.groups()
+
+        # Still serving: the session is there with everything the simulated agent did.
+        answer = httpx.get(url, headers={"X-Agentops-Api-Key": key}, timeout=10)
+        assert answer.status_code == 200
+        detail = answer.json()
+        assert detail["session"]["end_state"] == "Success"
+        assert detail["session"]["tags"] == ["demo", "travel-agent"]
+        assert Counter(e["event_type"] for e in detail["events"]) == {
+            "llms": 2,
+            "tools": 3,
+            "actions": 3,
+            "errors": 1,
+        }
+        [error] = [e for e in detail["events"] if e["event_type"] == "errors"]
+        [failed] = [e for e in detail["events"] if e["id"] == error["trigger_event_id"]]
+        assert failed["name"] == "flight_search"
+        assert error["error_type"] == "TimeoutError"
+        assert {a["name"] for a in detail["agents"]} == {"researcher", "planner"}
+        assert all(e["cost"] > 0 for e in detail["events"] if e["event_type"] == "llms")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
