@@ -160,3 +160,27 @@ def test_openapi_documents_the_read_api(v2: V2) -> None:
     for path in ("/api/sessions", "/api/sessions/{session_id}", "/api/stats", "/v2/create_events"):
         assert path in spec["paths"]
     assert v2.http.get("/docs").status_code == 200
+
+
+def test_drilldown_events_can_be_paged(v2: V2) -> None:
+    session_id, jwt = v2.create_session()
+    sent = [event("actions", init_timestamp=_at(i % 3)) for i in range(7)]  # ties on time
+    v2.events(jwt, sent).raise_for_status()
+    everything = v2.get(f"/api/sessions/{session_id}").json()
+    assert everything["next_event_cursor"] is None
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {"event_limit": 3}
+        if cursor:
+            params["event_cursor"] = cursor
+        page = v2.get(f"/api/sessions/{session_id}", **params).json()
+        seen += [e["id"] for e in page["events"]]
+        cursor = page["next_event_cursor"]
+        if cursor is None:
+            break
+    assert seen == [e["id"] for e in everything["events"]]
+    assert len(seen) == 7
+    bad = v2.get(f"/api/sessions/{session_id}", event_cursor="nope")
+    assert bad.status_code == 422
+    assert bad.json()["message"].startswith("event_cursor")

@@ -103,15 +103,24 @@ def agent_view(row: Row) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "logs": row.logs, "created_at": iso(row.created_at)}
 
 
-def session_detail(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dict[str, Any]:
-    """A session with its host environment, agents and events in time order."""
+def session_detail(
+    session: Row, agents: Sequence[Row], events: Sequence[Row], event_limit: int | None = None
+) -> dict[str, Any]:
+    """A session with its host environment, agents and events in time order.
+
+    Given ``event_limit``, ``events`` may hold one more row than the page, which only
+    tells that ``next_event_cursor`` is needed.
+    """
     summary = session_summary(session)
     summary["host_env"] = None if session.host_env is None else json.loads(session.host_env)
     summary["video"] = session.video
+    page = events if event_limit is None else events[:event_limit]
+    more = event_limit is not None and len(events) > event_limit
     return {
         "session": summary,
         "agents": [agent_view(a) for a in agents],
-        "events": [event_view(e) for e in events],
+        "events": [event_view(e) for e in page],
+        "next_event_cursor": encode_cursor(page[-1].init_timestamp, page[-1].id) if more else None,
     }
 
 
@@ -147,14 +156,14 @@ def encode_cursor(started: dt.datetime, session_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    """The keyset position in ``cursor``; 422 when it is not one this server made."""
+def decode_cursor(cursor: str, name: str = "cursor") -> tuple[dt.datetime, str]:
+    """The keyset position in ``cursor``; 422 naming ``name`` when this server did not make it."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         started, session_id = raw.split("|", 1)
         return dt.datetime.fromisoformat(started), session_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Unprocessable("cursor: not a cursor returned by this API (use next_cursor)") from None
+        raise Unprocessable(f"{name}: not a cursor returned by this API") from None
 
 
 def v2_stats(row: Row) -> dict[str, Any]:

@@ -54,16 +54,28 @@ def list_sessions(
 
 
 @router.get("/sessions/{session_id}")
-def get_session(session_id: str, ctx: Context, owner: Owner) -> dict[str, Any]:
-    """One session with its stats, agents and every event (all fields as sent) in time order."""
+def get_session(
+    session_id: str,
+    ctx: Context,
+    owner: Owner,
+    event_limit: Annotated[
+        int | None, Query(ge=1, le=100_000, description="at most this many events (default: all)")
+    ] = None,
+    event_cursor: Annotated[
+        str | None, Query(description="next_event_cursor of the previous page")
+    ] = None,
+) -> dict[str, Any]:
+    """One session with its stats, agents and its events (all fields as sent) in time order."""
     try:
         canonical = wire.parse_session_id(session_id, "session_id")
     except Unprocessable:
         raise NotFound("unknown session") from None
-    detail = ctx.storage.session_detail(owner.project_id, canonical)
+    after = views.decode_cursor(event_cursor, "event_cursor") if event_cursor else None
+    fetch = None if event_limit is None else event_limit + 1
+    detail = ctx.storage.session_detail(owner.project_id, canonical, after, fetch)
     if detail is None:
         raise NotFound("unknown session")
-    return views.session_detail(*detail)
+    return views.session_detail(*detail, event_limit=event_limit)
 
 
 @router.get("/stats")

@@ -99,15 +99,24 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def session_events(conn: sa.Connection, session_id: str) -> list[sa.Row[Any]]:
-    """The session's events in time order (ties broken by id, so the order is stable)."""
-    return list(
-        conn.execute(
-            sa.select(events)
-            .where(events.c.session_id == session_id)
-            .order_by(events.c.init_timestamp, events.c.id)
+def session_events(
+    conn: sa.Connection,
+    session_id: str,
+    after: tuple[dt.datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[sa.Row[Any]]:
+    """The session's events in time order (ties broken by id, so the order is stable),
+    strictly after the keyset ``after``, at most ``limit`` of them."""
+    c = events.c
+    query = sa.select(events).where(c.session_id == session_id)
+    if after is not None:
+        started, event_id = after
+        query = query.where(
+            sa.or_(
+                c.init_timestamp > started, sa.and_(c.init_timestamp == started, c.id > event_id)
+            )
         )
-    )
+    return list(conn.execute(query.order_by(c.init_timestamp, c.id).limit(limit)))
 
 
 def session_agents(conn: sa.Connection, session_id: str) -> list[sa.Row[Any]]:

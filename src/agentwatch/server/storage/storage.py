@@ -259,9 +259,16 @@ class Storage:
             return queries.session_row(conn, project_id, session_id, as_reader=as_reader)
 
     def session_detail(
-        self, project_id: str, session_id: str
+        self,
+        project_id: str,
+        session_id: str,
+        events_after: tuple[dt.datetime, str] | None = None,
+        event_limit: int | None = None,
     ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[sa.Row[Any]]] | None:
         """(session, agents, events in time order) as the project may read them, or None.
+
+        Events can be read a page at a time: those after the keyset ``events_after``,
+        at most ``event_limit``.
 
         Read one after the other: a batch committed in between can show in the events
         and not yet in the session's counters.
@@ -273,7 +280,7 @@ class Storage:
             return (
                 row,
                 queries.session_agents(conn, session_id),
-                queries.session_events(conn, session_id),
+                queries.session_events(conn, session_id, events_after, event_limit),
             )
 
     def list_sessions(
