@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -200,3 +203,36 @@ def test_fuzzed_sessions_never_cause_a_server_error(server: TestServer, session:
             headers={**headers, "Authorization": f"Bearer {jwt}"},
         )
         assert updated.status_code in (200, 400, 422), updated.text
+
+
+def test_requests_beyond_the_inflight_limit_get_503() -> None:
+    with uvicorn_server(max_inflight=1) as server, V2(server) as v2:
+        _, jwt = v2.create_session()
+        started = threading.Event()
+
+        def slow_body() -> Iterator[bytes]:
+            yield b'{"events": ['
+            started.set()
+            time.sleep(1.5)
+            yield b"]}"
+
+        def slow_upload() -> int:
+            with httpx.Client(timeout=30) as http:
+                answer = http.post(
+                    f"{server.url}/v2/create_events",
+                    content=slow_body(),
+                    headers={"Authorization": f"Bearer {jwt}"},
+                )
+                return answer.status_code
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(slow_upload)
+            assert started.wait(10)
+            time.sleep(0.2)
+            busy = v2.events(jwt, [event()])
+            assert busy.status_code == 503
+            assert busy.headers["Retry-After"] == "1"
+            assert "busy" in busy.json()["message"]
+            assert v2.http.get("/health").status_code == 200
+            assert slow.result() == 200
+        assert v2.events(jwt, [event()]).status_code == 200

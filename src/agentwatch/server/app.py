@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from agentwatch.server.auth import TokenSigner, load_or_create_secret
 from agentwatch.server.context import ServerContext
 from agentwatch.server.errors import install_error_handlers
-from agentwatch.server.limits import BodyLimitMiddleware
+from agentwatch.server.limits import BodyLimitMiddleware, InflightLimitMiddleware
 from agentwatch.server.pricing import PriceTable
 from agentwatch.server.routes import api, v2
 from agentwatch.server.settings import ServerSettings
@@ -55,6 +55,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.include_router(v2.router)
     app.include_router(api.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: a slow upload holds its slot while its body arrives.
+    app.add_middleware(InflightLimitMiddleware, max_inflight=settings.max_inflight)
     return app
 
 

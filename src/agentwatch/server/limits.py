@@ -1,4 +1,10 @@
-"""ASGI middleware that bounds request bodies and undoes ``Content-Encoding: gzip``.
+"""ASGI middleware that bounds what one process takes on: requests in flight, body sizes.
+
+:class:`InflightLimitMiddleware` sheds load with 503 + ``Retry-After`` once too many
+requests are being handled, instead of queueing without bound (SDKs retry 503 with
+backoff, and ingest is idempotent, so shedding loses nothing). ``/health`` is exempt.
+
+:class:`BodyLimitMiddleware` bounds request bodies and undoes ``Content-Encoding: gzip``.
 
 The limit applies to the body the app will parse, i.e. *after* decompression, and
 decompression stops as soon as it is crossed (a 100 KB gzip bomb never inflates past the
@@ -13,7 +19,7 @@ import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["BodyLimitMiddleware"]
+__all__ = ["BodyLimitMiddleware", "InflightLimitMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -27,6 +33,30 @@ class _Refused(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class InflightLimitMiddleware:
+    """Answers 503 while ``max_inflight`` HTTP requests are already being handled."""
+
+    def __init__(self, app: ASGIApp, max_inflight: int) -> None:
+        self.app = app
+        self.max_inflight = max_inflight
+        # Only touched from the event loop thread: no lock needed.
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        if self.inflight >= self.max_inflight:
+            message = f"server busy ({self.max_inflight} requests in flight), retry later"
+            await _send_error(scope, send, 503, message, [(b"retry-after", b"1")])
+            return
+        self.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1
 
 
 class BodyLimitMiddleware:
@@ -99,6 +129,9 @@ def _with_plain_body(scope: Scope, length: int) -> Scope:
         if k.lower() not in (b"content-encoding", b"content-length")
     ]
     headers.append((b"content-length", str(length).encode()))
+    if length and not any(k.lower() == b"content-type" for k, _ in headers):
+        # Every body this API takes is JSON; without this FastAPI would not parse it.
+        headers.append((b"content-type", b"application/json"))
     return {**scope, "headers": headers}
 
 
@@ -115,16 +148,19 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_error(scope: Scope, send: Send, status: int, message: str) -> None:
+async def _send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     payload = json.dumps({"path": scope.get("path", ""), "message": message}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
     await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
     )
     await send({"type": "http.response.body", "body": payload})

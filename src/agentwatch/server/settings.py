@@ -147,6 +147,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Most events accepted in one `create_events` / `update_events` request (more: 413).",
     ),
     Setting(
+        "max_inflight",
+        "AGENTWATCH_MAX_INFLIGHT",
+        256,
+        _parse_positive_int,
+        "Requests one server process handles at once; beyond it, 503 with Retry-After.",
+    ),
+    Setting(
         "prices_file",
         "AGENTWATCH_PRICES_FILE",
         None,
@@ -172,6 +179,7 @@ class ServerSettings:
     public_url: str | None
     max_body_bytes: int
     max_batch_events: int
+    max_inflight: int
     prices_file: Path | None
 
     @classmethod
