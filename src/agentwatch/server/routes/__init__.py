@@ -1,0 +1,1 @@
+"""HTTP routes: ``v2`` (AgentOps-compatible ingest) and ``api`` (JSON read API)."""
