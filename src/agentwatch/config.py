@@ -11,53 +11,24 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from agentwatch.exceptions import ConfigurationError
+from agentwatch.settings_table import (
+    Setting,
+    from_environment,
+    parse_bool,
+    parse_positive_float,
+    parse_positive_int,
+)
 
 __all__ = ["SETTINGS", "Config", "Setting"]
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
-def _parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError("accepted: true/false, 1/0, yes/no, on/off")
-
-
-def _parse_positive_int(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError("accepted: a positive integer") from None
-    if value <= 0:
-        raise ValueError("accepted: a positive integer")
-    return value
-
-
-def _parse_positive_float(raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError("accepted: a positive number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError("accepted: a positive number of seconds")
-    return value
 
 
 def _parse_tags(raw: str) -> tuple[str, ...]:
     return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
-
-
-def _parse_str(raw: str) -> str:
-    return raw.strip()
 
 
 def _parse_optional_uuid(raw: str) -> str:
@@ -84,17 +55,6 @@ def _parse_log_level(raw: str) -> str:
     if value not in _LOG_LEVELS:
         raise ValueError(f"accepted: one of {', '.join(_LOG_LEVELS)}")
     return value
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One row of the settings table."""
-
-    name: str
-    env: str
-    default: Any
-    parse: Callable[[str], Any]
-    doc: str
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -130,91 +90,91 @@ SETTINGS: tuple[Setting, ...] = (
         "auto_start_session",
         "AGENTWATCH_AUTO_START_SESSION",
         False,
-        _parse_bool,
+        parse_bool,
         "Start a session when the client is created (`agentwatch.init()` turns it on unless told not to).",
     ),
     Setting(
         "skip_auto_end_session",
         "AGENTWATCH_SKIP_AUTO_END_SESSION",
         False,
-        _parse_bool,
+        parse_bool,
         "Ignore `end_session(..., is_auto_end=True)` calls made by frameworks (CrewAI).",
     ),
     Setting(
         "instrument_llm_calls",
         "AGENTWATCH_INSTRUMENT_LLM_CALLS",
         True,
-        _parse_bool,
+        parse_bool,
         "Record calls made with the `openai` / `anthropic` libraries automatically.",
     ),
     Setting(
         "capture_content",
         "AGENTWATCH_CAPTURE_CONTENT",
         True,
-        _parse_bool,
+        parse_bool,
         "Record prompt and completion text; false keeps everything else (tokens, model, timing).",
     ),
     Setting(
         "max_queue_size",
         "AGENTWATCH_MAX_QUEUE_SIZE",
         100_000,
-        _parse_positive_int,
+        parse_positive_int,
         "Events held in memory waiting for export; beyond it new events are dropped and counted.",
     ),
     Setting(
         "max_export_batch_size",
         "AGENTWATCH_MAX_EXPORT_BATCH_SIZE",
         512,
-        _parse_positive_int,
+        parse_positive_int,
         "Most events sent in one `create_events` request.",
     ),
     Setting(
         "flush_interval",
         "AGENTWATCH_FLUSH_INTERVAL",
         1.0,
-        _parse_positive_float,
+        parse_positive_float,
         "Seconds between exports when fewer than a batch of events is waiting.",
     ),
     Setting(
         "request_timeout",
         "AGENTWATCH_REQUEST_TIMEOUT",
         10.0,
-        _parse_positive_float,
+        parse_positive_float,
         "Seconds one HTTP request may take before it counts as a (retryable) timeout.",
     ),
     Setting(
         "retry_deadline",
         "AGENTWATCH_RETRY_DEADLINE",
         300.0,
-        _parse_positive_float,
+        parse_positive_float,
         "Seconds a batch keeps being retried through 429/5xx/network errors before it is dropped.",
     ),
     Setting(
         "max_backoff",
         "AGENTWATCH_MAX_BACKOFF",
         30.0,
-        _parse_positive_float,
+        parse_positive_float,
         "Longest wait between two retries of one request, in seconds.",
     ),
     Setting(
         "shutdown_timeout",
         "AGENTWATCH_SHUTDOWN_TIMEOUT",
         5.0,
-        _parse_positive_float,
+        parse_positive_float,
         "Seconds `end_session()` and interpreter exit wait for pending events to be delivered.",
     ),
     Setting(
         "env_data_opt_out",
         "AGENTWATCH_ENV_DATA_OPT_OUT",
         False,
-        _parse_bool,
+        parse_bool,
         "Send only the SDK and Python versions as host environment (no hostname, OS, CPU, RAM).",
     ),
     Setting(
         "handle_signals",
         "AGENTWATCH_HANDLE_SIGNALS",
         True,
-        _parse_bool,
+        parse_bool,
         "On SIGTERM/SIGINT end running sessions, flush, then call the application's previous handler.",
     ),
     Setting(
@@ -277,13 +237,10 @@ class Config:
 def _resolve(setting: Setting, argument: Any, env: Mapping[str, str]) -> Any:
     if argument is not None:
         return _from_argument(setting, argument)
-    raw = env.get(setting.env)
-    if raw is None or raw.strip() == "":
-        return setting.default
     try:
-        return setting.parse(raw)
+        return from_environment(setting, env)
     except ValueError as exc:
-        raise ConfigurationError(f"{setting.env}={raw!r} is not valid; {exc}") from None
+        raise ConfigurationError(str(exc)) from None
 
 
 def _from_argument(setting: Setting, value: Any) -> Any:

@@ -9,6 +9,8 @@ import pytest
 
 from agentwatch import Client, ConfigurationError
 from agentwatch.config import SETTINGS, Config
+from agentwatch.server.settings import SETTINGS as SERVER_SETTINGS
+from agentwatch.settings_table import Setting
 
 KEY = "6f1c2b4e-9a7d-4c3e-8b21-0d5e7f9a1c33"
 
@@ -83,11 +85,14 @@ def test_config_is_frozen() -> None:
         config.endpoint = "http://x"  # type: ignore[misc]
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
+def _readme_settings() -> dict[str, str]:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    rows = {
-        m.group(1): m.group(2)
-        for m in re.finditer(r"^\|\s*`(\w+)`\s*\|\s*`(AGENTWATCH_\w+)`\s*\|", readme, re.M)
-    }
-    for setting in SETTINGS:
-        assert rows.get(setting.name) == setting.env, f"{setting.name} missing from README"
+    rows = re.finditer(r"^\|\s*`(\w+)`\s*\|\s*`(AGENTWATCH_\w+)`\s*\|", readme, re.M)
+    return {m.group(2): m.group(1) for m in rows}
+
+
+@pytest.mark.parametrize("table", [SETTINGS, SERVER_SETTINGS], ids=["sdk", "server"])
+def test_every_setting_is_documented_in_the_readme(table: tuple[Setting, ...]) -> None:
+    documented = _readme_settings()
+    for setting in table:
+        assert documented.get(setting.env) == setting.name, f"{setting.env} missing from README"

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agentwatch.settings_table import (
+    Setting,
+    from_environment,
+    parse_non_negative_int,
+    parse_optional_str,
+    parse_positive_int,
+    parse_str,
+)
 
 __all__ = ["SETTINGS", "ServerSettings", "Setting", "SettingsError"]
 
@@ -21,39 +30,11 @@ class SettingsError(ValueError):
     """A setting has a value the server cannot use; the message names the variable."""
 
 
-def _parse_positive_int(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError("accepted: a positive integer") from None
-    if value <= 0:
-        raise ValueError("accepted: a positive integer")
-    return value
-
-
-def _parse_non_negative_int(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError("accepted: an integer >= 0") from None
-    if value < 0:
-        raise ValueError("accepted: an integer >= 0")
-    return value
-
-
 def _parse_port(raw: str) -> int:
-    value = _parse_non_negative_int(raw)
+    value = parse_non_negative_int(raw)
     if value > 65535:
         raise ValueError("accepted: a TCP port number 0-65535")
     return value
-
-
-def _parse_str(raw: str) -> str:
-    return raw.strip()
-
-
-def _parse_optional_str(raw: str) -> str | None:
-    return raw.strip() or None
 
 
 def _parse_path(raw: str) -> Path:
@@ -62,17 +43,6 @@ def _parse_path(raw: str) -> Path:
 
 def _parse_optional_path(raw: str) -> Path | None:
     return _parse_path(raw) if raw.strip() else None
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One row of the settings table."""
-
-    name: str
-    env: str
-    default: Any
-    parse: Callable[[str], Any]
-    doc: str
 
 
 _MiB = 1024 * 1024
@@ -89,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
         "db_url",
         "AGENTWATCH_DB_URL",
         None,
-        _parse_optional_str,
+        parse_optional_str,
         "SQLAlchemy URL of the database (`sqlite:///path.db`, `postgresql+psycopg://...`); "
         "default: `sqlite:///$AGENTWATCH_HOME/agentwatch.db`.",
     ),
@@ -97,7 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
         "jwt_secret",
         "AGENTWATCH_JWT_SECRET",
         None,
-        _parse_optional_str,
+        parse_optional_str,
         "HS256 secret for session tokens; default: generated on first start into "
         "`$AGENTWATCH_HOME/jwt_secret` (mode 0600). Set it when several servers share a database.",
     ),
@@ -105,21 +75,21 @@ SETTINGS: tuple[Setting, ...] = (
         "jwt_lifetime",
         "AGENTWATCH_JWT_LIFETIME",
         24 * 3600,
-        _parse_positive_int,
+        parse_positive_int,
         "Seconds a session token is valid (the SDK refreshes it through `/v2/reauthorize_jwt`).",
     ),
     Setting(
         "jwt_leeway",
         "AGENTWATCH_JWT_LEEWAY",
         10,
-        _parse_non_negative_int,
+        parse_non_negative_int,
         "Seconds of clock skew tolerated when checking a token's `exp`.",
     ),
     Setting(
         "host",
         "AGENTWATCH_HOST",
         "127.0.0.1",
-        _parse_str,
+        parse_str,
         "Interface `agentwatch serve` listens on.",
     ),
     Setting(
@@ -129,28 +99,28 @@ SETTINGS: tuple[Setting, ...] = (
         "public_url",
         "AGENTWATCH_PUBLIC_URL",
         None,
-        _parse_optional_str,
+        parse_optional_str,
         "Base URL used in `session_url` answers; default: `http://<host>:<port>`.",
     ),
     Setting(
         "max_body_bytes",
         "AGENTWATCH_MAX_BODY_BYTES",
         10 * _MiB,
-        _parse_positive_int,
+        parse_positive_int,
         "Largest request body accepted, after gzip decompression (larger: 413).",
     ),
     Setting(
         "max_batch_events",
         "AGENTWATCH_MAX_BATCH_EVENTS",
         5000,
-        _parse_positive_int,
+        parse_positive_int,
         "Most events accepted in one `create_events` / `update_events` request (more: 413).",
     ),
     Setting(
         "max_inflight",
         "AGENTWATCH_MAX_INFLIGHT",
         256,
-        _parse_positive_int,
+        parse_positive_int,
         "Requests one server process handles at once; beyond it, 503 with Retry-After.",
     ),
     Setting(
@@ -219,10 +189,7 @@ class ServerSettings:
 def _resolve(setting: Setting, env: Mapping[str, str], override: Any) -> Any:
     if override is not None:
         return override
-    raw = env.get(setting.env)
-    if raw is None or raw.strip() == "":
-        return setting.default
     try:
-        return setting.parse(raw)
+        return from_environment(setting, env)
     except ValueError as exc:
-        raise SettingsError(f"{setting.env}={raw!r} is not valid ({exc})") from None
+        raise SettingsError(str(exc)) from None
