@@ -118,8 +118,9 @@ class LLMEvent(Event):
     """One call to a language model.
 
     ``prompt`` is a string or a list of chat messages; ``completion`` a string or a
-    message dict. Leave ``cost`` as ``None`` to let the server price the call from its
-    model price table.
+    message dict. ``cached_tokens`` counts the prompt tokens served from the provider's
+    cache (included in ``prompt_tokens``). Leave ``cost`` as ``None`` to let the server
+    price the call from its model price table.
     """
 
     event_type: str = EventType.LLM.value
@@ -130,6 +131,7 @@ class LLMEvent(Event):
     completion_tokens: int | None = None
     cost: float | None = None
     model: str | None = None
+    cached_tokens: int | None = None
 
 
 @dataclass

@@ -48,7 +48,7 @@ class SessionManager:
         registry: Registry,
     ) -> None:
         self._session = session
-        self._config = config
+        self.config = config
         self.telemetry = telemetry
         self._registry = registry
         self._lock = threading.RLock()
@@ -90,7 +90,7 @@ class SessionManager:
                 session.video = video
             result = self.telemetry.update_session(session.session_id, self._body(), final=True)
         self._registry.remove(session)
-        wait = self._config.shutdown_timeout if timeout is None else timeout
+        wait = self.config.shutdown_timeout if timeout is None else timeout
         delivered = self.telemetry.flush(wait)
         cost = self._cost(result, 0.0)
         logger.info("%s", self.stats_line(delivered))
@@ -180,7 +180,7 @@ class SessionManager:
         if session.is_running:
             with self._lock:
                 result = self._queue_update()
-            wait = self._config.shutdown_timeout if timeout is None else timeout
+            wait = self.config.shutdown_timeout if timeout is None else timeout
             self._cost(result, wait)
         counts = self.event_counts
         return {
@@ -220,7 +220,7 @@ class SessionManager:
     @property
     def session_url(self) -> str:
         sid = self._session.session_id
-        return self.telemetry.session_urls.get(sid) or f"{self._config.endpoint}/sessions/{sid}"
+        return self.telemetry.session_urls.get(sid) or f"{self.config.endpoint}/sessions/{sid}"
 
     # -- internals -------------------------------------------------------------------------
 
