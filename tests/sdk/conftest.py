@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from agentwatch.server.testing import TestServer, inprocess_server
 
 from agentwatch import Client
+from agentwatch.server.testing import TestServer, inprocess_server
 
 
 @pytest.fixture

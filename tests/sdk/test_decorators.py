@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from agentwatch.server.testing import TestServer
 
 from agentwatch import Client, Session, record_action, record_tool, track_agent
+from agentwatch.server.testing import TestServer
 
 
 @record_action()

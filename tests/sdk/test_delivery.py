@@ -7,9 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from agentwatch.server.testing import TestServer, inprocess_server
-
 from agentwatch import ActionEvent, Client
+from agentwatch.server.testing import TestServer, inprocess_server
 
 from .faults import GatedTransport, RefusingTransport
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from agentwatch.server.testing import TestServer, uvicorn_server
 
 

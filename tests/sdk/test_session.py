@@ -11,7 +11,6 @@ from typing import Any
 
 import pydantic
 import pytest
-from agentwatch.server.testing import TestServer
 
 from agentwatch import (
     ActionEvent,
@@ -22,6 +21,7 @@ from agentwatch import (
     SessionStateError,
     ToolEvent,
 )
+from agentwatch.server.testing import TestServer
 
 
 def _events_by_type(stored: dict[str, Any], event_type: str) -> list[dict[str, Any]]:
