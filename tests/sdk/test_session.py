@@ -216,3 +216,15 @@ def test_record_refuses_what_is_not_an_event(client: Client) -> None:
     session = client.start_session()
     with pytest.raises(TypeError, match=r"record\(\) takes an Event .* not dict"):
         session.record({"event_type": "actions"})  # type: ignore[arg-type]
+
+
+def test_with_block_makes_current_and_ends_by_outcome(server: TestServer, client: Client) -> None:
+    with client.start_session() as ok:
+        client.record(ActionEvent(action_type="inside"))
+    with pytest.raises(KeyError), client.start_session() as failed:
+        raise KeyError("missing")
+    assert ok.end_state == "Success"
+    assert failed.end_state == "Fail"
+    assert failed.end_state_reason == "KeyError: 'missing'"
+    assert len(server.session(ok.session_id)["events"]) == 1
+    assert server.session(failed.session_id)["session"]["end_state"] == "Fail"

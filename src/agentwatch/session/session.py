@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from agentwatch.events import EndState, Event, now_iso
+from agentwatch.session.registry import registry
 
 if TYPE_CHECKING:
     from agentwatch.session.manager import SessionManager
@@ -90,8 +91,6 @@ class Session:
         return self.manager.session_url
 
     def __enter__(self) -> Session:
-        from agentwatch.session.registry import registry
-
         self._tokens.append(registry.set_current(self))
         return self
 
@@ -101,8 +100,6 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        from agentwatch.session.registry import registry
-
         if self._tokens:
             registry.reset(self._tokens.pop())
         if self.is_running:
