@@ -67,6 +67,11 @@ class Client:
         self.telemetry = SessionTelemetry(self.config, self.api, span_processors=span_processors)
         self._closed = False
         exit_hooks.register(self)
+        if self.config.instrument_llm_calls:
+            # Patches openai/anthropic if imported, else when they are; imports neither.
+            from agentwatch import instrumentation
+
+            instrumentation.instrument()
         if self.config.auto_start_session:
             self.start_session()
 

@@ -121,6 +121,13 @@ class LLMEvent(Event):
     message dict. ``cached_tokens`` counts the prompt tokens served from the provider's
     cache (included in ``prompt_tokens``). Leave ``cost`` as ``None`` to let the server
     price the call from its model price table.
+
+    Set by the automatic instrumentation (and free for hand-made events): ``stop_reason``
+    (the provider's finish/stop reason), ``latency`` and ``time_to_first_token`` (seconds
+    from sending the request to its end / to the first output chunk of a stream),
+    ``tokens_estimated`` (token counts were approximated because the provider sent none)
+    and ``gen_ai`` (OpenTelemetry GenAI semantic-convention attributes of the call,
+    e.g. ``gen_ai.system``, ``gen_ai.usage.input_tokens``).
     """
 
     event_type: str = EventType.LLM.value
@@ -132,6 +139,11 @@ class LLMEvent(Event):
     cost: float | None = None
     model: str | None = None
     cached_tokens: int | None = None
+    stop_reason: str | None = None
+    latency: float | None = None
+    time_to_first_token: float | None = None
+    tokens_estimated: bool = False
+    gen_ai: dict[str, Any] | None = None
 
 
 @dataclass
