@@ -353,7 +353,9 @@ def serve() -> Iterator[FakeProvider]:
         sock.close()
 
 
-if __name__ == "__main__":  # for the benchmark and manual runs: serve until Ctrl-C
+if __name__ == "__main__":  # for the benchmark: serve until stdin is closed
+    import sys
+
     with serve() as running:
         print(running.url, flush=True)
-        threading.Event().wait()
+        sys.stdin.read()
