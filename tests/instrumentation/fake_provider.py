@@ -224,6 +224,17 @@ def _response_events(body: dict[str, Any]) -> Iterator[tuple[str | None, Any]]:
         "response.created",
         {"type": "response.created", "sequence_number": next(seq), "response": created},
     )
+    item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress"}
+    added = {
+        "type": "response.output_item.added",
+        "output_index": 0,
+        "item": {**item, "content": []},
+    }
+    yield "response.output_item.added", {**added, "sequence_number": next(seq)}
+    part = {"type": "output_text", "text": "", "annotations": []}
+    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    part_added = {"type": "response.content_part.added", **where, "part": part}
+    yield "response.content_part.added", {**part_added, "sequence_number": next(seq)}
     for piece in TEXT_PIECES:
         event = {
             "type": "response.output_text.delta",

@@ -101,8 +101,9 @@ async def test_async_stream_helper(
         assert "".join([t async for t in stream.text_stream]) == fake.TEXT
     async with aclaude.messages.stream(**ARGS) as stream:
         assert await stream.get_final_text() == fake.TEXT
-    for event in stored(server, session, "llms"):
-        _assert_message(event)
+    texts, final = stored(server, session, "llms")
+    _assert_message(texts)
+    _assert_message(final)
 
 
 def test_stream_helper_left_early(
@@ -135,3 +136,13 @@ def test_error_is_linked_and_reraised(
         (first["id"], "RateLimitError", "429"),
         (second["id"], "BadRequestError", "400"),
     ]
+
+
+def test_beta_messages(server: TestServer, client: Client, claude: anthropic.Anthropic) -> None:
+    session = client.start_session()
+    claude.beta.messages.create(**ARGS)
+    with claude.beta.messages.stream(**ARGS) as stream:
+        stream.until_done()
+    whole, streamed = stored(server, session, "llms")
+    _assert_message(whole)
+    _assert_message(streamed)

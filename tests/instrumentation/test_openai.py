@@ -326,3 +326,28 @@ async def test_async_responses_api(
     for event in (whole, streamed):
         assert event["completion"]["content"] == fake.TEXT
         _assert_usage(event)
+
+
+def test_stream_helpers_and_parse_are_recorded_once(
+    server: TestServer, client: Client, oai: openai.OpenAI
+) -> None:
+    session = client.start_session()
+    with oai.chat.completions.stream(model="gpt-4o-mini", messages=HI) as stream:
+        assert stream.get_final_completion().choices[0].message.content == fake.TEXT
+    with oai.responses.stream(model="gpt-4o-mini", input="hi") as stream:
+        assert stream.get_final_response().output_text == fake.TEXT
+    parsed = oai.chat.completions.parse(model="gpt-4o-mini", messages=HI)
+    assert parsed.choices[0].message.content == fake.TEXT
+    assert oai.responses.parse(model="gpt-4o-mini", input="hi").output_text == fake.TEXT
+    events = stored(server, session, "llms")
+    assert len(events) == 4
+    for event in events:
+        assert event["completion"]["content"] == fake.TEXT
+        assert event["model"] == "gpt-4o-mini-2024-07-18"
+
+
+async def test_async_parse(server: TestServer, client: Client, aoai: openai.AsyncOpenAI) -> None:
+    session = client.start_session()
+    await aoai.chat.completions.parse(model="gpt-4o-mini", messages=HI)
+    [event] = stored(server, session, "llms")
+    _assert_usage(event)

@@ -28,6 +28,8 @@ PATCHED = [
     (anthropic_messages.AsyncMessages, "create"),
     (anthropic_messages.Messages, "stream"),
     (anthropic_messages.AsyncMessages, "stream"),
+    (chat.Completions, "parse"),
+    (responses.AsyncResponses, "parse"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
 

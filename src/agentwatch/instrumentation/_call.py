@@ -9,19 +9,18 @@ call never fails because of agentwatch.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from agentwatch.events import ErrorEvent, LLMEvent, now_iso
 from agentwatch.instrumentation import _genai, _tokens
 from agentwatch.session.registry import registry
-
-if TYPE_CHECKING:
-    from agentwatch.session.session import Session
+from agentwatch.session.session import Session
 
 __all__ = [
     "Accumulator",
@@ -180,6 +179,11 @@ def _status_code(exc: BaseException) -> str | None:
 # -- wrappers --------------------------------------------------------------------------------
 
 _no_session_logged = False
+# Set while a recorded call runs: a library method calling another patched one (a helper
+# built on ``create``, say) must not record the call twice.
+_recording: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "agentwatch_recording_llm_call", default=False
+)
 
 
 def begin(endpoint: Endpoint, kwargs: dict[str, Any]) -> LLMCall | None:
@@ -189,8 +193,10 @@ def begin(endpoint: Endpoint, kwargs: dict[str, Any]) -> LLMCall | None:
     """
     global _no_session_logged
     explicit = kwargs.pop("session", None)
+    if _recording.get():
+        return None
     try:
-        session = explicit if explicit is not None else registry.current()
+        session = explicit if isinstance(explicit, Session) else registry.current()
         if session is None:
             if not _no_session_logged:
                 _no_session_logged = True
@@ -212,11 +218,14 @@ def sync_wrapper(original: Callable[..., Any], endpoint: Endpoint) -> Callable[.
         call = begin(endpoint, kwargs)
         if call is None:
             return original(self, *args, **kwargs)
+        token = _recording.set(True)
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
             call.finish(exc)
             raise
+        finally:
+            _recording.reset(token)
         return call.returned(result)
 
     setattr(create, ORIGINAL, original)
@@ -231,11 +240,14 @@ def async_wrapper(original: Callable[..., Any], endpoint: Endpoint) -> Callable[
         call = begin(endpoint, kwargs)
         if call is None:
             return await original(self, *args, **kwargs)
+        token = _recording.set(True)
         try:
             result = await original(self, *args, **kwargs)
         except BaseException as exc:
             call.finish(exc)
             raise
+        finally:
+            _recording.reset(token)
         return call.returned(result)
 
     setattr(create, ORIGINAL, original)

@@ -1,7 +1,8 @@
 """The ``anthropic`` library (≥ 0.32): messages, sync and async, whole and streamed
 (``create(stream=True)`` and the ``messages.stream()`` helper).
 
-Patched: ``create`` and ``stream`` of ``anthropic.resources.messages.(Async)Messages``.
+Patched: ``create`` and ``stream`` of ``anthropic.resources.messages.(Async)Messages``
+and of their ``beta`` twins.
 The helper sends its request without going through ``create``, so nothing is counted
 twice. Tool use blocks become OpenAI-style ``tool_calls`` in the completion, so every
 provider's completion reads the same. Anthropic counts cached prompt tokens apart from
@@ -37,16 +38,20 @@ def instrument() -> None:
     """Patch the installed ``anthropic`` (imports it: call only when the user has)."""
     import anthropic
 
-    module = importlib.import_module("anthropic.resources.messages")
     endpoint = Endpoint(
         SYSTEM, _prompt, _response, _Events, (anthropic.Stream,), (anthropic.AsyncStream,)
     )
-    sync_messages = getattr(module, "Messages", None)
-    async_messages = getattr(module, "AsyncMessages", None)
-    _patching.patch_method(sync_messages, "create", endpoint)
-    _patching.patch_method(async_messages, "create", endpoint, True)
-    _patching.patch(sync_messages, "stream", lambda f: _helper(f, endpoint, _Manager))
-    _patching.patch(async_messages, "stream", lambda f: _helper(f, endpoint, _AsyncManager))
+    for module_name in ("anthropic.resources.messages", "anthropic.resources.beta.messages"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        sync_messages = getattr(module, "Messages", None)
+        async_messages = getattr(module, "AsyncMessages", None)
+        _patching.patch_method(sync_messages, "create", endpoint)
+        _patching.patch_method(async_messages, "create", endpoint, True)
+        _patching.patch(sync_messages, "stream", lambda f: _helper(f, endpoint, _Manager))
+        _patching.patch(async_messages, "stream", lambda f: _helper(f, endpoint, _AsyncManager))
 
 
 def _prompt(kwargs: dict[str, Any]) -> list[Any] | None:

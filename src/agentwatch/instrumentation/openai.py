@@ -1,8 +1,9 @@
 """The ``openai`` library (≥ 1.0): chat completions and the Responses API, sync and async,
 whole and streamed.
 
-Patched: ``create`` of ``openai.resources.chat.completions.(Async)Completions`` and of
-``openai.resources.responses.(Async)Responses`` (where the installed version has it).
+Patched: ``create`` and ``parse`` of ``openai.resources.chat.completions.(Async)Completions``
+and of ``openai.resources.responses.(Async)Responses`` (where the installed version has
+them). The ``stream()`` helpers are built on ``create`` and so are recorded through it.
 Responses are read through their public fields only, each with ``getattr`` defaults, so a
 field the installed version lacks leaves a blank, never an error.
 """
@@ -39,8 +40,9 @@ def instrument() -> None:
             module = importlib.import_module(module_name)
         except ImportError:  # e.g. the Responses API arrived in 1.66
             continue
-        _patching.patch_method(getattr(module, sync_name, None), "create", endpoint)
-        _patching.patch_method(getattr(module, async_name, None), "create", endpoint, True)
+        for method in ("create", "parse"):  # parse: structured outputs, same response
+            _patching.patch_method(getattr(module, sync_name, None), method, endpoint)
+            _patching.patch_method(getattr(module, async_name, None), method, endpoint, True)
 
 
 # -- chat completions ----------------------------------------------------------------------
