@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,16 +13,28 @@ import openai
 import pytest
 
 from agentwatch import Client, Session
-from agentwatch.instrumentation import _call, instrument
+from agentwatch.instrumentation import _call, instrument, uninstrument
 from agentwatch.instrumentation._stream import flush_finalizer
 from agentwatch.server.testing import TestServer, inprocess_server
 from tests.instrumentation.fake_provider import FakeProvider, serve
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def provider() -> Iterator[FakeProvider]:
     with serve() as running:
         yield running
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _leave_the_process_as_found() -> Iterator[None]:
+    """Clients made here configure the ``agentwatch`` logger (a handler, no propagation),
+    which would hide its records from ``caplog`` in tests that run later."""
+    agentwatch_logger = logging.getLogger("agentwatch")
+    saved = agentwatch_logger.handlers[:], agentwatch_logger.propagate, agentwatch_logger.level
+    yield
+    uninstrument()
+    agentwatch_logger.handlers[:], agentwatch_logger.propagate = saved[0], saved[1]
+    agentwatch_logger.setLevel(saved[2])
 
 
 @pytest.fixture
