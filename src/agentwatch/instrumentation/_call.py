@@ -167,7 +167,7 @@ class LLMCall:
             event.prompt_tokens = _tokens.estimate_messages(self.prompt)
             event.tokens_estimated = True
         if event.completion_tokens is None and self.completion is not None:
-            event.completion_tokens = _tokens.estimate_messages([self.completion]) - 6
+            event.completion_tokens = _tokens.estimate_completion(self.completion)
             event.tokens_estimated = True
 
 

@@ -126,7 +126,7 @@ def redact(value: Any) -> Any:
 
 
 def _redact_mapping(message: Mapping[str, Any]) -> dict[str, Any]:
-    kept: dict[str, Any] = {k: v for k, v in message.items() if k in _STRUCTURAL_KEYS}
+    kept = _structural(message)
     content = message.get("content")
     if isinstance(content, list | tuple):
         kept["content"] = [redact(as_plain(block)) for block in content]
@@ -135,15 +135,24 @@ def _redact_mapping(message: Mapping[str, Any]) -> dict[str, Any]:
         kept["tool_calls"] = [_redact_tool_call(as_plain(c)) for c in calls]
     function = message.get("function")
     if isinstance(function, Mapping) and "name" in function:
-        kept["function"] = {"name": function["name"]}
+        kept["function"] = _structural({"name": function["name"]})
     return kept
 
 
 def _redact_tool_call(call: Any) -> Any:
     if not isinstance(call, Mapping):
         return None
-    kept = {k: v for k, v in call.items() if k in _STRUCTURAL_KEYS}
+    kept = _structural(call)
     function = call.get("function")
     if isinstance(function, Mapping):
-        kept["function"] = {"name": function.get("name")}
+        kept["function"] = _structural({"name": function.get("name")})
     return kept
+
+
+def _structural(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """The structural keys of ``mapping`` whose values are plain scalars (a role, a name)."""
+    return {
+        k: v
+        for k, v in mapping.items()
+        if k in _STRUCTURAL_KEYS and (v is None or isinstance(v, str | int | float))
+    }

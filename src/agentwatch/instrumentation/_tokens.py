@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["estimate_messages", "estimate_text"]
+__all__ = ["estimate_completion", "estimate_messages", "estimate_text"]
 
 _PIECES = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _PER_MESSAGE = 3  # OpenAI's cookbook: each message costs 3 tokens of framing
@@ -33,13 +33,18 @@ def estimate_messages(messages: Iterable[Any]) -> int:
     return total
 
 
+def estimate_completion(message: Mapping[str, Any]) -> int:
+    """Approximate output tokens of a completion message (its text and tool calls)."""
+    return max(1, estimate_text(_text_of(message)))
+
+
 def _text_of(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):
         return " ".join(
             _text_of(value[key])
-            for key in ("content", "text", "input", "arguments", "name")
+            for key in ("content", "text", "input", "arguments", "name", "tool_calls", "function")
             if key in value
         )
     if isinstance(value, list | tuple):
