@@ -4,8 +4,9 @@ Served by uvicorn on 127.0.0.1 in a thread; the real ``openai`` / ``anthropic`` 
 are pointed at it with ``base_url=``. What it answers depends on the request:
 
 * ``model``: answered as :data:`RESPONSE_MODELS` says (a dated variant, as the real APIs
-  do), ``error-<status>`` answers that HTTP status with the provider's error body, and
-  ``slow`` waits :data:`SLOW_SECONDS` before answering (client timeouts).
+  do), ``error-<status>`` answers that HTTP status with the provider's error body,
+  ``slow`` waits :data:`SLOW_SECONDS` before answering (client timeouts), and
+  ``broken-stream`` streams three events then the provider's in-stream error event.
 * ``tools`` given: the answer calls the first tool with ``{"city": "Rome"}``.
 * ``stream: true``: server-sent events, :data:`TEXT_PIECES` one per chunk, ``delay``
   seconds apart (``x-fake-chunk-delay`` header); OpenAI chat streams end with a usage
@@ -103,6 +104,23 @@ def _sse(events: Iterator[tuple[str | None, Any]], delay: float) -> StreamingRes
     return StreamingResponse(body(), media_type="text/event-stream")
 
 
+def _maybe_broken(
+    body: dict[str, Any], events: Iterator[tuple[str | None, Any]], kind: str
+) -> Iterator[tuple[str | None, Any]]:
+    if body.get("model") != "broken-stream":
+        yield from events
+        return
+    for _, event in zip(range(3), events, strict=False):
+        yield event
+    if kind == "anthropic":
+        yield (
+            "error",
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        )
+    else:
+        yield None, {"error": {"message": "stream broke", "type": "server_error"}}
+
+
 def _delay(request: Request) -> float:
     return float(request.headers.get("x-fake-chunk-delay", "0"))
 
@@ -167,7 +185,7 @@ async def chat_completions(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     if body.get("stream"):
-        return _sse(_chat_chunks(body), _delay(request))
+        return _sse(_maybe_broken(body, _chat_chunks(body), "openai"), _delay(request))
     return JSONResponse(_chat_completion(body))
 
 
@@ -256,7 +274,7 @@ async def responses(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     if body.get("stream"):
-        return _sse(_response_events(body), _delay(request))
+        return _sse(_maybe_broken(body, _response_events(body), "openai"), _delay(request))
     return JSONResponse(_response(body))
 
 
@@ -324,7 +342,7 @@ async def messages(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     if body.get("stream"):
-        return _sse(_message_events(body), _delay(request))
+        return _sse(_maybe_broken(body, _message_events(body), "anthropic"), _delay(request))
     return JSONResponse(_message(body))
 
 

@@ -146,3 +146,19 @@ def test_beta_messages(server: TestServer, client: Client, claude: anthropic.Ant
     whole, streamed = stored(server, session, "llms")
     _assert_message(whole)
     _assert_message(streamed)
+
+
+async def test_stream_failing_midway(
+    server: TestServer, client: Client, aclaude: anthropic.AsyncAnthropic
+) -> None:
+    session = client.start_session()
+    async with aclaude.messages.stream(**{**ARGS, "model": "broken-stream"}) as stream:
+        with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
+            await stream.until_done()
+    [llm] = stored(server, session, "llms")
+    [failure] = stored(server, session, "errors")
+    assert failure["trigger_event_id"] == llm["id"]
+    assert failure["error_type"] == "APIStatusError"
+    assert llm["model"] == "broken-stream"  # from message_start, as are the prompt tokens
+    assert llm["prompt_tokens"] == fake.PROMPT_TOKENS
+    assert llm["completion"] is None  # it broke before the first text delta

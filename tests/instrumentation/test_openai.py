@@ -351,3 +351,32 @@ async def test_async_parse(server: TestServer, client: Client, aoai: openai.Asyn
     await aoai.chat.completions.parse(model="gpt-4o-mini", messages=HI)
     [event] = stored(server, session, "llms")
     _assert_usage(event)
+
+
+def test_stream_failing_midway_is_linked_and_reraised(
+    server: TestServer, client: Client, oai: openai.OpenAI
+) -> None:
+    session = client.start_session()
+    stream = oai.chat.completions.create(model="broken-stream", messages=HI, stream=True)
+    received = [next(stream), next(stream), next(stream)]
+    with pytest.raises(openai.APIError, match="stream broke"):
+        next(stream)
+    assert len(received) == 3
+    [llm] = stored(server, session, "llms")
+    [failure] = stored(server, session, "errors")
+    assert failure["trigger_event_id"] == llm["id"]
+    assert failure["error_type"] == "APIError"
+    assert llm["completion"] == {"role": "assistant", "content": "Hello from"}
+    assert llm["tokens_estimated"] is True
+
+
+async def test_async_stream_closed_early(
+    server: TestServer, client: Client, aoai: openai.AsyncOpenAI
+) -> None:
+    session = client.start_session()
+    stream = await aoai.chat.completions.create(model="gpt-4o-mini", messages=HI, stream=True)
+    await stream.__anext__()
+    await stream.__anext__()
+    await stream.close()
+    [event] = stored(server, session, "llms")
+    _assert_partial(event)
