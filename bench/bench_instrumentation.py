@@ -35,8 +35,10 @@ import httpx2  # noqa: E402 - after the path set-up, like the imports below
 import openai  # noqa: E402
 from tests.instrumentation import fake_provider  # noqa: E402
 
-from agentwatch import Client, instrumentation  # noqa: E402
+import agentwatch  # noqa: E402
+from agentwatch import Client, LLMEvent, instrumentation  # noqa: E402
 
+Runs = dict[str, list[float]]
 MARK_BEGIN = "<!-- bench_instrumentation: begin -->"
 MARK_END = "<!-- bench_instrumentation: end -->"
 MESSAGES: list[Any] = [
@@ -65,7 +67,9 @@ def _mock_client(stream: bool) -> openai.OpenAI:
     return openai.OpenAI(api_key="sk", base_url="http://mock/v1", http_client=http, max_retries=0)
 
 
-def _call(client: openai.OpenAI, stream: bool) -> Callable[[], None]:
+def _call(client: openai.OpenAI, stream: bool, by_hand: bool = False) -> Callable[[], None]:
+    """One call; ``by_hand`` also records the LLMEvent a user would build without us."""
+
     def once() -> None:
         if stream:
             result = client.chat.completions.create(
@@ -74,12 +78,31 @@ def _call(client: openai.OpenAI, stream: bool) -> Callable[[], None]:
                 stream=True,
                 stream_options={"include_usage": True},
             )
-            for _ in result:
-                pass
+            chunks = list(result)
+            if by_hand:
+                text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+                _record_by_hand(chunks[0].model, text, chunks[-1].usage)
         else:
-            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, temperature=0.2
+            )
+            if by_hand:
+                _record_by_hand(reply.model, reply.choices[0].message.content, reply.usage)
 
     return once
+
+
+def _record_by_hand(model: str, text: str | None, usage: Any) -> None:
+    agentwatch.record(
+        LLMEvent(
+            model=model,
+            prompt=MESSAGES,
+            completion={"role": "assistant", "content": text},
+            params={"model": "gpt-4o-mini", "temperature": 0.2},
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+    )
 
 
 def _time(call: Callable[[], None], count: int) -> list[float]:
@@ -91,16 +114,20 @@ def _time(call: Callable[[], None], count: int) -> list[float]:
     return times
 
 
-def _measure(call: Callable[[], None], rounds: int, per_round: int) -> dict[str, list[float]]:
-    runs: dict[str, list[float]] = {"off": [], "on": []}
-    _time(call, 50)  # warm-up: connections, caches, first-call imports
-    for _ in range(rounds):
-        for mode in ("off", "on"):
+MODES = ("off", "by hand", "on")
+
+
+def _measure(calls: dict[str, Callable[[], None]], rounds: int, per_round: int) -> Runs:
+    runs: Runs = {mode: [] for mode in MODES}
+    _time(calls["off"], 50)  # warm-up: connections, caches, first-call imports
+    for n in range(rounds):
+        # Rotate the order: each mode's events are exported while the next mode runs.
+        for mode in MODES[n % 3 :] + MODES[: n % 3]:
             if mode == "on":
                 instrumentation.instrument()
             else:
                 instrumentation.uninstrument()
-            runs[mode].extend(_time(call, per_round))
+            runs[mode].extend(_time(calls[mode], per_round))
     instrumentation.instrument()
     return runs
 
@@ -110,12 +137,12 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def _row(name: str, runs: dict[str, list[float]]) -> str:
-    off, on = runs["off"], runs["on"]
-    p50_off, p50_on = statistics.median(off), statistics.median(on)
+def _row(name: str, runs: Runs) -> str:
+    off, hand, on = (statistics.median(runs[mode]) for mode in MODES)
     return (
-        f"| {name} | {len(on)} | {p50_off:,.0f} | {p50_on:,.0f} | **{p50_on - p50_off:+,.0f}** "
-        f"| {_pct(off, 99):,.0f} | {_pct(on, 99):,.0f} |"
+        f"| {name} | {len(runs['on'])} | {off:,.0f} | {hand:,.0f} | {on:,.0f} "
+        f"| **{on - off:+,.0f}** | **{on - hand:+,.0f}** "
+        f"| {_pct(runs['off'], 99):,.0f} | {_pct(runs['on'], 99):,.0f} |"
     )
 
 
@@ -165,18 +192,14 @@ def run(rounds: int, per_round: int) -> list[str]:
         for stream in (False, True):
             kind = "stream, 7 chunks + usage" if stream else "chat completion"
             mock = _mock_client(stream)
-            rows.append(
-                _row(
-                    f"in-memory transport, {kind}", _measure(_call(mock, stream), rounds, per_round)
-                )
-            )
             real = openai.OpenAI(api_key="sk", base_url=f"{provider_url}/v1", max_retries=0)
-            rows.append(
-                _row(
-                    f"loopback fake provider, {kind}",
-                    _measure(_call(real, stream), rounds, per_round),
-                )
-            )
+            for where, client in (("in-memory transport", mock), ("loopback fake provider", real)):
+                calls = {
+                    "off": _call(client, stream),
+                    "by hand": _call(client, stream, by_hand=True),
+                    "on": _call(client, stream),
+                }
+                rows.append(_row(f"{where}, {kind}", _measure(calls, rounds, per_round)))
     return rows
 
 
@@ -187,23 +210,23 @@ def report(rows: list[str], rounds: int, per_round: int) -> str:
             "## LLM call instrumentation overhead (issue 5)",
             "",
             "`python bench/bench_instrumentation.py --write`: the real `openai` "
-            f"{openai.__version__} client, the same call with instrumentation off and on, "
+            f"{openai.__version__} client, the same call with instrumentation off, off but "
+            "followed by recording the equivalent `LLMEvent` by hand, and on; "
             f"{rounds} interleaved rounds of {per_round} calls each, every event delivered to the "
             "agentwatch server (own process). Times per call in µs (p50 / p99 over every call).",
             "",
-            "| call | calls per mode | p50 off | p50 on | p50 added | p99 off | p99 on |",
-            "|---|---|---|---|---|---|---|",
+            "| call | calls per mode | p50 off | p50 by hand | p50 on | added to the call "
+            "| added over by hand | p99 off | p99 on |",
+            "|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            "The in-memory rows are the cost to the caller's process: building and recording "
-            "the event (about 50 µs measured alone, half of it `Session.record`, common to every "
-            "event) plus the export thread sending the batches, which shares the GIL "
-            "with the caller. The loopback rows "
-            "add a real HTTP round trip; there the fake provider, the agentwatch server "
-            "ingesting the events and the caller share this machine's two cores, so their "
-            "difference includes that contention, not only work done on the caller's thread. "
-            "Instrumentation makes no network call of its own: events leave on the export "
-            "thread, in batches.",
+            "*Added to the call* is everything the process spends on the event: building and "
+            "recording it, and the export thread sending it (which shares the GIL with the "
+            "caller). *Added over by hand* is what automatic instrumentation costs beyond "
+            "recording the same event yourself. The loopback rows add a real HTTP round trip; "
+            "there the fake provider, the agentwatch server ingesting the events and the "
+            "caller share this machine's two cores, so they are noisier. Instrumentation makes "
+            "no network call of its own: events leave on the export thread, in batches.",
             MARK_END,
         ]
     )
