@@ -55,6 +55,8 @@ class SessionManager:
         self._counts: dict[str, int] = dict.fromkeys(_COUNTED, 0)
         self._agents: set[str] = set()
         self._warned_ended = False
+        #: The dashboard URL the server answered to create_session (set by the exporter).
+        self.server_url: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -220,7 +222,7 @@ class SessionManager:
     @property
     def session_url(self) -> str:
         sid = self._session.session_id
-        return self.telemetry.session_urls.get(sid) or f"{self.config.endpoint}/sessions/{sid}"
+        return self.server_url or f"{self.config.endpoint}/sessions/{sid}"
 
     # -- internals -------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from agentwatch.config import Config
 from agentwatch.events import Event, to_wire
 from agentwatch.host_env import host_env, sdk_version
 from agentwatch.session.api import SessionApiClient
+from agentwatch.session.registry import registry
 from agentwatch.telemetry import attributes
 from agentwatch.telemetry.drops import DropCounter
 from agentwatch.telemetry.exporters.session import SessionExporter
@@ -59,12 +60,11 @@ class SessionTelemetry:
         span_processors: Sequence[SpanProcessor] = (),
     ) -> None:
         self.drops = DropCounter()
-        self.session_urls: dict[str, str] = {}
         self.exporter = SessionExporter(
             api,
             self.drops,
             host_env=lambda: host_env(config.env_data_opt_out),
-            on_session_url=self.session_urls.__setitem__,
+            on_session_url=_remember_session_url,
         )
         self.processor = ExportProcessor(
             self.exporter,
@@ -134,6 +134,13 @@ class SessionTelemetry:
         self.processor.shutdown(int(timeout * 1000))
         for extra in self._extra:
             extra.shutdown()
+
+
+def _remember_session_url(session_id: str, url: str) -> None:
+    """Keep the dashboard URL the server answered on the (still running) session."""
+    session = registry.get(session_id)
+    if session is not None:
+        session.manager.server_url = url
 
 
 @functools.lru_cache(maxsize=4096)
