@@ -114,3 +114,12 @@ def test_track_agent_names_events_and_registers_agents(server: TestServer, clien
         (researcher.agentwatch_agent_id, "tools"),  # type: ignore[attr-defined]
         (None, "actions"),
     }
+
+
+def test_agent_names_are_bounded() -> None:
+    from agentwatch.session.registry import registry
+
+    limit = 10_000  # _BoundedNames.limit
+    for _ in range(limit + 50):
+        Planner("x")
+    assert len(registry.agent_names) <= limit

@@ -32,7 +32,7 @@ class Registry:
             "agentwatch_current_agent", default=None
         )
         # Agent ids to names, so a session that first sees an agent's event can register it.
-        self.agent_names: dict[str, str] = {}
+        self.agent_names: dict[str, str] = _BoundedNames()
 
     def add(self, session: Session) -> None:
         with self._lock:
@@ -78,6 +78,19 @@ class Registry:
 
     def current_agent(self) -> str | None:
         return self._agent.get()
+
+
+class _BoundedNames(dict[str, str]):
+    """A dict that forgets its oldest entries past a size, so that a service creating an
+    agent object per request does not grow without end; a forgotten agent is still
+    registered, under the name ``agent``."""
+
+    limit = 10_000
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            del self[next(iter(self))]
 
 
 registry = Registry()
