@@ -23,10 +23,6 @@ SYSTEM = "openai"
 
 def instrument() -> None:
     """Patch the installed ``openai`` (imports it: call only when the user has)."""
-    # openai >= 2 inspects sys.modules["httpx"] on every request; our export thread imports
-    # httpx lazily, and a request made meanwhile would see it half-initialised
-    # (AttributeError). Importing it here, on the caller's thread, closes that window.
-    import httpx  # noqa: F401
     import openai
 
     streams = (openai.Stream,), (openai.AsyncStream,)

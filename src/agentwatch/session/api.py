@@ -80,6 +80,11 @@ class SessionApiClient:
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
+        # httpx is imported here, on the caller's thread, not first on the export thread:
+        # openai >= 2 reads sys.modules["httpx"] on every request, and a user thread doing
+        # so while the export thread is halfway through the import saw a partial module.
+        import httpx  # noqa: F401
+
         self._config = config
         self._transport = transport
         self._policy = policy if policy is not None else RetryPolicy.from_config(config)
