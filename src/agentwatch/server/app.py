@@ -6,13 +6,16 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from agentwatch.server.auth import TokenSigner, load_or_create_secret
 from agentwatch.server.context import ServerContext
+from agentwatch.server.dashboard import STATIC_DIR
+from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddleware
 from agentwatch.server.errors import install_error_handlers
 from agentwatch.server.limits import BodyLimitMiddleware, InflightLimitMiddleware
 from agentwatch.server.pricing import PriceTable
-from agentwatch.server.routes import api, v2
+from agentwatch.server.routes import api, dashboard, login, v2
 from agentwatch.server.settings import ServerSettings
 from agentwatch.server.storage import Storage
 
@@ -51,9 +54,17 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         title="agentwatch", description=_DESCRIPTION, version=_version(), lifespan=lifespan
     )
     app.state.context = context
+    app.state.admin_auth = AdminAuth.create(
+        settings.host, settings.home, settings.admin_password, secret
+    )
+    app.state.secure_cookies = settings.base_url.startswith("https://")
     install_error_handlers(app)
     app.include_router(v2.router)
     app.include_router(api.router)
+    app.include_router(dashboard.router)
+    app.include_router(login.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: a slow upload holds its slot while its body arrives.
     app.add_middleware(InflightLimitMiddleware, max_inflight=settings.max_inflight)

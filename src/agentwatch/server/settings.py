@@ -130,6 +130,14 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_optional_path,
         "JSON file of model prices merged over the built-in table (same format as `prices.json`).",
     ),
+    Setting(
+        "admin_password",
+        "AGENTWATCH_ADMIN_PASSWORD",
+        None,
+        parse_optional_str,
+        "Dashboard login password, asked only when `host` is not loopback; default: generated "
+        "on first such start, printed once, stored hashed in `$AGENTWATCH_HOME/admin_password`.",
+    ),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -151,6 +159,7 @@ class ServerSettings:
     max_batch_events: int
     max_inflight: int
     prices_file: Path | None
+    admin_password: str | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerSettings:

@@ -19,12 +19,15 @@ from agentwatch.server.storage.schema import COUNTER_KINDS
 
 __all__ = [
     "decode_cursor",
+    "decode_sort_cursor",
     "encode_cursor",
     "event_view",
+    "overview",
     "project_stats",
     "session_detail",
     "session_list",
     "session_summary",
+    "sorted_session_list",
     "v2_export",
     "v2_stats",
 ]
@@ -196,3 +199,92 @@ def v2_export(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dic
         )
         grouped[bucket].append({k: v for k, v in event.items() if k != "data"})
     return {"session": detail["session"], "agents": detail["agents"], **grouped}
+
+
+def sorted_session_list(rows: Sequence[Row], limit: int, sort: str) -> dict[str, Any]:
+    """A page of sessions in ``sort`` order; ``next_cursor`` carries the sort key."""
+    if sort == "time":
+        return {**session_list(rows, limit), "sort": sort}
+    page = rows[:limit]
+    more = len(rows) > limit and bool(page)
+    cursor = None
+    if more:
+        raw = json.dumps([page[-1].sort_key, page[-1].id]).encode()
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return {"sessions": [session_summary(r) for r in page], "next_cursor": cursor, "sort": sort}
+
+
+def decode_sort_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    """The keyset position of a cursor made by :func:`sorted_session_list`; 422 otherwise."""
+    if sort == "time":
+        return decode_cursor(cursor)
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        value, session_id = json.loads(raw)
+        if not isinstance(value, (int, float)) or not isinstance(session_id, str):
+            raise ValueError
+        return value, session_id
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise Unprocessable("cursor: not a cursor returned by this API") from None
+
+
+def overview(
+    rows: Sequence[Row], models: Sequence[Row], since: dt.datetime, until: dt.datetime
+) -> dict[str, Any]:
+    """Per-day series over [since, until): sessions by end state, cost, error rate, p50/p95."""
+    days: dict[dt.date, list[Row]] = {}
+    day = since.date()
+    while day < until.date() or (day == until.date() and until.time() != dt.time(0)):
+        days[day] = []
+        day += dt.timedelta(days=1)
+    for row in rows:
+        days.setdefault(row.init_timestamp.date(), []).append(row)
+    return {
+        "since": iso(since),
+        "until": iso(until),
+        "days": [_day_view(d, day_rows) for d, day_rows in sorted(days.items())],
+        "models": [
+            {
+                "model": m.model or "(unknown)",
+                "prompt_tokens": int(m.prompt),
+                "completion_tokens": int(m.completion),
+                "calls": int(m.calls),
+                "cost": usd(int(m.cost_pico)),
+            }
+            for m in models
+        ],
+        "totals": {
+            "sessions": len(rows),
+            "errored_sessions": sum(1 for r in rows if r.errors),
+            "cost": usd(sum(int(r.cost_pico) for r in rows)),
+        },
+    }
+
+
+def _day_view(day: dt.date, rows: Sequence[Row]) -> dict[str, Any]:
+    states = {"Success": 0, "Fail": 0, "Indeterminate": 0}
+    for row in rows:
+        states[row.end_state] = states.get(row.end_state, 0) + 1
+    durations = sorted(
+        max((last - r.init_timestamp).total_seconds(), 0.0)
+        for r in rows
+        if (last := r.end_timestamp or r.last_event_at) is not None
+    )
+    errored = sum(1 for r in rows if r.errors)
+    return {
+        "day": day.isoformat(),
+        "sessions": len(rows),
+        "end_states": states,
+        "cost": usd(sum(int(r.cost_pico) for r in rows)),
+        "error_rate": errored / len(rows) if rows else None,
+        "duration_p50": _percentile(durations, 0.5),
+        "duration_p95": _percentile(durations, 0.95),
+    }
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of an ascending sequence."""
+    if not ordered:
+        return None
+    rank = max(int(-(-q * len(ordered) // 1)), 1)  # ceil(q * n), at least 1
+    return ordered[min(rank, len(ordered)) - 1]

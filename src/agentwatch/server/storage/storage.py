@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from agentwatch.server import auth
 from agentwatch.server.storage import engine as engines
-from agentwatch.server.storage import ingest, migrate, queries
+from agentwatch.server.storage import ingest, migrate, overview, queries
 from agentwatch.server.storage.records import (
     ApiKeyInfo,
     EventRecord,
@@ -298,3 +298,41 @@ class Storage:
     ) -> dict[str, int]:
         with self.read() as conn:
             return queries.project_totals(conn, project_id, since, until)
+
+    # -- dashboard reads -------------------------------------------------------------------
+
+    def list_sessions_sorted(
+        self,
+        project_id: str,
+        where: queries.SessionFilter,
+        sort: str,
+        after: tuple[Any, str] | None,
+        limit: int,
+    ) -> list[sa.Row[Any]]:
+        """Sessions ordered by ``sort`` (one of :data:`overview.SORTS`), descending."""
+        with self.read() as conn:
+            return overview.list_sorted(conn, project_id, where, sort, after, limit)
+
+    def session_project(self, session_id: str) -> str | None:
+        with self.read() as conn:
+            return overview.session_project(conn, session_id)
+
+    def overview(
+        self, project_id: str, since: dt.datetime, until: dt.datetime
+    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]]]:
+        """(per-session rows, LLM tokens by model) for sessions started in [since, until)."""
+        with self.read() as conn:
+            return (
+                overview.overview_rows(conn, project_id, since, until),
+                overview.tokens_by_model(conn, project_id, since, until),
+            )
+
+    def revoke_api_key_id(self, key_id: str) -> bool:
+        """Revoke one key by its row id (the dashboard's revoke button); True if it was active."""
+        with self.write() as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return bool(result.rowcount)

@@ -1,0 +1,134 @@
+"""Page rendering: one Jinja2 environment (autoescape always on), filters, and the
+helpers every dashboard route shares (login check, CSRF cookie, JSON-or-HTML answer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from agentwatch.server.context import ServerContext
+from agentwatch.server.dashboard import TEMPLATE_DIR
+from agentwatch.server.dashboard.security import (
+    CSRF_COOKIE,
+    LOGIN_COOKIE,
+    AdminAuth,
+    new_csrf_token,
+)
+from agentwatch.server.storage.records import Project
+
+__all__ = ["denied", "logged_in", "page", "pick_project", "wants_json"]
+
+# Autoescape for every template, whatever its name: everything shown may come from an LLM.
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value == 0:
+        return "$0"
+    if value < 0.01:
+        return f"${value:.6f}"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "–"
+    return dt.datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _number(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def _clip(value: Any, length: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+_ENV.filters.update(duration=_duration, money=_money, when=_when, number=_number, clip=_clip)
+
+
+def logged_in(request: Request) -> bool:
+    auth: AdminAuth = request.app.state.admin_auth
+    return auth.logged_in(request.cookies.get(LOGIN_COOKIE))
+
+
+def wants_json(request: Request) -> bool:
+    return request.query_params.get("format") == "json"
+
+
+def denied(request: Request) -> Response | None:
+    """None when the visitor may see the dashboard, else what to answer instead."""
+    if logged_in(request):
+        return None
+    if wants_json(request):
+        return JSONResponse({"detail": "log in to the dashboard first"}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def page(
+    request: Request, template: str, data: dict[str, Any], *, status: int = 200, **extra: Any
+) -> Response:
+    """``data`` as JSON for ``?format=json``, else rendered by ``template``."""
+    if wants_json(request):
+        return JSONResponse(data, status_code=status)
+    csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
+    auth: AdminAuth = request.app.state.admin_auth
+    extra.setdefault("project", None)
+    extra.setdefault("projects", [])
+    html = _ENV.get_template(template).render(
+        data=data, csrf=csrf, login_required=auth.required, path=request.url.path, **extra
+    )
+    response = HTMLResponse(html, status_code=status)
+    if request.cookies.get(CSRF_COOKIE) != csrf:
+        response.set_cookie(
+            CSRF_COOKIE,
+            csrf,
+            httponly=True,
+            samesite="strict",
+            secure=request.app.state.secure_cookies,
+            path="/",
+        )
+    return response
+
+
+def pick_project(ctx: ServerContext, request: Request) -> tuple[Project | None, list[Project]]:
+    """The project chosen by ``?project=`` (default: the first one), and all projects."""
+    projects = ctx.storage.list_projects()
+    wanted = request.query_params.get("project")
+    chosen = next((p for p in projects if p.id == wanted), None)
+    return chosen or (projects[0] if projects else None), projects
