@@ -32,6 +32,8 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 class Seeded:
     server: TestServer
     ids: dict[str, str]  # what the session is for -> session id
+    running: Any  # the still-running SDK session, to record into during a test
+    client: Client
 
 
 def make_client(server: TestServer) -> Client:
@@ -40,8 +42,8 @@ def make_client(server: TestServer) -> Client:
     )
 
 
-def seed(server: TestServer, client: Client) -> dict[str, str]:
-    """Sessions of every kind; returns their ids by purpose."""
+def seed(server: TestServer, client: Client) -> tuple[dict[str, str], Any]:
+    """Sessions of every kind; returns their ids by purpose and the running session."""
     ids = {"demo": run_demo_session(client).session_id}
 
     failed = client.start_session(tags=["billing", "nightly"])
@@ -77,18 +79,27 @@ def seed(server: TestServer, client: Client) -> dict[str, str]:
     ids["running"] = running.session_id
     for n in range(3):
         s = client.start_session(tags=["batch", f"n{n}"])
-        s.record(LLMEvent(model="claude-3-5-haiku", prompt="hi", completion="hello", prompt_tokens=5 + n, completion_tokens=2))
+        s.record(
+            LLMEvent(
+                model="claude-3-5-haiku",
+                prompt="hi",
+                completion="hello",
+                prompt_tokens=5 + n,
+                completion_tokens=2,
+            )
+        )
         s.end_session("Success")
     assert client.flush(timeout=10)
-    return ids
+    return ids, running
 
 
 @pytest.fixture(scope="module")
-def seeded() -> Iterator[tuple[Seeded, Client]]:
+def seeded() -> Iterator[Seeded]:
     with uvicorn_server() as server:
         client = make_client(server)
         try:
-            yield Seeded(server, seed(server, client)), client
+            ids, running = seed(server, client)
+            yield Seeded(server, ids, running, client)
         finally:
             client.shutdown(timeout=5)
 
@@ -118,7 +129,8 @@ def page(browser: Any) -> Iterator[Any]:
     pg = context.new_page()
     pg.dialogs = []  # type: ignore[attr-defined]
     pg.errors = []  # type: ignore[attr-defined]
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    # Recorded, then accepted: the revoke button asks to confirm; any other dialog is a bug.
+    pg.on("dialog", lambda d: (pg.dialogs.append((d.type, d.message)), d.accept()))
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
     try:
