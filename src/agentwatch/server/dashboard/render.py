@@ -111,7 +111,12 @@ def page(
     extra.setdefault("project", None)
     extra.setdefault("projects", [])
     html = _ENV.get_template(template).render(
-        data=data, csrf=csrf, login_required=auth.required, path=request.url.path, **extra
+        data=data,
+        csrf=csrf,
+        login_required=auth.required,
+        show_nav=auth.logged_in(request.cookies.get(LOGIN_COOKIE)),
+        path=request.url.path,
+        **extra,
     )
     response = HTMLResponse(html, status_code=status)
     if request.cookies.get(CSRF_COOKIE) != csrf:

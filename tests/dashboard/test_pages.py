@@ -1,0 +1,206 @@
+"""Dashboard pages without a browser: JSON twins, sorting, CSRF, headers, login logic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agentwatch import Client, ErrorEvent, LLMEvent, ToolEvent
+from agentwatch.server import views
+from agentwatch.server.dashboard.security import (
+    AdminAuth,
+    hash_password,
+    is_loopback,
+    verify_password,
+)
+from agentwatch.server.routes.login import _safe_next
+from agentwatch.server.testing import TestServer, inprocess_server
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[TestServer]:
+    with inprocess_server() as srv:
+        client = Client(
+            api_key=srv.api_key,
+            endpoint=srv.url,
+            handle_signals=False,
+            transport=srv.transport,
+            flush_interval=0.05,
+        )
+        for n in range(7):
+            s = client.start_session(tags=["t", f"n{n}"])
+            for _ in range(n % 3):
+                s.record(ErrorEvent(error_type="E", details="x"))
+            s.record(
+                LLMEvent(model="gpt-4o", prompt="p", completion="c", prompt_tokens=100 * n)
+            )
+            s.record(ToolEvent(name="tool"))
+            s.end_session("Success" if n % 2 else "Fail")
+        assert client.flush(timeout=10)
+        client.shutdown(timeout=5)
+        yield srv
+
+
+@pytest.fixture
+def http(server: TestServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, transport=server.transport) as client:
+        yield client
+
+
+def api(http: httpx.Client, server: TestServer, path: str) -> Any:
+    return http.get(path, headers={"X-Agentops-Api-Key": server.api_key}).json()
+
+
+def test_json_twins_match_the_read_api(http: httpx.Client, server: TestServer) -> None:
+    page = http.get("/sessions?format=json").json()
+    assert page["sessions"] == api(http, server, "/api/sessions")["sessions"]
+    sid = page["sessions"][0]["id"]
+    assert http.get(f"/sessions/{sid}?format=json").json() == api(
+        http, server, f"/api/sessions/{sid}"
+    )
+
+
+@pytest.mark.parametrize("sort", ["time", "duration", "cost", "errors"])
+def test_sorted_keyset_pages_cover_every_session_once(http: httpx.Client, sort: str) -> None:
+    seen: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = http.get(f"/sessions?format=json&sort={sort}&limit=2&cursor={cursor}").json()
+        seen += page["sessions"]
+        if not page["next_cursor"]:
+            break
+        cursor = page["next_cursor"]
+    assert len({s["id"] for s in seen}) == len(seen) == 7
+    key = {
+        "time": lambda s: s["init_timestamp"],
+        "duration": lambda s: s["duration_seconds"],
+        "cost": lambda s: s["cost"] or 0,
+        "errors": lambda s: s["counts"]["errors"],
+    }[sort]
+    values = [key(s) for s in seen]
+    if sort == "duration":  # SQLite's date functions count whole milliseconds
+        values = [round(v, 3) for v in values]
+        assert all(a >= b - 0.0011 for a, b in zip(values, values[1:]))
+    else:
+        assert values == sorted(values, reverse=True)
+
+
+def test_filters_and_bad_input(http: httpx.Client) -> None:
+    fails = http.get("/sessions?format=json&end_state=Fail").json()["sessions"]
+    assert len(fails) == 4 and {s["end_state"] for s in fails} == {"Fail"}
+    assert len(http.get("/sessions?format=json&tag=n3").json()["sessions"]) == 1
+    assert len(http.get("/sessions?format=json&tag=t,n3").json()["sessions"]) == 1
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert len(http.get(f"/sessions?format=json&since={today}&until={today}").json()["sessions"]) == 7
+    assert http.get("/sessions?cursor=nonsense&sort=cost").status_code == 422
+    assert http.get("/sessions?end_state=maybe").status_code == 422
+    assert http.get("/sessions/not-a-uuid").status_code == 404
+    assert http.get("/sessions/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_overview_json(http: httpx.Client) -> None:
+    data = http.get("/overview?format=json&days=7").json()
+    assert len(data["days"]) == 7
+    today = data["days"][-1]
+    assert today["sessions"] == 7
+    assert today["end_states"] == {"Success": 3, "Fail": 4, "Indeterminate": 0}
+    assert today["error_rate"] == pytest.approx(4 / 7)
+    assert today["duration_p50"] <= today["duration_p95"]
+    assert data["models"][0]["model"] == "gpt-4o"
+    assert data["models"][0]["prompt_tokens"] == 2100
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert views._percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
+    assert views._percentile([float(i) for i in range(1, 101)], 0.95) == 95.0
+    assert views._percentile([], 0.5) is None
+
+
+def test_security_headers(http: httpx.Client) -> None:
+    for path in ("/sessions", "/projects", "/static/app.css", "/api/sessions"):
+        response = http.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff"
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["referrer-policy"] == "same-origin"
+    assert http.get("/sessions").headers["cache-control"] == "no-store"
+    assert "content-security-policy" not in http.get("/docs").headers
+
+
+def test_html_escapes_and_has_no_inline_script(http: httpx.Client) -> None:
+    html = http.get("/sessions").text
+    assert "<script>" not in html.replace('<script src="/static/common.js" defer></script>', "")
+    assert "style=" not in html
+    assert "onclick" not in html
+
+
+def test_forms_need_the_csrf_token(http: httpx.Client, server: TestServer) -> None:
+    assert http.post("/projects", data={"name": "nope"}).status_code == 403
+    http.cookies.set("aw_csrf", "token-a")
+    assert http.post("/projects", data={"name": "nope", "csrf": "token-b"}).status_code == 403
+    assert server.storage.project_by_name("nope") is None
+    made = http.post("/projects", data={"name": "yes", "csrf": "token-a"})
+    assert made.status_code == 200 and server.storage.project_by_name("yes") is not None
+    key = made.text.split('id="new-key" class="key">')[1].split("<")[0]
+    assert server.storage.key_owner(key) is not None
+    info = next(k for k in server.storage.list_api_keys() if k.prefix == key[:8])
+    assert http.post(f"/keys/{info.id}/revoke").status_code == 403
+    assert server.storage.key_owner(key) is not None
+    done = http.post(f"/keys/{info.id}/revoke", data={"csrf": "token-a"})
+    assert done.status_code == 303 and server.storage.key_owner(key) is None
+    assert http.post("/projects", data={"name": "yes", "csrf": "token-a"}).status_code == 400
+
+
+def test_pages_set_a_strict_csrf_cookie(http: httpx.Client) -> None:
+    http.cookies.clear()
+    cookie = http.get("/projects").headers["set-cookie"]
+    assert "aw_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_login_cookie_is_signed_and_expires() -> None:
+    auth = AdminAuth(True, hash_password("pw"), "s" * 40)
+    cookie = auth.login_cookie(now=1000.0)
+    assert auth.logged_in(cookie, now=1001.0)
+    assert not auth.logged_in(cookie, now=1000.0 + 8 * 24 * 3600)
+    expires, _, signature = cookie.partition(".")
+    assert not auth.logged_in(f"{int(expires) + 999}.{signature}", now=1001.0)
+    assert not auth.logged_in(None) and not auth.logged_in("garbage")
+    assert not AdminAuth(True, None, "t" * 40).logged_in(cookie, now=1001.0)
+    assert auth.check_password("pw") and not auth.check_password("PW")
+
+
+def test_passwords_are_stored_as_scrypt() -> None:
+    stored = hash_password("hunter2")
+    assert stored.startswith("scrypt$") and "hunter2" not in stored
+    assert verify_password(stored, "hunter2") and not verify_password(stored, "hunter3")
+    assert not verify_password("plain", "plain")
+
+
+def test_first_public_start_prints_a_password_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    auth = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40)
+    printed = capsys.readouterr().err
+    password = printed.split("(shown once): ")[1].split()[0]
+    assert auth.required and auth.check_password(password)
+    assert (tmp_path / "admin_password").stat().st_mode & 0o777 == 0o600
+    assert password not in (tmp_path / "admin_password").read_text()
+    again = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40)
+    assert capsys.readouterr().err == "" and again.check_password(password)
+    assert not AdminAuth.create("127.0.0.1", tmp_path, None, "s" * 40).required
+    env = AdminAuth.create("10.0.0.5", tmp_path, "from-env", "s" * 40)
+    assert env.check_password("from-env") and not env.check_password(password)
+
+
+def test_loopback_and_redirect_targets() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("10.1.2.3")
+    assert _safe_next("/sessions?tag=a") == "/sessions?tag=a"
+    for bad in ("//evil.example", "https://evil.example", "/\\evil", None, "javascript:x"):
+        assert _safe_next(bad) == "/sessions"
