@@ -34,9 +34,11 @@ def test_sessions_list_shows_every_session_newest_first(seeded: Seeded, page: An
     running = page.locator(f'tr[data-session-id="{seeded.ids["running"]}"] .state')
     assert running.inner_text() == "Running"
     failed = page.locator(f'tr[data-session-id="{seeded.ids["failed"]}"]')
-    assert "Fail" in failed.inner_text() and "payment step failed" in failed.inner_text()
+    assert "Fail" in failed.inner_text()
+    assert "payment step failed" in failed.inner_text()
     shot(page, "sessions")
-    assert page.errors == [] and page.dialogs == []
+    assert page.errors == []
+    assert page.dialogs == []
 
 
 def test_filters_by_tag_and_by_end_state(seeded: Seeded, page: Any) -> None:
@@ -65,7 +67,8 @@ def test_session_timeline_holds_exactly_its_events(seeded: Seeded, page: Any) ->
     page.wait_for_selector(".tl-row")
     assert sorted(timeline_ids(page)) == sorted(expected)
     lanes = page.locator(".tl-lane-name").all_inner_texts()
-    assert any("researcher" in lane for lane in lanes) and any("planner" in lane for lane in lanes)
+    assert any("researcher" in lane for lane in lanes)
+    assert any("planner" in lane for lane in lanes)
     assert page.locator(".tl-row.errors").count() == 1
     shot(page, "session")
 
@@ -77,10 +80,13 @@ def test_llm_event_shows_prompt_and_completion(seeded: Seeded, page: Any) -> Non
     prompt = detail.locator(".chat.prompt").inner_text()
     assert "You are a careful travel planner." in prompt
     assert "Summarise the weather in Lisbon" in prompt
-    assert "SYSTEM" in prompt.upper() and "USER" in prompt.upper()
+    assert "SYSTEM" in prompt.upper()
+    assert "USER" in prompt.upper()
     assert "Lisbon will be sunny" in detail.locator(".chat.completion").inner_text()
     facts = detail.locator(".facts").inner_text()
-    assert "gpt-4o-mini" in facts and "180" in facts and "24" in facts
+    assert "gpt-4o-mini" in facts
+    assert "180" in facts
+    assert "24" in facts
     shot(page, "session-llm")
 
 
@@ -122,7 +128,8 @@ def test_running_session_page_updates_itself(seeded: Seeded, page: Any) -> None:
 def test_agent_text_is_shown_as_text_and_never_runs(seeded: Seeded, page: Any) -> None:
     response = page.goto(f"{seeded.server.url}/sessions/{seeded.ids['xss']}")
     csp = response.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
     assert response.headers["x-content-type-options"] == "nosniff"
     page.locator(".tl-row.llms").click()
     completion = page.locator("#detail .chat.completion").inner_text()
@@ -163,18 +170,21 @@ def test_projects_and_keys_through_the_pages(seeded: Seeded, page: Any) -> None:
     alpha = storage.project_by_name("alpha-team")
     assert alpha is not None
     owner = storage.key_owner(key)
-    assert owner is not None and owner.project_id == alpha.id
+    assert owner is not None
+    assert owner.project_id == alpha.id
     shot(page, "projects-new-key")
     section = page.locator('section.project[data-project="alpha-team"]')
     section.locator("button", has_text="New key").click()
     second = page.locator("#new-key").inner_text().strip()
-    assert second != key and storage.key_owner(second) is not None
+    assert second != key
+    assert storage.key_owner(second) is not None
     page.goto(f"{seeded.server.url}/projects")
     assert key not in page.content()  # shown once, never again
     row = page.locator(f'tr[data-key-prefix="{key[:8]}"]')
     row.locator("button", has_text="Revoke").click()
     page.wait_for_url(re.compile(r"/projects$"))
     assert "revoked" in page.locator(f'tr[data-key-prefix="{key[:8]}"]').inner_text()
-    assert storage.key_owner(key) is None and storage.key_owner(second) is not None
+    assert storage.key_owner(key) is None
+    assert storage.key_owner(second) is not None
     assert [t for t, _ in page.dialogs] == ["confirm"]
     shot(page, "projects")

@@ -34,7 +34,8 @@ def test_login_required_off_loopback(public_server: TestServer, page: Any) -> No
     page.click("form.login button")
     page.wait_for_url(re.compile(r"/sessions\?tag=a$"))
     cookie = next(c for c in page.context.cookies() if c["name"] == "aw_login")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
     page.click("form.logout button")
     page.wait_for_url(re.compile(r"/login$"))
     page.goto(public_server.url + "/projects")
@@ -46,7 +47,8 @@ def test_json_and_read_api_off_loopback(public_server: TestServer) -> None:
         assert http.get("/sessions?format=json").status_code == 401
         assert http.get("/overview?format=json").status_code == 401
         created = http.post("/projects", data={"name": "x", "csrf": "t"})
-        assert created.status_code == 303 and created.headers["location"].startswith("/login")
+        assert created.status_code == 303
+        assert created.headers["location"].startswith("/login")
         assert public_server.storage.project_by_name("x") is None
         api = http.get("/api/sessions", headers={"X-Agentops-Api-Key": public_server.api_key})
         assert api.status_code == 200

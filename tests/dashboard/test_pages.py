@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,7 @@ def server() -> Iterator[TestServer]:
             s = client.start_session(tags=["t", f"n{n}"])
             for _ in range(n % 3):
                 s.record(ErrorEvent(error_type="E", details="x"))
-            s.record(
-                LLMEvent(model="gpt-4o", prompt="p", completion="c", prompt_tokens=100 * n)
-            )
+            s.record(LLMEvent(model="gpt-4o", prompt="p", completion="c", prompt_tokens=100 * n))
             s.record(ToolEvent(name="tool"))
             s.end_session("Success" if n % 2 else "Fail")
         assert client.flush(timeout=10)
@@ -85,18 +84,21 @@ def test_sorted_keyset_pages_cover_every_session_once(http: httpx.Client, sort: 
     values = [key(s) for s in seen]
     if sort == "duration":  # SQLite's date functions count whole milliseconds
         values = [round(v, 3) for v in values]
-        assert all(a >= b - 0.0011 for a, b in zip(values, values[1:]))
+        assert all(a >= b - 0.0011 for a, b in itertools.pairwise(values))
     else:
         assert values == sorted(values, reverse=True)
 
 
 def test_filters_and_bad_input(http: httpx.Client) -> None:
     fails = http.get("/sessions?format=json&end_state=Fail").json()["sessions"]
-    assert len(fails) == 4 and {s["end_state"] for s in fails} == {"Fail"}
+    assert len(fails) == 4
+    assert {s["end_state"] for s in fails} == {"Fail"}
     assert len(http.get("/sessions?format=json&tag=n3").json()["sessions"]) == 1
     assert len(http.get("/sessions?format=json&tag=t,n3").json()["sessions"]) == 1
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
-    assert len(http.get(f"/sessions?format=json&since={today}&until={today}").json()["sessions"]) == 7
+    assert (
+        len(http.get(f"/sessions?format=json&since={today}&until={today}").json()["sessions"]) == 7
+    )
     assert http.get("/sessions?cursor=nonsense&sort=cost").status_code == 422
     assert http.get("/sessions?end_state=maybe").status_code == 422
     assert http.get("/sessions/not-a-uuid").status_code == 404
@@ -126,7 +128,8 @@ def test_security_headers(http: httpx.Client) -> None:
         response = http.get(path)
         assert response.headers["x-content-type-options"] == "nosniff"
         csp = response.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+        assert "script-src 'self'" in csp
+        assert "'unsafe-inline'" not in csp
         assert "frame-ancestors 'none'" in csp
         assert response.headers["referrer-policy"] == "same-origin"
     assert http.get("/sessions").headers["cache-control"] == "no-store"
@@ -146,21 +149,25 @@ def test_forms_need_the_csrf_token(http: httpx.Client, server: TestServer) -> No
     assert http.post("/projects", data={"name": "nope", "csrf": "token-b"}).status_code == 403
     assert server.storage.project_by_name("nope") is None
     made = http.post("/projects", data={"name": "yes", "csrf": "token-a"})
-    assert made.status_code == 200 and server.storage.project_by_name("yes") is not None
+    assert made.status_code == 200
+    assert server.storage.project_by_name("yes") is not None
     key = made.text.split('id="new-key" class="key">')[1].split("<")[0]
     assert server.storage.key_owner(key) is not None
     info = next(k for k in server.storage.list_api_keys() if k.prefix == key[:8])
     assert http.post(f"/keys/{info.id}/revoke").status_code == 403
     assert server.storage.key_owner(key) is not None
     done = http.post(f"/keys/{info.id}/revoke", data={"csrf": "token-a"})
-    assert done.status_code == 303 and server.storage.key_owner(key) is None
+    assert done.status_code == 303
+    assert server.storage.key_owner(key) is None
     assert http.post("/projects", data={"name": "yes", "csrf": "token-a"}).status_code == 400
 
 
 def test_pages_set_a_strict_csrf_cookie(http: httpx.Client) -> None:
     http.cookies.clear()
     cookie = http.get("/projects").headers["set-cookie"]
-    assert "aw_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "aw_csrf=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
 
 
 def test_login_cookie_is_signed_and_expires() -> None:
@@ -170,15 +177,19 @@ def test_login_cookie_is_signed_and_expires() -> None:
     assert not auth.logged_in(cookie, now=1000.0 + 8 * 24 * 3600)
     expires, _, signature = cookie.partition(".")
     assert not auth.logged_in(f"{int(expires) + 999}.{signature}", now=1001.0)
-    assert not auth.logged_in(None) and not auth.logged_in("garbage")
+    assert not auth.logged_in(None)
+    assert not auth.logged_in("garbage")
     assert not AdminAuth(True, None, "t" * 40).logged_in(cookie, now=1001.0)
-    assert auth.check_password("pw") and not auth.check_password("PW")
+    assert auth.check_password("pw")
+    assert not auth.check_password("PW")
 
 
 def test_passwords_are_stored_as_scrypt() -> None:
     stored = hash_password("hunter2")
-    assert stored.startswith("scrypt$") and "hunter2" not in stored
-    assert verify_password(stored, "hunter2") and not verify_password(stored, "hunter3")
+    assert stored.startswith("scrypt$")
+    assert "hunter2" not in stored
+    assert verify_password(stored, "hunter2")
+    assert not verify_password(stored, "hunter3")
     assert not verify_password("plain", "plain")
 
 
@@ -188,19 +199,26 @@ def test_first_public_start_prints_a_password_once(
     auth = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40)
     printed = capsys.readouterr().err
     password = printed.split("(shown once): ")[1].split()[0]
-    assert auth.required and auth.check_password(password)
+    assert auth.required
+    assert auth.check_password(password)
     assert (tmp_path / "admin_password").stat().st_mode & 0o777 == 0o600
     assert password not in (tmp_path / "admin_password").read_text()
     again = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40)
-    assert capsys.readouterr().err == "" and again.check_password(password)
+    assert capsys.readouterr().err == ""
+    assert again.check_password(password)
     assert not AdminAuth.create("127.0.0.1", tmp_path, None, "s" * 40).required
     env = AdminAuth.create("10.0.0.5", tmp_path, "from-env", "s" * 40)
-    assert env.check_password("from-env") and not env.check_password(password)
+    assert env.check_password("from-env")
+    assert not env.check_password(password)
 
 
 def test_loopback_and_redirect_targets() -> None:
-    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
-    assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("10.1.2.3")
+    assert is_loopback("127.0.0.1")
+    assert is_loopback("::1")
+    assert is_loopback("localhost")
+    assert not is_loopback("0.0.0.0")
+    assert not is_loopback("::")
+    assert not is_loopback("10.1.2.3")
     assert _safe_next("/sessions?tag=a") == "/sessions?tag=a"
     for bad in ("//evil.example", "https://evil.example", "/\\evil", None, "javascript:x"):
         assert _safe_next(bad) == "/sessions"

@@ -35,7 +35,7 @@ _ENV = jinja2.Environment(
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
-        return "–"
+        return "\u2013"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
@@ -49,7 +49,7 @@ def _duration(seconds: float | None) -> str:
 
 def _money(value: float | None) -> str:
     if value is None:
-        return "–"
+        return "\u2013"
     if value == 0:
         return "$0"
     if value < 0.01:
@@ -59,12 +59,12 @@ def _money(value: float | None) -> str:
 
 def _when(value: str | None) -> str:
     if not value:
-        return "–"
+        return "\u2013"
     return dt.datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _number(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
+    return "\u2013" if value is None else f"{value:,}"
 
 
 def _clip(value: Any, length: int = 120) -> str:

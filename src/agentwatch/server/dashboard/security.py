@@ -21,8 +21,8 @@ from typing import Any
 
 __all__ = [
     "CSP",
-    "LOGIN_COOKIE",
     "CSRF_COOKIE",
+    "LOGIN_COOKIE",
     "AdminAuth",
     "hash_password",
     "is_loopback",

@@ -139,5 +139,3 @@ def _day_or_time(text: str, name: str, *, end_of_day: bool = False) -> dt.dateti
             raise Unprocessable(f"{name}: not a date (YYYY-MM-DD)") from None
         return day + dt.timedelta(days=1) if end_of_day else day
     return wire.parse_timestamp(text, name)
-
-

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from agentwatch.server.storage.queries import SessionFilter, _list_query, visible_to
 from agentwatch.server.storage.schema import events, sessions
 
-__all__ = ["SORTS", "duration_expr", "list_sorted", "overview_rows", "session_project", "tokens_by_model"]
+__all__ = [
+    "SORTS",
+    "duration_expr",
+    "list_sorted",
+    "overview_rows",
+    "session_project",
+    "tokens_by_model",
+]
 
 # Sort name -> column, always descending, ties broken by id descending (a keyset).
 SORTS = ("time", "duration", "cost", "errors")
