@@ -3,6 +3,7 @@ the SDK with sessions of every kind, and headless Debian Chromium driven by Play
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pytest
 
 from agentwatch import ActionEvent, Client, ErrorEvent, LLMEvent, ToolEvent
 from agentwatch.demo import run_demo_session
+from agentwatch.instrumentation import uninstrument
 from agentwatch.server.testing import TestServer, uvicorn_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,6 +28,18 @@ CHROMIUM_ARGS = [
 ]
 XSS = '<script>window.__pwned = 1; alert("xss")</script><img src=x onerror="window.__pwned=2;alert(1)">'
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _leave_the_process_as_found() -> Iterator[None]:
+    """Clients made here configure the ``agentwatch`` logger (a handler, no propagation)
+    and patch LLM clients; later tests (``caplog``) must find the process as it was."""
+    agentwatch_logger = logging.getLogger("agentwatch")
+    saved = agentwatch_logger.handlers[:], agentwatch_logger.propagate, agentwatch_logger.level
+    yield
+    uninstrument()
+    agentwatch_logger.handlers[:], agentwatch_logger.propagate = saved[0], saved[1]
+    agentwatch_logger.setLevel(saved[2])
 
 
 @dataclass

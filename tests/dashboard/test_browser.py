@@ -122,6 +122,7 @@ def test_running_session_page_updates_itself(seeded: Seeded, page: Any) -> None:
     assert seeded.client.flush(timeout=10)
     expect(page.locator("#state")).to_have_text("Success", timeout=15000)
     expect(page.locator("#live")).to_be_hidden()
+    expect(page.locator("#reason")).to_have_text("finished late")
     shot(page, "session-running-ended")
 
 

@@ -282,6 +282,13 @@
       badge.className = "state " + (s.running ? "running" : String(s.end_state).toLowerCase());
     }
     document.getElementById("live").hidden = !s.running;
+    var reason = document.getElementById("reason");
+    if (reason) {
+      var text = s.end_state_reason || "";
+      reason.textContent = text.length > 2000 ? text.slice(0, 1999) + "…" : text;
+      reason.className = "reason-full " + String(s.end_state).toLowerCase();
+      reason.hidden = !text;
+    }
   }
   function signature(d) { return d.events.length + "|" + d.session.end_state + "|" + d.session.event_count + "|" + d.session.last_event_at; }
   function load() {
