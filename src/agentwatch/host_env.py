@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
-import socket
 import sys
-from importlib import metadata
 from typing import Any
 
 __all__ = ["host_env", "sdk_version"]
 
 
+@functools.lru_cache(maxsize=1)
 def sdk_version() -> str:
+    """The installed agentwatch version ("unknown" in a bare source tree)."""
+    # importlib.metadata costs ~13 ms to import: only on first use, not at import agentwatch.
+    from importlib import metadata
+
     try:
         return metadata.version("agentwatch")
     except metadata.PackageNotFoundError:
@@ -36,6 +38,9 @@ def _memory_total() -> str | None:
 @functools.lru_cache(maxsize=2)
 def host_env(opt_out: bool = False) -> dict[str, Any]:
     """The ``host_env`` mapping; with ``opt_out`` only the SDK and Python versions."""
+    import platform  # here, on the export thread, not at `import agentwatch`
+    import socket
+
     sdk = {"agentwatch SDK Version": sdk_version(), "Python Version": platform.python_version()}
     if opt_out:
         return {"SDK": sdk}

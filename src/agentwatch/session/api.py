@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from agentwatch.config import Config
 from agentwatch.exceptions import FatalApiError, RetryableApiError
+from agentwatch.host_env import sdk_version
 from agentwatch.telemetry.retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -542,8 +542,4 @@ def _closed_error() -> RetryableApiError:
 
 @lru_cache(maxsize=1)
 def _user_agent() -> str:
-    try:
-        version = metadata.version("agentwatch")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        version = "0+unknown"
-    return f"agentwatch-python/{version}"
+    return f"agentwatch-python/{sdk_version()}"

@@ -8,7 +8,6 @@ A server's ``Retry-After`` is a floor on the wait, never shortened by the cap.
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 from dataclasses import dataclass
@@ -108,6 +107,8 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
 
 def _seconds_until_http_date(value: str, now: datetime) -> float | None:
     try:
+        import email.utils  # only when a server sends a date: not at import
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
