@@ -89,6 +89,44 @@ def test_sorted_keyset_pages_cover_every_session_once(http: httpx.Client, sort: 
         assert values == sorted(values, reverse=True)
 
 
+def seed_small(server: TestServer) -> None:
+    client = Client(
+        api_key=server.api_key,
+        endpoint=server.url,
+        handle_signals=False,
+        transport=server.transport,
+        flush_interval=0.05,
+    )
+    for n in range(5):
+        s = client.start_session(tags=["t"])
+        s.record(LLMEvent(model="gpt-4o", prompt="p", completion="c", prompt_tokens=100 * n))
+        for _ in range(n % 3):
+            s.record(ErrorEvent(error_type="E", details="x"))
+        if n != 4:  # one stays running
+            s.end_session("Success" if n % 2 else "Fail")
+    assert client.flush(timeout=10)
+    client.shutdown(timeout=5)
+
+
+def test_sorts_and_overview_on_each_database(db_url: str) -> None:
+    with inprocess_server(db_url=db_url) as srv:
+        seed_small(srv)
+        with httpx.Client(base_url=srv.url, transport=srv.transport) as http:
+            for sort in ("time", "duration", "cost", "errors"):
+                first = http.get(f"/sessions?format=json&sort={sort}&limit=3").json()
+                rest = http.get(
+                    f"/sessions?format=json&sort={sort}&limit=3&cursor={first['next_cursor']}"
+                ).json()
+                ids = [s["id"] for s in first["sessions"] + rest["sessions"]]
+                assert len(set(ids)) == 5, sort
+            cost = http.get("/sessions?format=json&sort=cost").json()["sessions"]
+            assert [s["cost"] for s in cost] == sorted((s["cost"] for s in cost), reverse=True)
+            overview = http.get("/overview?format=json&days=2").json()
+            assert overview["days"][-1]["sessions"] == 5
+            assert overview["days"][-1]["end_states"]["Indeterminate"] == 1
+            assert overview["models"][0]["calls"] == 5
+
+
 def test_filters_and_bad_input(http: httpx.Client) -> None:
     fails = http.get("/sessions?format=json&end_state=Fail").json()["sessions"]
     assert len(fails) == 4

@@ -29,7 +29,8 @@ def duration_expr(dialect: str) -> sa.ColumnElement[Any]:
     last = sa.func.coalesce(c.end_timestamp, c.last_event_at, c.init_timestamp)
     if dialect == "sqlite":
         return (sa.func.julianday(last) - sa.func.julianday(c.init_timestamp)) * 86400.0
-    return sa.func.extract("epoch", last - c.init_timestamp)
+    # A float, not PostgreSQL's numeric: the value travels in a JSON cursor.
+    return sa.cast(sa.extract("epoch", last - c.init_timestamp), sa.Float)
 
 
 def sort_expr(sort: str, dialect: str) -> sa.ColumnElement[Any]:
