@@ -229,20 +229,37 @@ def decode_sort_cursor(cursor: str, sort: str) -> tuple[Any, str]:
 
 
 def overview(
-    rows: Sequence[Row], models: Sequence[Row], since: dt.datetime, until: dt.datetime
+    days: Sequence[Row],
+    durations: Sequence[Row],
+    models: Sequence[Row],
+    since: dt.datetime,
+    until: dt.datetime,
 ) -> dict[str, Any]:
-    """Per-day series over [since, until): sessions by end state, cost, error rate, p50/p95."""
-    days: dict[dt.date, list[Row]] = {}
+    """Per-day series over [since, until): sessions by end state, cost, error rate, p50/p95.
+
+    ``days`` holds (day, end_state, sessions, errored, cost_pico) rows, ``durations``
+    (day, s) rows, one per session.
+    """
+    buckets: dict[str, dict[str, Any]] = {}
     day = since.date()
     while day < until.date() or (day == until.date() and until.time() != dt.time(0)):
-        days[day] = []
+        buckets[day.isoformat()] = _empty_day(day.isoformat())
         day += dt.timedelta(days=1)
-    for row in rows:
-        days.setdefault(row.init_timestamp.date(), []).append(row)
+    for row in days:
+        bucket = buckets.setdefault(str(row.day)[:10], _empty_day(str(row.day)[:10]))
+        states = bucket["end_states"]
+        states[row.end_state] = states.get(row.end_state, 0) + int(row.sessions)
+        bucket["sessions"] += int(row.sessions)
+        bucket["errored"] += int(row.errored)
+        bucket["cost_pico"] += int(row.cost_pico)
+    spans: dict[str, list[float]] = {}
+    for row in durations:
+        spans.setdefault(str(row.day)[:10], []).append(max(float(row.s or 0.0), 0.0))
+    series = [_day_view(b, sorted(spans.get(k, []))) for k, b in sorted(buckets.items())]
     return {
         "since": iso(since),
         "until": iso(until),
-        "days": [_day_view(d, day_rows) for d, day_rows in sorted(days.items())],
+        "days": series,
         "models": [
             {
                 "model": m.model or "(unknown)",
@@ -254,29 +271,27 @@ def overview(
             for m in models
         ],
         "totals": {
-            "sessions": len(rows),
-            "errored_sessions": sum(1 for r in rows if r.errors),
-            "cost": usd(sum(int(r.cost_pico) for r in rows)),
+            "sessions": sum(d["sessions"] for d in series),
+            "errored_sessions": sum(d["errored_sessions"] for d in series),
+            "cost": usd(sum(b["cost_pico"] for b in buckets.values())),
         },
     }
 
 
-def _day_view(day: dt.date, rows: Sequence[Row]) -> dict[str, Any]:
+def _empty_day(day: str) -> dict[str, Any]:
     states = {"Success": 0, "Fail": 0, "Indeterminate": 0}
-    for row in rows:
-        states[row.end_state] = states.get(row.end_state, 0) + 1
-    durations = sorted(
-        max((last - r.init_timestamp).total_seconds(), 0.0)
-        for r in rows
-        if (last := r.end_timestamp or r.last_event_at) is not None
-    )
-    errored = sum(1 for r in rows if r.errors)
+    return {"day": day, "end_states": states, "sessions": 0, "errored": 0, "cost_pico": 0}
+
+
+def _day_view(bucket: dict[str, Any], durations: Sequence[float]) -> dict[str, Any]:
+    sessions = bucket["sessions"]
     return {
-        "day": day.isoformat(),
-        "sessions": len(rows),
-        "end_states": states,
-        "cost": usd(sum(int(r.cost_pico) for r in rows)),
-        "error_rate": errored / len(rows) if rows else None,
+        "day": bucket["day"],
+        "sessions": sessions,
+        "end_states": bucket["end_states"],
+        "errored_sessions": bucket["errored"],
+        "cost": usd(bucket["cost_pico"]),
+        "error_rate": bucket["errored"] / sessions if sessions else None,
         "duration_p50": _percentile(durations, 0.5),
         "duration_p95": _percentile(durations, 0.95),
     }

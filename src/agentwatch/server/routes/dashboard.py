@@ -121,8 +121,10 @@ def overview_page(
     today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     until = today + dt.timedelta(days=1)
     since = until - dt.timedelta(days=days)
-    rows, models = ctx.storage.overview(project.id, since, until) if project else ([], [])
-    data = views.overview(rows, models, since, until)
+    days_rows, durations, models = (
+        ctx.storage.overview(project.id, since, until) if project else ([], [], [])
+    )
+    data = views.overview(days_rows, durations, models, since, until)
     data["days_shown"] = days
     return page(request, "overview.html", data, projects=projects, project=project)
 

@@ -319,11 +319,13 @@ class Storage:
 
     def overview(
         self, project_id: str, since: dt.datetime, until: dt.datetime
-    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]]]:
-        """(per-session rows, LLM tokens by model) for sessions started in [since, until)."""
+    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]], list[sa.Row[Any]]]:
+        """(per day and end state, per-session durations, LLM tokens by model) for
+        sessions started in [since, until)."""
         with self.read() as conn:
             return (
-                overview.overview_rows(conn, project_id, since, until),
+                overview.overview_days(conn, project_id, since, until),
+                overview.overview_durations(conn, project_id, since, until),
                 overview.tokens_by_model(conn, project_id, since, until),
             )
 
