@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from agentwatch.server.storage.queries import SessionFilter, _list_query, visible_to
+from agentwatch.server.storage.queries import SessionFilter, _list_query, readable_by, visible_to
 from agentwatch.server.storage.schema import events, sessions
 
 __all__ = [
@@ -54,10 +54,11 @@ def list_sorted(
     limit: int,
 ) -> list[sa.Row[Any]]:
     """Like :func:`queries.list_sessions`, ordered by ``sort`` descending, keyset ``after``."""
+    visible = readable_by(conn, project_id)
     if sort == "time":
-        return list(conn.execute(_list_query(project_id, where, after, limit)))
+        return list(conn.execute(_list_query(project_id, where, after, limit, visible)))
     key = sort_expr(sort, conn.dialect.name)
-    base = _list_query(project_id, where, None, limit).order_by(None)
+    base = _list_query(project_id, where, None, limit, visible).order_by(None)
     query = base.add_columns(key.label("sort_key"))
     if after is not None:
         value, session_id = after
