@@ -54,11 +54,14 @@ def list_sorted(
     limit: int,
 ) -> list[sa.Row[Any]]:
     """Like :func:`queries.list_sessions`, ordered by ``sort`` descending, keyset ``after``."""
-    visible = readable_by(conn, project_id)
     if sort == "time":
+        visible = readable_by(conn, project_id)
         return list(conn.execute(_list_query(project_id, where, after, limit, visible)))
     key = sort_expr(sort, conn.dialect.name)
-    base = _list_query(project_id, where, None, limit, visible).order_by(None)
+    # No index orders by cost or duration, so every row is read anyway: the OR keeps the
+    # planner on a sequential scan (~30 ms at 100,000) instead of 100,000 index probes
+    # into the table through the project index (~230 ms).
+    base = _list_query(project_id, where, None, limit).order_by(None)
     query = base.add_columns(key.label("sort_key"))
     if after is not None:
         value, session_id = after
