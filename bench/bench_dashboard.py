@@ -189,9 +189,12 @@ def report(seeded: dict[str, Any], rows: list[Any], repeat: int) -> str:
         lines.append(f"| {label} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} |")
     lines += [
         "",
-        "Lists are keyset-paginated (no OFFSET), so a page deep in the list costs what the "
-        "first does. Sorting by cost or duration and the overview scan the project's "
-        "sessions in the range: they grow with the number of sessions.",
+        "Lists are keyset-paginated (no OFFSET) and read in the project index's order, so a "
+        "page 90,000 sessions deep costs a few times the first page, not 1,800 pages of it. "
+        "Sorting by cost or duration reads every session of the project (no index orders "
+        "by them). The overview is the slow page: its tokens-by-model table sums every LLM "
+        "event in the range (333,000 here); a per-day rollup kept at ingest would make it "
+        "constant.",
         MARK_END,
     ]
     return "\n".join(lines)
