@@ -193,7 +193,7 @@ def report(seeded: dict[str, Any], rows: list[Any], repeat: int) -> str:
         "page 90,000 sessions deep costs a few times the first page, not 1,800 pages of it. "
         "Sorting by cost or duration reads every session of the project (no index orders "
         "by them). The overview is the slow page: its tokens-by-model table sums every LLM "
-        "event in the range (333,000 here); a per-day rollup kept at ingest would make it "
+        "event in the range (about 400,000 here); a per-day rollup kept at ingest would make it "
         "constant.",
         MARK_END,
     ]
