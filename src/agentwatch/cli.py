@@ -374,6 +374,7 @@ def _run_demo(base_url: str, key: str) -> None:
         client.shutdown()
     click.echo(f"Recorded a simulated agent session {session.session_id}.")
     click.echo(stats)
+    click.echo(f"Dashboard:  {session.session_url}")
     click.echo(
         f"JSON:       curl -H 'X-Agentops-Api-Key: {key}' "
         f"{base_url}/api/sessions/{session.session_id}"

@@ -34,6 +34,11 @@ def test_demo_records_a_session_and_keeps_serving() -> None:
         match = re.search(r"-H 'X-Agentops-Api-Key: ([0-9a-f-]+)' (http://\S+)", output)
         assert match, output
         key, url = match.groups()
+        dashboard = re.search(r"^Dashboard:\s+(http://\S+)$", output, re.M)
+        assert dashboard, output
+        page = httpx.get(dashboard.group(1), timeout=10)
+        assert page.status_code == 200
+        assert "itinerary delivered" in page.text
 
         # Still serving: the session is there with everything the simulated agent did.
         answer = httpx.get(url, headers={"X-Agentops-Api-Key": key}, timeout=10)
