@@ -41,3 +41,4 @@ agentops-venv:
 bench:
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/bench_instrumentation.py --write
+	$(PYTHON) bench/bench_dashboard.py --write
