@@ -18,11 +18,15 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from agentwatch import Client
+from agentwatch.server.testing import TestServer, inprocess_server
 
 PG_URL_ENV = "AGENTWATCH_TEST_PG_URL"
 _TEMPLATE = "agentwatch_template"
@@ -192,3 +196,38 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'agentwatch.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+# -- the SDK against the real server (tests/sdk, tests/instrumentation) ---------------
+
+
+@pytest.fixture
+def server() -> Iterator[TestServer]:
+    """The real server, in-process, on a fresh SQLite file."""
+    with inprocess_server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def make_client(server: TestServer) -> Iterator[Callable[..., Client]]:
+    """Build clients that talk to ``server``; every one is shut down after the test."""
+    made: list[Client] = []
+
+    def make(**settings: Any) -> Client:
+        settings.setdefault("api_key", server.api_key)
+        settings.setdefault("endpoint", server.url)
+        settings.setdefault("handle_signals", False)
+        settings.setdefault("flush_interval", 0.05)
+        settings.setdefault("transport", server.transport)
+        client = Client(**settings)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.shutdown(timeout=5)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., Client]) -> Client:
+    return make_client()

@@ -226,9 +226,15 @@ def _warn_no_session(operation: str) -> None:
 
 
 def _configure_logging(level: str) -> None:
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("agentwatch: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
+    """Show the SDK's lines (session URL, stats) even where logging is not configured.
+
+    Where the application (or pytest) has configured logging, records propagate to its
+    handlers and nothing is changed; otherwise one stderr handler is added, once.
+    """
     logger.setLevel(level)
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("agentwatch: %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False

@@ -3,7 +3,6 @@ the SDK with sessions of every kind, and headless Debian Chromium driven by Play
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,14 +31,9 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 
 @pytest.fixture(scope="package", autouse=True)
 def _leave_the_process_as_found() -> Iterator[None]:
-    """Clients made here configure the ``agentwatch`` logger (a handler, no propagation)
-    and patch LLM clients; later tests (``caplog``) must find the process as it was."""
-    agentwatch_logger = logging.getLogger("agentwatch")
-    saved = agentwatch_logger.handlers[:], agentwatch_logger.propagate, agentwatch_logger.level
+    """Clients made here patch the LLM libraries; later tests must find them unpatched."""
     yield
     uninstrument()
-    agentwatch_logger.handlers[:], agentwatch_logger.propagate = saved[0], saved[1]
-    agentwatch_logger.setLevel(saved[2])
 
 
 @dataclass

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,10 +11,10 @@ import anthropic
 import openai
 import pytest
 
-from agentwatch import Client, Session
+from agentwatch import Session
 from agentwatch.instrumentation import _call, instrument, uninstrument
 from agentwatch.instrumentation._stream import flush_finalizer
-from agentwatch.server.testing import TestServer, inprocess_server
+from agentwatch.server.testing import TestServer
 from tests.instrumentation.fake_provider import FakeProvider, serve
 
 
@@ -27,44 +26,9 @@ def provider() -> Iterator[FakeProvider]:
 
 @pytest.fixture(scope="package", autouse=True)
 def _leave_the_process_as_found() -> Iterator[None]:
-    """Clients made here configure the ``agentwatch`` logger (a handler, no propagation),
-    which would hide its records from ``caplog`` in tests that run later."""
-    agentwatch_logger = logging.getLogger("agentwatch")
-    saved = agentwatch_logger.handlers[:], agentwatch_logger.propagate, agentwatch_logger.level
+    """Later tests must find the LLM libraries unpatched, as a fresh process would."""
     yield
     uninstrument()
-    agentwatch_logger.handlers[:], agentwatch_logger.propagate = saved[0], saved[1]
-    agentwatch_logger.setLevel(saved[2])
-
-
-@pytest.fixture
-def server() -> Iterator[TestServer]:
-    with inprocess_server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def make_client(server: TestServer) -> Iterator[Callable[..., Client]]:
-    made: list[Client] = []
-
-    def make(**settings: Any) -> Client:
-        settings.setdefault("api_key", server.api_key)
-        settings.setdefault("endpoint", server.url)
-        settings.setdefault("handle_signals", False)
-        settings.setdefault("flush_interval", 0.05)
-        settings.setdefault("transport", server.transport)
-        client = Client(**settings)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.shutdown(timeout=5)
-
-
-@pytest.fixture
-def client(make_client: Callable[..., Client]) -> Client:
-    return make_client()
 
 
 @pytest.fixture(autouse=True)

@@ -490,7 +490,7 @@ def test_a_refused_refresh_is_fatal(stub: StubApp, api: SessionApiClient, sessio
 def test_secrets_are_never_logged(
     stub: StubApp, api: SessionApiClient, session: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="agentwatch")
     stub.expire(session)
     stub.script("/v2/reauthorize_jwt", Reply(503), Reply(200))
     stub.script("/v2/create_events", Reply(503), Reply(401, {"message": "Expired Token"}))
