@@ -105,10 +105,6 @@ class ExportProcessor(SpanProcessor):
         if self._worker is None:
             self._start_worker()
 
-    def pending(self) -> int:
-        """Items waiting in the queue (events and operations)."""
-        return len(self._queue)
-
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Block until everything queued before this call is exported, or the timeout.
 
