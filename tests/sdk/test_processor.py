@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 
@@ -118,4 +119,70 @@ def test_a_forked_child_exports_its_own_events_not_the_parents() -> None:
     assert status == 0
     collector.release.set()
     assert processor.force_flush(5000)
+    processor.shutdown()
+
+
+def _processor_with_interval(collector: _Collector, interval: float, batch: int) -> ExportProcessor:
+    return ExportProcessor(
+        collector,
+        max_queue_size=10_000,
+        max_batch_size=batch,
+        interval=interval,
+        drops=DropCounter(),
+    )
+
+
+def test_under_load_the_worker_sends_full_batches_not_what_it_finds() -> None:
+    # Sending whatever is queued whenever the worker wakes makes many small requests
+    # under load (each costing the recording threads GIL time): only full batches go
+    # before the interval, the rest when it passes.
+    collector = _Collector()
+    processor = _processor_with_interval(collector, interval=30.0, batch=50)
+    sizes: list[int] = []
+    original = collector.export
+
+    def export(batch: Sequence[ExportItem]) -> None:
+        sizes.append(len(batch))
+        original(batch)
+
+    collector.export = export  # type: ignore[method-assign]
+    for n in range(1030):
+        processor.put_event(_span(n))
+    deadline = time.monotonic() + 5
+    while sum(sizes) < 1000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the 30 left must stay queued: no flush, interval far away
+    assert sizes == [50] * 20
+    assert processor.force_flush(5000)  # a flush sends the partial batch at once
+    assert sizes == [50] * 20 + [30]
+    assert [i.name for i in collector.items] == [f"s{n}" for n in range(1030)]  # type: ignore[union-attr]
+    processor.shutdown()
+
+
+def test_a_partial_batch_goes_when_the_interval_passes() -> None:
+    collector = _Collector()
+    processor = _processor_with_interval(collector, interval=0.2, batch=100)
+    start = time.monotonic()
+    for n in range(3):
+        processor.put_event(_span(n))
+    deadline = start + 5
+    while len(collector.items) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(collector.items) == 3
+    assert time.monotonic() - start < 2.0
+    processor.shutdown()
+
+
+def test_an_urgent_operation_is_sent_without_waiting_for_the_interval() -> None:
+    collector = _Collector()
+    processor = _processor_with_interval(collector, interval=30.0, batch=100)
+    processor.put_event(_span(0))
+    time.sleep(0.05)  # the worker is up and waiting for a full batch or the interval
+    update = UpdateSession("s", {})
+    processor.put_op(update, urgent=True)
+    deadline = time.monotonic() + 5
+    while len(collector.items) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert collector.items[-1] is update
+    assert collector.items[0].name == "s0"  # type: ignore[union-attr]
     processor.shutdown()

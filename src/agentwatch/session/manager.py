@@ -163,8 +163,10 @@ class SessionManager:
             self._session.tags = list(dict.fromkeys(_tag_list(tags)))
             self._queue_update()
 
-    def _queue_update(self) -> Future[Decimal | None]:
-        result = self.telemetry.update_session(self._session.session_id, self._body())
+    def _queue_update(self, *, urgent: bool = False) -> Future[Decimal | None]:
+        result = self.telemetry.update_session(
+            self._session.session_id, self._body(), urgent=urgent
+        )
         result.add_done_callback(self._remember_cost)
         return result
 
@@ -181,7 +183,7 @@ class SessionManager:
         session = self._session
         if session.is_running:
             with self._lock:
-                result = self._queue_update()
+                result = self._queue_update(urgent=True)
             wait = self.config.shutdown_timeout if timeout is None else timeout
             self._cost(result, wait)
         counts = self.event_counts

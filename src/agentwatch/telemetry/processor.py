@@ -51,6 +51,12 @@ class ExportProcessor(SpanProcessor):
 
     ``put_event`` is the hot path: an append to a deque (atomic under the GIL), no lock,
     no I/O. The worker starts lazily on the first item and again after a fork.
+
+    The worker sends full batches as soon as there are any and the rest when the
+    ``interval`` has passed, on a flush, or when a queued operation is urgent (someone
+    waits for its answer). Sending a partial batch whenever the worker wakes would make
+    many small requests under load, and every request costs the export thread Python
+    time under the GIL that the recording threads wait for.
     """
 
     def __init__(
@@ -74,6 +80,8 @@ class ExportProcessor(SpanProcessor):
     def _reset_state(self) -> None:
         self._queue: deque[ExportItem | _FlushMarker] = deque()
         self._wake = threading.Event()
+        # Set (before ``_wake``) when everything queued must go now, not only full batches.
+        self._send_all = False
         self._worker: threading.Thread | None = None
         self._pid = os.getpid()
         self._stopping = False
@@ -95,15 +103,22 @@ class ExportProcessor(SpanProcessor):
         queue.append(span)
         if self._worker is None:
             self._start_worker()
-        elif len(queue) >= self._max_batch_size:
+        elif len(queue) >= self._max_batch_size and not self._wake.is_set():
             self._wake.set()
         return True
 
-    def put_op(self, op: SessionOp) -> None:
-        """Queue a session operation. Never dropped for lack of room."""
+    def put_op(self, op: SessionOp, *, urgent: bool = False) -> None:
+        """Queue a session operation. Never dropped for lack of room.
+
+        ``urgent``: someone waits for its answer, so the worker sends everything queued
+        up to it now rather than at the next interval.
+        """
         self._queue.append(op)
         if self._worker is None:
             self._start_worker()
+        if urgent:
+            self._send_all = True
+            self._wake.set()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Block until everything queued before this call is exported, or the timeout.
@@ -114,6 +129,7 @@ class ExportProcessor(SpanProcessor):
         self._queue.append(marker)
         if self._worker is None:
             self._start_worker()
+        self._send_all = True
         self._wake.set()
         return marker.wait(timeout_millis / 1000)
 
@@ -123,6 +139,7 @@ class ExportProcessor(SpanProcessor):
             return
         flushed = self.force_flush(timeout_millis)
         self._stopping = True
+        self._send_all = True
         # Closing the exporter interrupts a retry backoff the worker may be sleeping in.
         self._exporter.shutdown()
         self._wake.set()
@@ -145,15 +162,19 @@ class ExportProcessor(SpanProcessor):
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._interval)
+            woken = self._wake.wait(self._interval)
             self._wake.clear()
-            self._drain()
+            # Read after clearing: a producer sets the flag before the event, so a request
+            # made after this read wakes the next wait at once.
+            send_all, self._send_all = self._send_all or not woken, False
+            self._drain(send_all)
             if self._stopping:
                 return
 
-    def _drain(self) -> None:
+    def _drain(self, send_all: bool) -> None:
+        """Export full batches; with ``send_all``, everything queued (flush markers too)."""
         queue = self._queue
-        while queue:
+        while queue and (send_all or len(queue) >= self._max_batch_size):
             batch: list[ExportItem] = []
             marker: _FlushMarker | None = None
             while queue and len(batch) < self._max_batch_size:
