@@ -6,26 +6,22 @@ One instance per :class:`~agentwatch.Client`, shared by all its sessions: one
 objects, not a thousand threads.
 
 Each recorded event becomes one finished span whose trace id is the session id. The
-span is built directly as a ``ReadableSpan`` (no tracer, no context attach/detach, no
-sampler call): recording costs one JSON encoding and one deque append on the caller's
-thread.
+span is an :class:`~agentwatch.telemetry.span.EventSpan` built directly (no tracer, no
+context attach/detach, no sampler call): recording costs one JSON encoding, one small
+object and one deque append on the caller's thread.
 """
 
 from __future__ import annotations
 
-import functools
-import random
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, TraceFlags
 
 from agentwatch import encoding
 from agentwatch.config import Config
@@ -33,16 +29,13 @@ from agentwatch.events import Event, to_wire
 from agentwatch.host_env import host_env, sdk_version
 from agentwatch.session.api import SessionApiClient
 from agentwatch.session.registry import registry
-from agentwatch.telemetry import attributes
 from agentwatch.telemetry.drops import DropCounter
 from agentwatch.telemetry.exporters.session import SessionExporter
 from agentwatch.telemetry.ops import CreateAgent, CreateSession, UpdateSession
 from agentwatch.telemetry.processor import ExportProcessor
+from agentwatch.telemetry.span import EventSpan
 
 __all__ = ["SessionTelemetry"]
-
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-_span_id = random.SystemRandom().getrandbits  # seeded from os.urandom: safe across forks
 
 
 class SessionTelemetry:
@@ -85,23 +78,18 @@ class SessionTelemetry:
 
     def record_event(self, session_id: str, event: Event) -> bool:
         """Queue ``event`` for export; False if it was dropped (and counted). No I/O."""
-        data = encoding.dumps(to_wire(event, session_id)).decode()
-        attrs: dict[str, Any] = {
-            attributes.SESSION_ID: session_id,
-            attributes.EVENT_ID: str(event.id),
-            attributes.EVENT_TYPE: event.event_type,
-            attributes.EVENT_DATA: data,
-        }
-        if event.agent_id is not None:
-            attrs[attributes.AGENT_ID] = str(event.agent_id)
-        span = ReadableSpan(
-            name=event.event_type,
-            context=SpanContext(_trace_id(session_id), _span_id(64), False, _SAMPLED),
+        event_id = event.id
+        agent_id = event.agent_id
+        span = EventSpan(
+            session_id,
+            encoding.dumps(to_wire(event, session_id)),
+            event_type=event.event_type,
+            event_id=event_id.int if isinstance(event_id, uuid.UUID) else _uuid_int(event_id),
+            agent_id=None if agent_id is None else str(agent_id),
+            init_timestamp=event.init_timestamp,
+            end_timestamp=event.end_timestamp,
             resource=self.resource,
-            attributes=attrs,
-            instrumentation_scope=self.scope,
-            start_time=_nanos(event.init_timestamp),
-            end_time=_nanos(event.end_timestamp),
+            scope=self.scope,
         )
         queued = self.processor.put_event(span)
         for extra in self._extra:
@@ -117,10 +105,11 @@ class SessionTelemetry:
         self.processor.put_op(CreateAgent(session_id, agent_id, name))
 
     def update_session(
-        self, session_id: str, body: dict[str, Any], *, final: bool = False
+        self, session_id: str, body: dict[str, Any], *, final: bool = False, urgent: bool = False
     ) -> Future[Decimal | None]:
+        """Queue an update; ``urgent`` when the caller waits for its answer (the cost)."""
         op = UpdateSession(session_id, body, final=final)
-        self.processor.put_op(op)
+        self.processor.put_op(op, urgent=urgent)
         return op.result
 
     # -- flushing ------------------------------------------------------------------------
@@ -143,18 +132,9 @@ def _remember_session_url(session_id: str, url: str) -> None:
         session.manager.server_url = url
 
 
-@functools.lru_cache(maxsize=4096)
-def _trace_id(session_id: str) -> int:
+def _uuid_int(value: object) -> int:
+    """The id of an event whose ``id`` was set to something other than a UUID."""
     try:
-        return uuid.UUID(session_id).int
+        return uuid.UUID(str(value)).int
     except ValueError:
-        return uuid.uuid5(uuid.NAMESPACE_OID, session_id).int
-
-
-def _nanos(timestamp: str | None) -> int | None:
-    if timestamp is None:
-        return None
-    try:
-        return int(datetime.fromisoformat(timestamp).timestamp() * 1e9)
-    except (TypeError, ValueError):
-        return None
+        return uuid.uuid5(uuid.NAMESPACE_OID, str(value)).int

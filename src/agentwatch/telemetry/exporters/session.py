@@ -19,6 +19,7 @@ from agentwatch.exceptions import ApiError, FatalApiError, RetryableApiError
 from agentwatch.telemetry import attributes
 from agentwatch.telemetry.drops import DropCounter
 from agentwatch.telemetry.ops import CreateAgent, CreateSession, SessionOp, UpdateSession
+from agentwatch.telemetry.span import EventSpan
 
 if TYPE_CHECKING:
     from agentwatch.session.api import SessionApiClient
@@ -57,6 +58,12 @@ class SessionExporter:
         """Deliver ``batch`` in order. Blocks on the network; raises nothing the API raises."""
         waiting: dict[str, list[bytes]] = {}
         for item in batch:
+            if type(item) is EventSpan:
+                events = waiting.get(item.session_id)
+                if events is None:
+                    waiting[item.session_id] = events = []
+                events.append(item.data)
+                continue
             if isinstance(item, ReadableSpan):
                 self._collect(item, waiting)
                 continue
@@ -75,6 +82,7 @@ class SessionExporter:
 
     @staticmethod
     def _collect(span: ReadableSpan, waiting: dict[str, list[bytes]]) -> None:
+        """A span built elsewhere that carries an event in agentwatch attributes."""
         attrs = span.attributes or {}
         session_id, data = attrs.get(attributes.SESSION_ID), attrs.get(attributes.EVENT_DATA)
         if isinstance(session_id, str) and isinstance(data, str):
