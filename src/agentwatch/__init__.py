@@ -15,8 +15,7 @@ import os
 import threading
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentwatch.client import Client
 from agentwatch.config import Config
@@ -40,6 +39,9 @@ from agentwatch.exceptions import (
 )
 from agentwatch.session.registry import registry
 from agentwatch.session.session import Session
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = [
     "ActionEvent",

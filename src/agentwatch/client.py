@@ -13,7 +13,6 @@ import logging
 import sys
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from agentwatch import exit as exit_hooks
@@ -27,6 +26,8 @@ from agentwatch.session.session import Session
 from agentwatch.session.telemetry import SessionTelemetry
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     import httpx
     from opentelemetry.sdk.trace import SpanProcessor
 

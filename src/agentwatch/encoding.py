@@ -14,9 +14,9 @@ import dataclasses
 import datetime as dt
 import enum
 import math
+import sys
 import uuid
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
@@ -72,7 +72,8 @@ def _convert(obj: Any) -> Any:
 def _convert_plain(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return list(obj)
-    if isinstance(obj, Decimal):
+    decimal = sys.modules.get("decimal")  # not imported: obj cannot be a Decimal
+    if decimal is not None and isinstance(obj, decimal.Decimal):
         return str(obj)
     if isinstance(obj, (bytes, bytearray, memoryview)):
         data = bytes(obj)

@@ -21,7 +21,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,8 @@ from agentwatch.host_env import sdk_version
 from agentwatch.telemetry.retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     import httpx
 
 __all__ = ["CreatedSession", "SessionApiClient"]
@@ -529,6 +530,8 @@ def _token_cost(response: httpx.Response) -> Decimal | None:
     value = body.get("token_cost") if isinstance(body, dict) else None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
+    from decimal import Decimal, InvalidOperation  # lazily: import time
+
     try:
         cost = Decimal(str(value))
     except InvalidOperation:  # "unknown"

@@ -16,7 +16,6 @@ import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from agentwatch.events import EndState, Event, EventType, now_iso
@@ -24,6 +23,8 @@ from agentwatch.exceptions import ApiError, SessionStateError
 from agentwatch.session.registry import Registry
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from agentwatch.config import Config
     from agentwatch.session.session import Session
     from agentwatch.session.telemetry import SessionTelemetry

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextvars
 from dataclasses import dataclass, field
-from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,8 @@ from agentwatch.events import EndState, Event, now_iso
 from agentwatch.session.registry import registry
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from agentwatch.session.manager import SessionManager
 
 __all__ = ["Session"]

@@ -16,8 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -34,6 +33,9 @@ from agentwatch.telemetry.exporters.session import SessionExporter
 from agentwatch.telemetry.ops import CreateAgent, CreateSession, UpdateSession
 from agentwatch.telemetry.processor import ExportProcessor
 from agentwatch.telemetry.span import EventSpan
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = ["SessionTelemetry"]
 

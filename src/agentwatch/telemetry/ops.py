@@ -9,31 +9,44 @@ program did them: ``create_session`` before the session's first events, the fina
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = ["CreateAgent", "CreateSession", "SessionOp", "UpdateSession"]
 
+# Plain slotted classes rather than dataclasses: one is made per queued operation, and
+# a module of dataclasses costs import time that ``import agentwatch`` pays.
 
-@dataclass(frozen=True)
+
 class CreateSession:
     """``POST /v2/create_session`` for ``session_id`` (re-attaches when inherited)."""
 
-    session_id: str
-    body: dict[str, Any]
+    __slots__ = ("body", "session_id")
+
+    def __init__(self, session_id: str, body: dict[str, Any]) -> None:
+        self.session_id = session_id
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"CreateSession({self.session_id!r})"
 
 
-@dataclass(frozen=True)
 class CreateAgent:
     """``POST /v2/create_agent``: makes ``agent_id`` known to the session's server record."""
 
-    session_id: str
-    agent_id: str
-    name: str
+    __slots__ = ("agent_id", "name", "session_id")
+
+    def __init__(self, session_id: str, agent_id: str, name: str) -> None:
+        self.session_id = session_id
+        self.agent_id = agent_id
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"CreateAgent({self.session_id!r}, {self.agent_id!r}, {self.name!r})"
 
 
-@dataclass(frozen=True)
 class UpdateSession:
     """``POST /v2/update_session`` with the session's state at the time it was queued.
 
@@ -41,10 +54,16 @@ class UpdateSession:
     ``result`` receives the ``token_cost`` the server answers (or the exception).
     """
 
-    session_id: str
-    body: dict[str, Any]
-    final: bool = False
-    result: Future[Decimal | None] = field(default_factory=Future, compare=False)
+    __slots__ = ("body", "final", "result", "session_id")
+
+    def __init__(self, session_id: str, body: dict[str, Any], *, final: bool = False) -> None:
+        self.session_id = session_id
+        self.body = body
+        self.final = final
+        self.result: Future[Decimal | None] = Future()
+
+    def __repr__(self) -> str:
+        return f"UpdateSession({self.session_id!r}, final={self.final})"
 
 
 SessionOp = CreateSession | CreateAgent | UpdateSession
