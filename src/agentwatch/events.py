@@ -9,6 +9,9 @@ carries (PROTOCOL.md, "Events"), including the aliases older servers read
 from __future__ import annotations
 
 import enum
+import os
+import random
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -61,8 +64,34 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+# A private generator: an application calling random.seed() must not make our ids repeat
+# (the server keeps the first event of an id and ignores the rest). Reseeded in a forked
+# child so parent and child do not produce the same sequence.
+_id_random = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_id_random.seed)
+_RAND_B_BITS = 62
+_RAND_B_MASK = (1 << _RAND_B_BITS) - 1
+
+
 def _new_id() -> uuid.UUID:
-    return uuid.uuid4()
+    """A new event id: a time-ordered UUID, version 7 (RFC 9562).
+
+    48 bits of Unix milliseconds, then 74 random bits. Ordered by time, ids land at the
+    end of the server's primary-key index instead of anywhere in it. And unlike
+    ``uuid4``, which reads ``os.urandom`` (a system call that releases the GIL, so every
+    event built let the export thread or another recording thread cut in), it stays in
+    the interpreter.
+    """
+    millis = time.time_ns() // 1_000_000
+    rand = _id_random.getrandbits(74)
+    return uuid.UUID(
+        int=(millis & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (rand >> _RAND_B_BITS) << 64
+        | 0b10 << 62
+        | (rand & _RAND_B_MASK)
+    )
 
 
 @dataclass
