@@ -2,7 +2,7 @@
 
 1. Create or reuse the virtual environments under bench/.venvs (venvs.py).
 2. Start the stub backend (stub_server.py) and a throwaway PostgreSQL cluster
-   (pg_cluster.py), both on 127.0.0.1.
+   (agentwatch.server.pgcluster), both on 127.0.0.1.
 3. Run every benchmark script several times, each run in a fresh process, rounds
    interleaved (A B C, A B C, ...) so that drift of the machine spreads over all of them.
 4. Measure import times with ``python -X importtime``.
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import venvs
+from agentwatch.server.pgcluster import ClusterUnavailable, throwaway_cluster
 from common import RESULT_PREFIX, flag, free_port, get_json, wait_until_up
-from pg_cluster import ClusterUnavailable, throwaway_cluster
 from report import write_report
 
 OUT_DIR = venvs.BENCH_DIR / "out"
@@ -172,7 +172,8 @@ def postgres() -> Iterator[str | ClusterUnavailable]:
     """The throwaway cluster's admin URL, or why there is none (the PG figures say so)."""
     with ExitStack() as stack:
         try:
-            url = stack.enter_context(throwaway_cluster())
+            # Default durability (fsync, synchronous_commit on): what a user gets.
+            url = stack.enter_context(throwaway_cluster(durable=True))
         except ClusterUnavailable as exc:
             yield exc
             return

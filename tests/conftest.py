@@ -11,12 +11,7 @@ that silently skipped them would claim a coverage it does not have.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +21,7 @@ from typing import Any
 import pytest
 
 from agentwatch import Client
+from agentwatch.server.pgcluster import throwaway_cluster
 from agentwatch.server.testing import TestServer, inprocess_server
 
 PG_URL_ENV = "AGENTWATCH_TEST_PG_URL"
@@ -54,97 +50,11 @@ class PgCluster:
             engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        raise RuntimeError(
-            "no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)"
-        )
-    return Path(found[-1]).parent
-
-
-def _as_postgres(*args: str) -> list[str]:
-    if os.geteuid() != 0:
-        return list(args)
-    runner = shutil.which("runuser")
-    return (
-        [runner, "-u", "postgres", "--", *args]
-        if runner
-        else ["su", "postgres", "-c", " ".join(args)]
-    )
-
-
-def _run(cmd: list[str]) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
-        )
-
-
 @contextlib.contextmanager
 def _local_cluster() -> Iterator[PgCluster]:
-    """initdb + pg_ctl start on a free loopback port; stopped and deleted on exit."""
-    bin_dir = _pg_bin()
-    root = Path(tempfile.mkdtemp(prefix="agentwatch-pg-"))
-    data, sockets = root / "data", root / "sock"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-        shutil.chown(sockets, "postgres", "postgres")
-    port = _free_port()
-    try:
-        _run(
-            _as_postgres(
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            )
-        )
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off -c max_connections=300"
-        _run(
-            _as_postgres(
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(root / "log"),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            )
-        )
-        try:
-            yield PgCluster(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
-        finally:
-            subprocess.run(
-                _as_postgres(
-                    str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"
-                ),
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    """A throwaway cluster (no fsync: nothing in it is kept), for this test run."""
+    with throwaway_cluster(durable=False, max_connections=300) as url:
+        yield PgCluster(url.replace("postgresql://", "postgresql+psycopg://", 1))
 
 
 @pytest.fixture(scope="session")
