@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from datetime import datetime, timezone
@@ -128,6 +129,35 @@ def test_create_events_joins_the_encoded_events_byte_for_byte(
     api.create_events(SID, events)
     [request] = stub.received("/v2/create_events")
     assert request.body == b'{"events":[' + b",".join(events) + b"]}"
+
+
+def test_create_events_gzips_batches_over_a_kilobyte(
+    stub: StubApp, api: SessionApiClient, session: str
+) -> None:
+    big = [
+        orjson.dumps({"id": f"e{n}", "event_type": "actions", "returns": "x" * 100})
+        for n in range(50)
+    ]
+    api.create_events(SID, big)
+    api.create_events(SID, [EVENT])  # a small body goes as it is
+    large, small = stub.received("/v2/create_events")
+    assert large.headers["content-encoding"] == "gzip"
+    expected = b'{"events":[' + b",".join(big) + b"]}"
+    assert zlib.decompress(large.body, wbits=31) == expected
+    assert len(large.body) < len(expected) / 5
+    assert "content-encoding" not in small.headers
+    assert small.body == b'{"events":[' + EVENT + b"]}"
+
+
+def test_compression_none_sends_batches_as_they_are(stub: StubApp, url: str) -> None:
+    api = make_api(url, compression="none")
+    api.create_session(SID, {})
+    big = [orjson.dumps({"id": f"e{n}", "returns": "x" * 100}) for n in range(50)]
+    api.create_events(SID, big)
+    api.close()
+    [request] = stub.received("/v2/create_events")
+    assert "content-encoding" not in request.headers
+    assert request.body == b'{"events":[' + b",".join(big) + b"]}"
 
 
 def test_create_events_with_no_events_sends_nothing(

@@ -31,6 +31,7 @@ def test_environment_values_are_parsed() -> None:
             "AGENTWATCH_CAPTURE_CONTENT": "false",
             "AGENTWATCH_SHUTDOWN_TIMEOUT": "2.5",
             "AGENTWATCH_LOG_LEVEL": "debug",
+            "AGENTWATCH_COMPRESSION": " None ",
             "AGENTWATCH_API_KEY": KEY,
         }
     )
@@ -38,6 +39,7 @@ def test_environment_values_are_parsed() -> None:
     assert config.capture_content is False
     assert config.shutdown_timeout == 2.5
     assert config.log_level == "DEBUG"
+    assert config.compression == "none"
     assert config.api_key == KEY
 
 
@@ -54,6 +56,7 @@ def test_environment_values_are_parsed() -> None:
         ({"AGENTWATCH_ENDPOINT": "localhost:8000"}, "accepted: an http:// or https:// URL"),
         ({"AGENTWATCH_API_KEY": "not-a-key"}, "accepted: an API key as printed by the server"),
         ({"AGENTWATCH_LOG_LEVEL": "loud"}, "accepted: one of DEBUG, INFO"),
+        ({"AGENTWATCH_COMPRESSION": "brotli"}, "accepted: one of gzip, none"),
     ],
 )
 def test_bad_environment_values_are_clear_errors(env: dict[str, str], message: str) -> None:

@@ -18,6 +18,7 @@ import os
 import random
 import threading
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["CreatedSession", "SessionApiClient"]
+
+# Smaller bodies gain too little from gzip to be worth the header.
+_COMPRESS_FROM_BYTES = 1024
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +145,8 @@ class SessionApiClient:
     ) -> None:
         """POST ``/v2/create_events`` (JWT). Each item is one event, already JSON-encoded.
 
-        The items are joined into the body as they are (no re-encoding). Nothing is sent
+        The items are joined into the body as they are (no re-encoding), gzipped when the
+        ``compression`` setting says so and the body is over 1 KB. Nothing is sent
         for an empty sequence. A 413 raises :class:`FatalApiError` with ``status=413``:
         splitting the batch is the caller's decision.
         """
@@ -149,7 +154,11 @@ class SessionApiClient:
         if not events:
             return
         body = b'{"events":[' + b",".join(events) + b"]}"
-        self._post_with_jwt(session_id, "/v2/create_events", body, deadline)
+        encoding = None
+        if self._config.compression == "gzip" and len(body) >= _COMPRESS_FROM_BYTES:
+            # Level 1: most of the gain for a fraction of the CPU; zlib releases the GIL.
+            body, encoding = zlib.compress(body, 1, wbits=31), "gzip"
+        self._post_with_jwt(session_id, "/v2/create_events", body, deadline, encoding=encoding)
 
     def create_agent(
         self, session_id: str, agent_id: str, name: str, *, deadline: float | None = None
@@ -247,15 +256,21 @@ class SessionApiClient:
         return response
 
     def _post_with_jwt(
-        self, session_id: str, path: str, body: bytes, deadline: float
+        self,
+        session_id: str,
+        path: str,
+        body: bytes,
+        deadline: float,
+        *,
+        encoding: str | None = None,
     ) -> httpx.Response:
         """Send with the session's JWT; on a 401 refresh it once and send again."""
         jwt = self._usable_jwt(session_id, deadline)
-        response = self._send(path, body, _bearer(jwt), deadline)
+        response = self._send(path, body, _bearer(jwt, encoding), deadline)
         if response.status_code == 401:
             # Usually "Expired Token"; any 401 means this token no longer works.
             jwt = self.reauthorize(session_id, stale_jwt=jwt, deadline=deadline)
-            response = self._send(path, body, _bearer(jwt), deadline)
+            response = self._send(path, body, _bearer(jwt, encoding), deadline)
         _raise_for_status(path, response)
         return response
 
@@ -425,8 +440,11 @@ def _gave_up(failure: RetryableApiError, attempts: int) -> RetryableApiError:
     )
 
 
-def _bearer(jwt: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {jwt}"}
+def _bearer(jwt: str, encoding: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {jwt}"}
+    if encoding is not None:
+        headers["Content-Encoding"] = encoding
+    return headers
 
 
 def _refresh_time(jwt: str, now: float) -> float | None:
