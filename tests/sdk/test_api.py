@@ -149,6 +149,20 @@ def test_create_events_gzips_batches_over_a_kilobyte(
     assert small.body == b'{"events":[' + EVENT + b"]}"
 
 
+def test_a_server_refusing_gzip_with_415_gets_plain_batches_from_then_on(
+    stub: StubApp, api: SessionApiClient, session: str
+) -> None:
+    stub.script("/v2/create_events", Reply(415, {"message": "unsupported Content-Encoding"}))
+    big = [orjson.dumps({"id": f"e{n}", "returns": "x" * 100}) for n in range(50)]
+    api.create_events(SID, big)
+    api.create_events(SID, big[:20])
+    refused, plain, later = stub.received("/v2/create_events")
+    assert refused.headers["content-encoding"] == "gzip"
+    for request, sent in ((plain, big), (later, big[:20])):
+        assert "content-encoding" not in request.headers
+        assert request.body == b'{"events":[' + b",".join(sent) + b"]}"
+
+
 def test_compression_none_sends_batches_as_they_are(stub: StubApp, url: str) -> None:
     api = make_api(url, compression="none")
     api.create_session(SID, {})

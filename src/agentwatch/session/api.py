@@ -93,6 +93,8 @@ class SessionApiClient:
         self._config = config
         self._transport = transport
         self._policy = policy if policy is not None else RetryPolicy.from_config(config)
+        # Turned off for good when the server answers 415 to a gzipped batch.
+        self._gzip = config.compression == "gzip"
         self._closed = threading.Event()
         self._tokens: dict[str, _Token] = {}
         self._reset_process_state()
@@ -146,7 +148,8 @@ class SessionApiClient:
         """POST ``/v2/create_events`` (JWT). Each item is one event, already JSON-encoded.
 
         The items are joined into the body as they are (no re-encoding), gzipped when the
-        ``compression`` setting says so and the body is over 1 KB. Nothing is sent
+        ``compression`` setting says so and the body is over 1 KB. A server that answers
+        415 to gzip gets this batch and every later one uncompressed. Nothing is sent
         for an empty sequence. A 413 raises :class:`FatalApiError` with ``status=413``:
         splitting the batch is the caller's decision.
         """
@@ -154,11 +157,22 @@ class SessionApiClient:
         if not events:
             return
         body = b'{"events":[' + b",".join(events) + b"]}"
-        encoding = None
-        if self._config.compression == "gzip" and len(body) >= _COMPRESS_FROM_BYTES:
+        if self._gzip and len(body) >= _COMPRESS_FROM_BYTES:
             # Level 1: most of the gain for a fraction of the CPU; zlib releases the GIL.
-            body, encoding = zlib.compress(body, 1, wbits=31), "gzip"
-        self._post_with_jwt(session_id, "/v2/create_events", body, deadline, encoding=encoding)
+            packed = zlib.compress(body, 1, wbits=31)
+            try:
+                self._post_with_jwt(
+                    session_id, "/v2/create_events", packed, deadline, encoding="gzip"
+                )
+                return
+            except FatalApiError as exc:
+                if exc.status != 415:
+                    raise
+                self._gzip = False
+                logger.warning(
+                    "the server does not accept gzip (%s); sending events uncompressed", exc
+                )
+        self._post_with_jwt(session_id, "/v2/create_events", body, deadline)
 
     def create_agent(
         self, session_id: str, agent_id: str, name: str, *, deadline: float | None = None
