@@ -50,6 +50,7 @@ def main() -> None:
     extra: dict[str, Any] = {} if walk else {"agent_id": None}
     caller_ns, record_ns = [0] * n, [0] * n
     clock = time.perf_counter_ns
+    cpu_start = time.process_time()
     loop_start = clock()
     for i in range(n):
         t0 = clock()
@@ -66,6 +67,7 @@ def main() -> None:
     end_session_s = time.perf_counter() - end_start
     delivered = wait_for_quiet(stub, "v2_events") - baseline
     wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
+    cpu_s = time.process_time() - cpu_start
     emit(
         {
             **latency_summary_us(caller_ns),
@@ -75,6 +77,7 @@ def main() -> None:
             "delivered_during_loop": during_loop,
             "delivered": delivered,
             "wire_bytes_per_event": wire_bytes / max(delivered, 1),
+            "cpu_us_per_event": cpu_s / n * 1e6,
             "delivered_per_s": delivered / (loop_s + end_session_s),
             "end_session_s": end_session_s,
             "start_session_ms": start_session_ms,

@@ -72,6 +72,7 @@ def main() -> None:
     baseline = stub_count(stub, "otlp_unit_spans")
     bytes_before = stub_count(stub, "wire_bytes")
 
+    cpu_start = time.process_time()
     loop_start = time.perf_counter()
     durations = time_calls(lambda i: traced_web_search(**PARAMS), n)
     loop_s = time.perf_counter() - loop_start
@@ -83,6 +84,7 @@ def main() -> None:
     end_s = time.perf_counter() - end_start
     delivered = wait_for_quiet(stub, "otlp_unit_spans") - baseline
     wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
+    cpu_s = time.process_time() - cpu_start
     emit(
         {
             **latency_summary_us(durations),
@@ -91,6 +93,7 @@ def main() -> None:
             "delivered_during_loop": during_loop,
             "delivered": delivered,
             "wire_bytes_per_event": wire_bytes / max(delivered, 1),
+            "cpu_us_per_event": cpu_s / n * 1e6,
             "delivered_per_s": delivered / (loop_s + end_s),
             "end_session_s": end_s,
             "peak_rss_mib": peak_rss_mib(),

@@ -79,6 +79,7 @@ def cmd_record(stub: str, n: int) -> dict[str, Any]:
     client = make_client(stub)
     baseline = stub_count(stub, "v2_events")
     bytes_before = stub_count(stub, "wire_bytes")
+    cpu_start = time.process_time()
     session, durations, loop_s = record_burst(client, n)
     during_loop = stub_count(stub, "v2_events") - baseline
     end_start = time.perf_counter()
@@ -86,6 +87,7 @@ def cmd_record(stub: str, n: int) -> dict[str, Any]:
     end_s = time.perf_counter() - end_start
     delivered = wait_for_quiet(stub, "v2_events") - baseline
     wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
+    cpu_s = time.process_time() - cpu_start
     dropped = client.dropped
     client.shutdown(timeout=5)
     return {
@@ -95,6 +97,7 @@ def cmd_record(stub: str, n: int) -> dict[str, Any]:
         "delivered_during_loop": during_loop,
         "delivered": delivered,
         "wire_bytes_per_event": wire_bytes / max(delivered, 1),
+        "cpu_us_per_event": cpu_s / n * 1e6,
         "delivered_per_s": delivered / (loop_s + end_s),
         "end_session_s": end_s,
         "dropped": dropped,

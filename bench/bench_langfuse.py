@@ -48,6 +48,7 @@ def main() -> None:
         observation.end()
 
     with client.start_as_current_observation(name="session", as_type="agent"):
+        cpu_start = time.process_time()
         loop_start = time.perf_counter()
         durations = time_calls(one_tool_call, n)
         loop_s = time.perf_counter() - loop_start
@@ -58,6 +59,7 @@ def main() -> None:
     flush_s = time.perf_counter() - flush_start
     delivered = wait_for_quiet(stub, "otlp_unit_spans") - baseline
     wire_bytes = stub_count(stub, "wire_bytes") - bytes_before
+    cpu_s = time.process_time() - cpu_start
     client.shutdown()
     emit(
         {
@@ -67,6 +69,7 @@ def main() -> None:
             "delivered_during_loop": during_loop,
             "delivered": delivered,
             "wire_bytes_per_event": wire_bytes / max(delivered, 1),
+            "cpu_us_per_event": cpu_s / n * 1e6,
             "delivered_per_s": delivered / (loop_s + flush_s),
             "end_session_s": flush_s,
             "init_ms": init_ms,

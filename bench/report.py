@@ -128,12 +128,12 @@ def sdk_table(runs: Runs) -> str:
     rows = [
         "## Caller cost per event and delivery of a burst",
         "",
-        "| SDK | unit | p50 µs | p99 µs | caller ev/s | delivered / sent (during the loop) | delivered ev/s | wire B/event | end / flush s | peak RSS MiB | p50 ÷ agentwatch p50 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| SDK | unit | p50 µs | p99 µs | caller ev/s | delivered / sent (during the loop) | delivered ev/s | process CPU µs/event | wire B/event | end / flush s | peak RSS MiB | p50 ÷ agentwatch p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, name, unit in SDK_ROWS:
         if reason := runs.unavailable(key):
-            rows.append(f"| {name} | {unit} | {reason} ||||||||")
+            rows.append(f"| {name} | {unit} | {reason} |||||||||")
             continue
         rows.append(
             "| "
@@ -146,6 +146,7 @@ def sdk_table(runs: Runs) -> str:
                     runs.cell(key, "caller_events_per_s", scale=1.0) if key != "otel" else NA,
                     delivered_cell(runs, key),
                     runs.cell(key, "delivered_per_s") if key != "otel" else NA,
+                    runs.cell(key, "cpu_us_per_event") if key != "otel" else NA,
                     runs.cell(key, "wire_bytes_per_event", 0),
                     runs.cell(key, "end_session_s", 3),
                     runs.cell(key, "peak_rss_mib"),
@@ -161,9 +162,13 @@ def sdk_table(runs: Runs) -> str:
         "`end_session`), and the stub counts what arrived. agentops 0.3 with its stack walk costs",
         "about 1 ms per event, so it sends a smaller burst (see `n` in results.json) to stay",
         "under a minute per run. For OTel, *delivered* is what the no-op exporter received.",
+        "*Process CPU µs/event* is the SDK process's CPU time (every thread: recording, encoding,",
+        "exporting, HTTP) from the first event until the stub has them all, divided by the events",
+        "sent: what the SDK costs the machine, where p50 is what it costs the caller.",
         "*Wire B/event* is the request bodies as sent (gzip included, where the SDK uses it)",
-        "divided by the events delivered. Langfuse gzips its OTLP bodies and this benchmark's",
-        "events are all alike, so its figure is far below what real, varied events cost.",
+        "divided by the events delivered. agentwatch and langfuse gzip their bodies and this",
+        "benchmark's events are all alike, so their figures are far below what real, varied",
+        "events cost.",
     ]
     return "\n".join(rows)
 

@@ -58,6 +58,8 @@ async def update_session(request: Request) -> Response:
 async def create_events(request: Request) -> Response:
     raw = await request.body()
     counters["wire_bytes"] += len(raw)
+    if request.headers.get("content-encoding") == "gzip":  # agentwatch gzips its batches
+        raw = gzip.decompress(raw)
     body = orjson.loads(raw)
     counters["v2_events"] += len(body.get("events", []))
     counters["v2_event_requests"] += 1
