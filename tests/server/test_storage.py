@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from agentwatch.server.storage import EventRecord, SessionFields, Storage
 from agentwatch.server.storage.ingest import SessionConflict, UnknownSession
+from agentwatch.server.storage.schema import events
 
 
 @pytest.fixture
@@ -74,8 +75,12 @@ def test_events_are_inserted_once_and_counted(storage: Storage) -> None:
     assert row.event_count == 451
     assert row.prompt_tokens == 451 * 5
     assert row.unpriced_llms == 451
+    unknown = str(uuid.uuid4())
     with pytest.raises(UnknownSession):
-        storage.insert_events(project.id, str(uuid.uuid4()), batch)
+        storage.insert_events(project.id, unknown, batch)
+    with storage.read() as conn:  # the batch was rolled back with the refusal
+        stored = conn.execute(sa.select(sa.func.count()).where(events.c.session_id == unknown))
+        assert stored.scalar_one() == 0
 
 
 def test_sessions_belong_to_one_project(storage: Storage) -> None:
@@ -88,6 +93,7 @@ def test_sessions_belong_to_one_project(storage: Storage) -> None:
     assert storage.session(second.id, session_id) is None
     with pytest.raises(UnknownSession):
         storage.insert_events(second.id, session_id, [_record("e")])
+    assert storage.insert_events(first.id, session_id, [_record("e")]) == 1  # nothing of b's left
     with pytest.raises(ValueError, match="already exists"):
         storage.create_project("a")
 

@@ -8,7 +8,6 @@ psycopg 3, a pooled engine with pre-ping; concurrency is left to the database.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +88,10 @@ def insert(dialect_name: str, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
-def greatest(dialect_name: str, column: Any, value: dt.datetime) -> Any:
-    """SQL for the later of ``column`` (may be NULL) and ``value``."""
-    bound = sa.literal(value, column.type)
+def greatest(dialect_name: str, column: Any, value: Any) -> Any:
+    """SQL for the later of ``column`` (may be NULL) and ``value`` (SQL, e.g. a bind parameter)."""
     func = sa.func.greatest if dialect_name == "postgresql" else sa.func.max
-    return func(sa.func.coalesce(column, bound), bound)
+    return func(sa.func.coalesce(column, value), value)
 
 
 def durability_warnings(engine: sa.Engine) -> list[str]:

@@ -10,13 +10,18 @@ concurrent batches and retried duplicates on both databases.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
+from agentwatch.server.storage import bulk
 from agentwatch.server.storage import engine as dialects
+from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
 from agentwatch.server.storage.schema import (
     COUNTER_KINDS,
@@ -29,10 +34,13 @@ from agentwatch.server.storage.schema import (
 )
 
 __all__ = [
+    "PreparedEvents",
     "SessionConflict",
     "UnknownSession",
     "create_or_attach_session",
     "insert_events",
+    "insert_prepared",
+    "prepare_events",
     "record_developer_error",
     "require_session",
     "update_events",
@@ -149,6 +157,49 @@ def _replace_tags(
         conn.execute(session_tags.insert(), rows)
 
 
+@dataclass(frozen=True)
+class PreparedEvents:
+    """A ``create_events`` batch ready to write, from :func:`prepare_events`."""
+
+    project_id: str
+    session_id: str
+    records: tuple[EventRecord, ...]  # one per id (the first sent), in id order
+    insert: BulkInsert
+
+
+def prepare_events(
+    dialect: Dialect,
+    project_id: str,
+    session_id: str,
+    records: Sequence[EventRecord],
+    now: dt.datetime,
+) -> PreparedEvents:
+    """Everything :func:`insert_prepared` needs that does not need the database.
+
+    Repeated ids within the batch are dropped (first wins). Rows are sorted by id so that
+    concurrent batches sharing ids take their row locks in one order (no deadlock).
+    """
+    unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
+    rows = [_event_row(r, project_id, session_id, now) for r in unique]
+    insert = bulk.prepare_insert(dialect, events, rows, ("session_id", "id"), "id")
+    return PreparedEvents(project_id, session_id, tuple(unique), insert)
+
+
+def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
+    """Store the events not stored yet and add them to the session's counters.
+
+    Returns how many were new; ids already stored (a retried batch) are skipped. Raises
+    :class:`UnknownSession` (roll the transaction back) when the project has no such session.
+    """
+    inserted = set(batch.insert.execute(conn))
+    new = [r for r in batch.records if r.id in inserted]
+    if not new:
+        require_session(conn, batch.project_id, batch.session_id)
+        return 0
+    _add_to_counters(conn, batch.project_id, batch.session_id, new, [])
+    return len(new)
+
+
 def insert_events(
     conn: sa.Connection,
     project_id: str,
@@ -156,26 +207,8 @@ def insert_events(
     records: Sequence[EventRecord],
     now: dt.datetime,
 ) -> int:
-    """Store the events not stored yet and add them to the session's counters.
-
-    Returns how many were new. Ids already stored (a retried batch) and repeated ids
-    within the batch (first wins) are skipped. Rows are inserted in id order so that
-    concurrent batches sharing ids take their row locks in one order (no deadlock).
-    """
-    unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
-    # One single-row statement executed for many rows: SQLAlchemy compiles it once (cached)
-    # and batches it into multi-row INSERTs itself ("insertmanyvalues"). A statement built
-    # with .values([...]) per batch was compiled anew every time: 40 % of ingest CPU.
-    stmt = (
-        dialects.insert(conn.dialect.name, events)
-        .on_conflict_do_nothing(index_elements=["session_id", "id"])
-        .returning(events.c.id)
-    )
-    rows = [_event_row(r, project_id, session_id, now) for r in unique]
-    inserted: set[str] = set(conn.execute(stmt, rows).scalars()) if rows else set()
-    new = [r for r in unique if r.id in inserted]
-    _add_to_counters(conn, session_id, new, [], now)
-    return len(new)
+    """:func:`prepare_events` and :func:`insert_prepared` in one step."""
+    return insert_prepared(conn, prepare_events(conn.dialect, project_id, session_id, records, now))
 
 
 def update_events(
@@ -205,7 +238,7 @@ def update_events(
             .where(events.c.session_id == session_id, events.c.id == record.id)
             .values(row)
         )
-        _add_to_counters(conn, session_id, [merged], [_stored_as_record(old)], now)
+        _add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
     return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
 
 
@@ -264,30 +297,62 @@ def _event_row(
     }
 
 
+_COUNTERS = (
+    "event_count",
+    *COUNTER_KINDS,
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_pico",
+    "unpriced_llms",
+)
+
+
 def _add_to_counters(
     conn: sa.Connection,
+    project_id: str,
     session_id: str,
     added: Sequence[EventRecord],
     removed: Sequence[EventRecord],
-    now: dt.datetime,
 ) -> None:
-    if not added and not removed:
-        return
-    c = sessions.c
-    deltas: dict[str, int] = {"event_count": len(added) - len(removed)}
+    """Move the session's counters by ``added`` minus ``removed`` (``added`` is not empty).
+
+    Raises :class:`UnknownSession` when the project has no such session.
+    """
+    deltas: dict[str, int] = {"d_event_count": len(added) - len(removed)}
     for kind in COUNTER_KINDS:
-        deltas[kind] = sum(r.kind == kind for r in added) - sum(r.kind == kind for r in removed)
+        deltas[f"d_{kind}"] = sum(r.kind == kind for r in added) - sum(
+            r.kind == kind for r in removed
+        )
     for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
-        deltas[name] = sum(getattr(r, name) or 0 for r in added) - sum(
+        deltas[f"d_{name}"] = sum(getattr(r, name) or 0 for r in added) - sum(
             getattr(r, name) or 0 for r in removed
         )
-    deltas["unpriced_llms"] = _unpriced(added) - _unpriced(removed)
-    values: dict[str, Any] = {name: c[name] + delta for name, delta in deltas.items() if delta}
-    latest = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
-    if latest is not None:
-        values["last_event_at"] = dialects.greatest(conn.dialect.name, c.last_event_at, latest)
-    if values:
-        conn.execute(sessions.update().where(c.id == session_id).values(values))
+    deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
+    latest = max(r.end_timestamp or r.init_timestamp for r in added)
+    params = {**deltas, "latest": latest, "w_session": session_id, "w_project": project_id}
+    if conn.execute(_counters_update(conn.dialect.name), params).rowcount != 1:
+        raise UnknownSession(session_id)
+
+
+@functools.cache
+def _counters_update(dialect_name: str) -> sa.Update:
+    # One statement for every batch: compiled once, then found in SQLAlchemy's cache.
+    c = sessions.c
+    latest = sa.bindparam("latest", type_=c.last_event_at.type)
+    return (
+        sessions.update()
+        .where(c.id == sa.bindparam("w_session"), c.project_id == sa.bindparam("w_project"))
+        .values(
+            {
+                **{
+                    name: c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+                    for name in _COUNTERS
+                },
+                "last_event_at": dialects.greatest(dialect_name, c.last_event_at, latest),
+            }
+        )
+    )
 
 
 def _unpriced(records: Sequence[EventRecord]) -> int:

@@ -212,10 +212,13 @@ class Storage:
     def insert_events(
         self, project_id: str, session_id: str, records: Sequence[EventRecord]
     ) -> int:
-        """Store a batch once (see :func:`ingest.insert_events`); returns how many were new."""
+        """Store a batch once (see :func:`ingest.insert_prepared`); returns how many were new."""
+        # Prepared first: on SQLite the write lock is then held only for the statements.
+        batch = ingest.prepare_events(
+            self.engine.dialect, project_id, session_id, records, utcnow()
+        )
         with self.write() as conn:
-            ingest.require_session(conn, project_id, session_id)
-            return ingest.insert_events(conn, project_id, session_id, records, utcnow())
+            return ingest.insert_prepared(conn, batch)
 
     def update_events(
         self,

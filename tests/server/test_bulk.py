@@ -1,0 +1,108 @@
+"""storage.bulk: rows stored through driver SQL read back exactly as rows stored through Core."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from agentwatch.server.storage import Storage, bulk
+from agentwatch.server.storage.schema import events
+
+BERLIN = dt.timezone(dt.timedelta(hours=1))
+
+
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Storage]:
+    opened = Storage.open(db_url)
+    yield opened
+    opened.close()
+
+
+def _row(event_id: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {column.key: None for column in events.columns}
+    stamp = dt.datetime(2025, 1, 24, 15, 43, 20, 101000, tzinfo=dt.timezone.utc)
+    row.update(
+        session_id="s" * 36,
+        id=event_id,
+        project_id="p" * 36,
+        event_type="llms",
+        init_timestamp=stamp,
+        data="{}",
+        received_at=stamp,
+    )
+    row.update(values)
+    return row
+
+
+ROWS = [
+    _row("a"),
+    _row(
+        "b",
+        init_timestamp=dt.datetime(2025, 1, 24, 16, 43, 20, tzinfo=BERLIN),  # 15:43:20 UTC
+        end_timestamp=dt.datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+        agent_id="agent",
+        thread_id="thread",
+        model="gpt-4o-mini",
+        prompt_tokens=2**62 - 1,
+        completion_tokens=0,
+        cached_tokens=7,
+        cost_pico=123_456_789,
+        trigger_event_id="a",
+        trigger_event_type="tools",
+        data='{"text":"Grüße, 東京 🚀","n":[1,{"x":null}]}',
+    ),
+]
+
+
+def _stored(storage: Storage, ids: list[str]) -> list[tuple[Any, ...]]:
+    with storage.read() as conn:
+        query = sa.select(events).where(events.c.id.in_(ids)).order_by(events.c.id)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def test_rows_read_back_as_core_stores_them(storage: Storage) -> None:
+    with storage.write() as conn:
+        conn.execute(events.insert(), [{**row, "id": "core-" + row["id"]} for row in ROWS])
+        insert = bulk.prepare_insert(conn.dialect, events, ROWS, ("session_id", "id"), "id")
+        assert sorted(insert.execute(conn)) == ["a", "b"]
+    core = _stored(storage, ["core-a", "core-b"])
+    assert [row[:1] + row[2:] for row in _stored(storage, ["a", "b"])] == [
+        row[:1] + row[2:] for row in core
+    ]
+    with storage.read() as conn:  # the same text in the database, not only the same values
+        as_text = sa.select(sa.cast(events.c.init_timestamp, sa.Text)).order_by(events.c.id)
+        texts = list(conn.execute(as_text).scalars())
+    assert texts[:2] == texts[2:]
+
+
+def test_conflicting_rows_are_skipped_and_not_returned(storage: Storage) -> None:
+    with storage.write() as conn:
+        first = bulk.prepare_insert(conn.dialect, events, ROWS[:1], ("session_id", "id"), "id")
+        assert first.execute(conn) == ["a"]
+        both = bulk.prepare_insert(conn.dialect, events, ROWS, ("session_id", "id"), "id")
+        assert both.execute(conn) == ["b"]
+
+
+def test_sqlite_splits_rows_into_pages_under_the_parameter_limit(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if storage.dialect != "sqlite":
+        pytest.skip("PostgreSQL sends one array per column, whatever the number of rows")
+    rows = [_row(f"e{i:03}") for i in range(250)]
+    dialect = storage.engine.dialect
+    monkeypatch.setattr(dialect, "insertmanyvalues_max_parameters", 999)  # old SQLite's limit
+    insert = bulk.prepare_insert(dialect, events, rows, ("session_id", "id"), "id")
+    assert len(insert.statements) == 5  # 58 rows of 17 columns per page
+    assert all(len(params) <= 999 for _, params in insert.statements)
+    with storage.write() as conn:
+        assert insert.execute(conn) == [row["id"] for row in rows]
+    assert len(_stored(storage, [row["id"] for row in rows])) == 250
+
+
+def test_no_rows_no_statements(storage: Storage) -> None:
+    dialect = storage.engine.dialect
+    assert bulk.prepare_insert(dialect, events, [], ("session_id", "id"), "id").statements == ()
