@@ -118,6 +118,13 @@ def test_running_session_page_updates_itself(seeded: Seeded, page: Any) -> None:
     assert seeded.client.flush(timeout=10)
     expect(page.locator(".tl-row")).to_have_count(before + 1, timeout=15000)
     assert "late_tool" in page.locator("#timeline").inner_text()
+    expect(page.locator("#dropped")).to_be_hidden()
+    # What an SDK that had to drop events reports with its next update shows up live.
+    seeded.client.api.update_session(sid, {"dropped_events": {"queue_full": 1200, "http_400": 3}})
+    expect(page.locator("#dropped")).to_have_text(
+        "1,203 events never reached the server (counted by the SDK: http_400 3, queue_full 1,200)",
+        timeout=15000,
+    )
     seeded.running.end_session("Success", "finished late")
     assert seeded.client.flush(timeout=10)
     expect(page.locator("#state")).to_have_text("Success", timeout=15000)

@@ -181,6 +181,30 @@ def test_html_escapes_and_has_no_inline_script(http: httpx.Client) -> None:
     assert "onclick" not in html
 
 
+def test_a_session_whose_sdk_dropped_events_says_so(http: httpx.Client, server: TestServer) -> None:
+    client = Client(
+        api_key=server.api_key,
+        endpoint=server.url,
+        handle_signals=False,
+        transport=server.transport,
+        max_queue_size=1,  # the queued create_session fills it: every event is dropped
+    )
+    session = client.start_session()
+    for _ in range(3):
+        session.record(ToolEvent(name="tool"))
+    session.end_session("Success", timeout=10)
+    client.shutdown(timeout=5)
+    html = http.get(f"/sessions/{session.session_id}").text
+    assert (
+        '<p class="dropped" id="dropped">3 events never reached the server '
+        "(counted by the SDK: queue_full 3)</p>"
+    ) in html
+    others = http.get("/sessions?format=json").json()["sessions"]
+    assert any(s["id"] != session.session_id and s["dropped_events"] == {} for s in others)
+    other = next(s for s in others if s["id"] != session.session_id)
+    assert '<p class="dropped" id="dropped" hidden>' in http.get(f"/sessions/{other['id']}").text
+
+
 def test_forms_need_the_csrf_token(http: httpx.Client, server: TestServer) -> None:
     assert http.post("/projects", data={"name": "nope"}).status_code == 403
     http.cookies.set("aw_csrf", "token-a")

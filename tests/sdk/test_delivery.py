@@ -155,3 +155,47 @@ def test_a_refused_api_key_is_reported_and_counted(
     dropped = client.dropped
     assert sum(dropped.values()) == 1, dropped
     assert next(iter(dropped)).startswith("http_4")
+
+
+def test_events_the_sdk_had_to_drop_are_counted_on_the_server(
+    server: TestServer, make_client: Callable[..., Client]
+) -> None:
+    # The server is unreachable and the queue holds 10 items (the queued create_session
+    # among them): most of the 50 events are dropped. Nothing is lost silently: the
+    # session on the server says how many and why.
+    assert server.transport is not None
+    gated = GatedTransport(server.transport)
+    client = make_client(transport=gated, max_queue_size=10)
+    session = client.start_session()
+    for i in range(50):
+        session.record(ActionEvent(action_type="a", params={"i": i}))
+    gated.open()
+    session.end_session("Success", timeout=10)
+    assert client.flush(10)
+    stored = server.session(session.session_id)
+    kept = len(stored["events"])
+    assert 0 < kept <= 10
+    assert stored["session"]["dropped_events"] == {"queue_full": 50 - kept}
+    assert client.dropped == {"queue_full": 50 - kept}
+
+
+def test_per_session_drop_counts_are_forgotten_once_the_session_ended(
+    server: TestServer, make_client: Callable[..., Client]
+) -> None:
+    assert server.transport is not None
+    gated = GatedTransport(server.transport)
+    client = make_client(transport=gated, max_queue_size=3)
+    sessions = [client.start_session() for _ in range(2)]
+    for session in sessions:
+        for _ in range(5):
+            session.record(ActionEvent(action_type="a"))
+    drops = client.telemetry.drops
+    assert all(drops.for_session(s.session_id) for s in sessions)
+    gated.open()
+    for session in sessions:
+        session.end_session("Success", timeout=10)
+    assert client.flush(10)
+    assert [drops.for_session(s.session_id) for s in sessions] == [{}, {}]
+    assert sum(client.dropped.values()) == sum(
+        sum(server.session(s.session_id)["session"]["dropped_events"].values()) for s in sessions
+    )

@@ -313,6 +313,32 @@ def test_update_session_sets_end_and_tags(v2: V2, server: TestServer) -> None:
     assert not session["running"]
 
 
+def test_update_session_keeps_the_sdks_latest_drop_counts(v2: V2, server: TestServer) -> None:
+    session_id, jwt = v2.create_session()
+    assert server.session(session_id)["session"]["dropped_events"] == {}
+    v2.post_jwt("/v2/update_session", jwt, {"session": {"dropped_events": {"queue_full": 3}}})
+    assert server.session(session_id)["session"]["dropped_events"] == {"queue_full": 3}
+    # Running totals: the later update replaces the earlier counts; one without them keeps them.
+    v2.post_jwt(
+        "/v2/update_session",
+        jwt,
+        {"session": {"dropped_events": {"queue_full": 5, "http_400": 2}}},
+    )
+    v2.post_jwt("/v2/update_session", jwt, {"session": {"end_state": "Success"}})
+    session = server.session(session_id)["session"]
+    assert session["dropped_events"] == {"http_400": 2, "queue_full": 5}
+    assert session["end_state"] == "Success"
+
+
+def test_malformed_drop_counts_are_refused_naming_the_field(v2: V2, server: TestServer) -> None:
+    session_id, jwt = v2.create_session()
+    for bad in ([1, 2], {"queue_full": -1}, {"queue_full": "3"}, {"x" * 65: 1}, {"a": True}):
+        answer = v2.post_jwt("/v2/update_session", jwt, {"session": {"dropped_events": bad}})
+        assert answer.status_code == 422, bad
+        assert "session.dropped_events: expected an object of reason -> count" in answer.text
+    assert server.session(session_id)["session"]["dropped_events"] == {}
+
+
 def test_reauthorize_jwt_and_stats_and_export(v2: V2) -> None:
     session_id, _ = v2.create_session()
     fresh = v2.post_key("/v2/reauthorize_jwt", {"session_id": session_id})

@@ -72,6 +72,8 @@ def session_summary(row: Row) -> dict[str, Any]:
         "cost": usd(row.cost_pico),
         "cost_usd": format_usd(row.cost_pico),
         "unpriced_llms": int(row.unpriced_llms),
+        # Events the SDK counted as lost before they reached us, by reason.
+        "dropped_events": {} if row.dropped_events is None else json.loads(row.dropped_events),
     }
 
 

@@ -106,7 +106,41 @@ def session_fields(raw: Any, session_id: str, where: str = "session") -> Session
         tags=_tags(raw.get("tags"), f"{where}.tags"),
         host_env=None if raw.get("host_env") is None else dump_json(raw["host_env"]),
         video=text_of(raw.get("video")),
+        dropped_events=_dropped_events(raw.get("dropped_events"), f"{where}.dropped_events"),
     )
+
+
+_MAX_DROP_REASONS = 50
+_MAX_REASON_LENGTH = 64
+
+
+def _dropped_events(value: Any, where: str) -> str | None:
+    """The SDK's counts of events it could not deliver, ``{reason: count}``, as JSON text.
+
+    An agentwatch extension to the v2 session object (other SDKs do not send it); the
+    counts are the SDK's running totals, so a later update replaces an earlier one.
+    """
+    if value is None:
+        return None
+    accepted = (
+        f"expected an object of reason -> count (at most {_MAX_DROP_REASONS} reasons of "
+        f"at most {_MAX_REASON_LENGTH} characters, counts non-negative integers)"
+    )
+    if not isinstance(value, Mapping) or len(value) > _MAX_DROP_REASONS:
+        raise Unprocessable(f"{where}: {accepted}, got {_show(value)}")
+    counts: dict[str, int] = {}
+    for reason, count in value.items():
+        if (
+            not isinstance(reason, str)
+            or not reason
+            or len(reason) > _MAX_REASON_LENGTH
+            or isinstance(count, bool)
+            or not isinstance(count, int)
+            or not 0 <= count < 2**63
+        ):
+            raise Unprocessable(f"{where}: {accepted}, got {_show({reason: count})}")
+        counts[_clean(reason)] = count
+    return dump_json(dict(sorted(counts.items())))
 
 
 def parse_end_state(value: Any, where: str) -> str | None:

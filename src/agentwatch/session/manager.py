@@ -114,7 +114,7 @@ class SessionManager:
         session = self._session
         if not session.is_running:
             self._warn_ended()
-            self.telemetry.drops.add("session_ended")
+            self.telemetry.drops.add("session_ended")  # after its last update: not reportable
             return
         if event.end_timestamp is None:
             event.end_timestamp = now_iso()
@@ -132,7 +132,7 @@ class SessionManager:
             # A bug of ours must not break the agent: log it once, count the event.
             if not self.telemetry.drops.snapshot().get("internal_error"):
                 logger.exception("internal error while recording an event")
-            self.telemetry.drops.add("internal_error")
+            self.telemetry.drops.add("internal_error", session_id=session.session_id)
 
     def create_agent(self, name: str, agent_id: str | None = None) -> str:
         """Register an agent in this session; returns its id (a new UUID if none given)."""

@@ -98,7 +98,10 @@ class ExportProcessor(SpanProcessor):
         """Queue one event span; False (and counted) when the queue is full or shut down."""
         queue = self._queue
         if len(queue) >= self._max_queue_size or self._stopping:
-            self.drops.add("queue_full" if not self._stopping else "after_shutdown")
+            self.drops.add(
+                "queue_full" if not self._stopping else "after_shutdown",
+                session_id=getattr(span, "session_id", None),
+            )
             return False
         queue.append(span)
         if self._worker is None:

@@ -72,7 +72,24 @@ def _clip(value: Any, length: int = 120) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-_ENV.filters.update(duration=_duration, money=_money, when=_when, number=_number, clip=_clip)
+def _dropped_text(counts: dict[str, int]) -> str:
+    """The line under a session's stats when its SDK lost events (session.js mirrors it)."""
+    total = sum(counts.values())
+    if not total:
+        return ""
+    parts = ", ".join(f"{reason} {count:,}" for reason, count in sorted(counts.items()) if count)
+    noun = "event" if total == 1 else "events"
+    return f"{total:,} {noun} never reached the server (counted by the SDK: {parts})"
+
+
+_ENV.filters.update(
+    duration=_duration,
+    money=_money,
+    when=_when,
+    number=_number,
+    clip=_clip,
+    dropped_text=_dropped_text,
+)
 
 
 def logged_in(request: Request) -> bool:

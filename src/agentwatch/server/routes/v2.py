@@ -72,7 +72,8 @@ class SessionBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     session: dict[str, Any] = Field(
         description="session_id (create only), init_timestamp, end_timestamp, tags, host_env, "
-        "end_state (Success|Fail|Indeterminate), end_state_reason, video"
+        "end_state (Success|Fail|Indeterminate), end_state_reason, video; agentwatch SDKs also "
+        "send dropped_events ({reason: count} of events they could not deliver)"
     )
 
 

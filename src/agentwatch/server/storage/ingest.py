@@ -142,6 +142,7 @@ def _session_values(fields: SessionFields) -> dict[str, Any]:
         "tags": None if fields.tags is None else json.dumps(list(fields.tags)),
         "host_env": fields.host_env,
         "video": fields.video,
+        "dropped_events": fields.dropped_events,
     }
     return {key: value for key, value in values.items() if value is not None}
 

@@ -48,6 +48,7 @@ class SessionFields:
     tags: tuple[str, ...] | None = None
     host_env: str | None = None  # JSON text
     video: str | None = None
+    dropped_events: str | None = None  # JSON text: {reason: count} the SDK could not deliver
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ sessions = sa.Table(
     sa.Column("cached_tokens", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("cost_pico", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("unpriced_llms", sa.BigInteger(), nullable=False, server_default="0"),
+    # {reason: count} of events the SDK reported it could not deliver (JSON text).
+    sa.Column("dropped_events", sa.Text(), nullable=True),
     sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
     sa.Index("ix_sessions_parent_init", "parent_project_id", "init_timestamp", "id"),
 )

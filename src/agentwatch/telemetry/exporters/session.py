@@ -92,7 +92,12 @@ class SessionExporter:
     def _send_events(self, session_id: str, events: list[bytes]) -> None:
         if not self._ensure_created(session_id):
             reason = self._refused.get(session_id, "session_not_created")
-            self._drops.add(reason, len(events), f"session {session_id} is not on the server")
+            self._drops.add(
+                reason,
+                len(events),
+                f"session {session_id} is not on the server",
+                session_id=session_id,
+            )
             return
         try:
             self._api.create_events(session_id, events)
@@ -100,14 +105,19 @@ class SessionExporter:
             if exc.status == 413:
                 self._split(session_id, events)
             else:
-                self._drops.add(exc.reason, len(events), str(exc))
+                self._drops.add(exc.reason, len(events), str(exc), session_id=session_id)
         except ApiError as exc:
-            self._drops.add(exc.reason, len(events), str(exc))
+            self._drops.add(exc.reason, len(events), str(exc), session_id=session_id)
 
     def _split(self, session_id: str, events: list[bytes]) -> None:
         """The server found the body too large: send halves, drop a lone oversized event."""
         if len(events) == 1:
-            self._drops.add("too_large", 1, "one event is larger than the server accepts")
+            self._drops.add(
+                "too_large",
+                1,
+                "one event is larger than the server accepts",
+                session_id=session_id,
+            )
             return
         middle = len(events) // 2
         self._send_events(session_id, events[:middle])
@@ -164,7 +174,12 @@ class SessionExporter:
                 raise FatalApiError(
                     f"session {op.session_id} is not on the server", status=None, reason=reason
                 )
-            cost = self._api.update_session(op.session_id, op.body)
+            body = op.body
+            # Everything queued before this update has been sent or dropped by now.
+            dropped = self._drops.for_session(op.session_id)
+            if dropped:
+                body = {**body, "dropped_events": dropped}
+            cost = self._api.update_session(op.session_id, body)
         except ApiError as exc:
             op.result.set_exception(exc)
         else:
@@ -176,4 +191,5 @@ class SessionExporter:
         self._created.discard(session_id)
         self._uncreated.pop(session_id, None)
         self._refused.pop(session_id, None)
+        self._drops.forget(session_id)
         self._api.forget(session_id)

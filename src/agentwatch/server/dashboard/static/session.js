@@ -268,6 +268,14 @@
 
   // -- header and live updates --------------------------------------------------------
   function setText(id, text) { var n = document.getElementById(id); if (n) { n.textContent = text; } }
+  // The same line as the template's dropped_text filter (dashboard/render.py).
+  function droppedText(counts) {
+    var reasons = Object.keys(counts).sort();
+    var total = reasons.reduce(function (sum, r) { return sum + counts[r]; }, 0);
+    if (!total) { return ""; }
+    var parts = reasons.filter(function (r) { return counts[r]; }).map(function (r) { return r + " " + fmtNum(counts[r]); });
+    return fmtNum(total) + (total === 1 ? " event" : " events") + " never reached the server (counted by the SDK: " + parts.join(", ") + ")";
+  }
   function drawHeader(s) {
     setText("stat-duration", fmtDur(s.duration_seconds));
     setText("stat-cost", fmtCost(s.cost));
@@ -282,6 +290,11 @@
       badge.className = "state " + (s.running ? "running" : String(s.end_state).toLowerCase());
     }
     document.getElementById("live").hidden = !s.running;
+    var dropped = document.getElementById("dropped");
+    if (dropped) {
+      dropped.textContent = droppedText(s.dropped_events || {});
+      dropped.hidden = !dropped.textContent;
+    }
     var reason = document.getElementById("reason");
     if (reason) {
       var text = s.end_state_reason || "";
@@ -290,7 +303,10 @@
       reason.hidden = !text;
     }
   }
-  function signature(d) { return d.events.length + "|" + d.session.end_state + "|" + d.session.event_count + "|" + d.session.last_event_at; }
+  function signature(d) {
+    var s = d.session;
+    return [d.events.length, s.end_state, s.event_count, s.last_event_at, JSON.stringify(s.dropped_events)].join("|");
+  }
   function load() {
     return fetch("/sessions/" + encodeURIComponent(sessionId) + "?format=json", { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
