@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from agentwatch.server.storage import Storage, bulk
-from agentwatch.server.storage.schema import events
+from agentwatch.server.storage.schema import UTCDateTime, events
 
 BERLIN = dt.timezone(dt.timedelta(hours=1))
 
@@ -106,3 +109,23 @@ def test_sqlite_splits_rows_into_pages_under_the_parameter_limit(
 def test_no_rows_no_statements(storage: Storage) -> None:
     dialect = storage.engine.dialect
     assert bulk.prepare_insert(dialect, events, [], ("session_id", "id"), "id").statements == ()
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(2, 1, 1),
+        max_value=dt.datetime(9998, 12, 31),
+        timezones=st.one_of(
+            st.none(),
+            st.just(dt.timezone.utc),
+            st.builds(dt.timezone, st.timedeltas(dt.timedelta(hours=-23), dt.timedelta(hours=23))),
+        ),
+    )
+)
+def test_sqlite_timestamps_are_bound_as_core_binds_them(value: dt.datetime) -> None:
+    dialect = sqlite.dialect()
+    core = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert core is not None
+    insert = bulk.prepare_insert(dialect, events, [_row("a", init_timestamp=value)], ("id",), "id")
+    [(_, params)] = insert.statements
+    assert params[events.c.keys().index("init_timestamp")] == core(value)

@@ -26,8 +26,12 @@ class ServerContext:
         return f"{self.settings.base_url}/sessions/{session_id}"
 
 
-def get_context(request: Request) -> ServerContext:
-    """FastAPI dependency: the app's :class:`ServerContext`."""
+async def get_context(request: Request) -> ServerContext:
+    """FastAPI dependency: the app's :class:`ServerContext`.
+
+    ``async`` although it never waits: FastAPI runs a plain ``def`` dependency in a worker
+    thread, one more thread hop per request for an attribute read.
+    """
     context = request.app.state.context
     assert isinstance(context, ServerContext)
     return context

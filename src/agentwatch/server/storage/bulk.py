@@ -16,13 +16,17 @@ Rows are inserted in the order given (callers sort them to take row locks in one
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+
+from agentwatch.server.storage.schema import UTCDateTime
 
 __all__ = ["BulkInsert", "prepare_insert"]
 
@@ -56,8 +60,7 @@ def prepare_insert(
     Does not touch the database: call it before taking a lock.
     """
     columns = tuple(table.c.keys())
-    binders = _binders(dialect, table)
-    bound = [tuple(_bind(binders, row, columns)) for row in rows]
+    bound = _bind_rows(_binders(dialect, table), columns, rows)
     if not bound:
         return BulkInsert(())
     if dialect.name == "postgresql":
@@ -75,21 +78,43 @@ def prepare_insert(
     )
 
 
-def _bind(
-    binders: tuple[Callable[[Any], Any] | None, ...], row: Mapping[str, Any], columns: Row
-) -> Row:
-    return tuple(
-        row[name] if bind is None else bind(row[name])
-        for name, bind in zip(columns, binders, strict=True)
-    )
+Binder = Callable[[Any], Any]
+
+
+def _bind_rows(
+    binders: tuple[tuple[int, Binder], ...], columns: Row, rows: Sequence[Mapping[str, Any]]
+) -> list[Row]:
+    get = operator.itemgetter(*columns)
+    bound = []
+    for row in rows:
+        values = list(get(row))
+        for i, bind in binders:
+            values[i] = bind(values[i])
+        bound.append(tuple(values))
+    return bound
 
 
 @functools.cache
-def _binders(dialect: Dialect, table: sa.Table) -> tuple[Callable[[Any], Any] | None, ...]:
-    # The processors Core itself applies, e.g. UTCDateTime -> naive UTC -> SQLite's text form.
-    return tuple(
-        column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns
-    )
+def _binders(dialect: Dialect, table: sa.Table) -> tuple[tuple[int, Binder], ...]:
+    """(column position, bind processor) of the columns whose values Core converts."""
+    found = []
+    for i, column in enumerate(table.columns):
+        bind = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind is not None and dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+            bind = functools.partial(_sqlite_utc_text, bind)
+        if bind is not None:
+            found.append((i, bind))
+    return tuple(found)
+
+
+def _sqlite_utc_text(core: Binder, value: Any) -> Any:
+    """What ``core`` (UTCDateTime on SQLite) binds, "2025-01-24 15:43:20.101000" in UTC, at
+    half its cost: SQLite's DATETIME %-formats a dict per value, three times per event."""
+    if type(value) is not dt.datetime:
+        return core(value)
+    if value.tzinfo is None:
+        return value.isoformat(" ", "microseconds")
+    return value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:26]
 
 
 def _max_params(dialect: Dialect) -> int:
