@@ -56,7 +56,7 @@ ROWS = [
         cost_pico=123_456_789,
         trigger_event_id="a",
         trigger_event_type="tools",
-        data='{"text":"Grüße, 東京 🚀","n":[1,{"x":null}]}',
+        data='{"text":"Grüße, 東京 🚀 \\"quoted\\", back\\\\slash {a,b} NULL","n":[1,{"x":null}]}',
     ),
 ]
 
@@ -88,6 +88,18 @@ def test_conflicting_rows_are_skipped_and_not_returned(storage: Storage) -> None
         assert first.execute(conn) == ["a"]
         both = bulk.prepare_insert(conn.dialect, events, ROWS, ("session_id", "id"), "id")
         assert both.execute(conn) == ["b"]
+
+
+def test_too_long_values_are_refused_as_core_refuses_them(storage: Storage) -> None:
+    if storage.dialect != "postgresql":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    too_long = [_row("a", event_type="x" * 65)]
+    with pytest.raises(sa.exc.DataError), storage.write() as conn:
+        conn.execute(events.insert(), too_long)
+    with pytest.raises(sa.exc.DataError), storage.write() as conn:  # not cut to 64
+        bulk.prepare_insert(conn.dialect, events, too_long, ("session_id", "id"), "id").execute(
+            conn
+        )
 
 
 def test_sqlite_splits_rows_into_pages_under_the_parameter_limit(

@@ -8,8 +8,8 @@ bound before the write lock is taken (with the columns' own SQLAlchemy bind proc
 values are stored exactly as through Core), and each database gets the form it runs fastest:
 
 * SQLite: one ``VALUES (...), (...)`` statement per page of rows.
-* PostgreSQL: one statement over ``unnest`` of one array per column: 17 parameters whatever
-  the batch size, so psycopg caches and prepares it.
+* PostgreSQL: one statement over ``unnest`` of one array per column, sent in binary: 17
+  parameters whatever the batch size, so psycopg caches and prepares it.
 
 Rows are inserted in the order given (callers sort them to take row locks in one order).
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,8 +138,16 @@ def _values_sql(
 def _unnest_sql(
     dialect: Dialect, table: sa.Table, conflict: tuple[str, ...], returning: str
 ) -> str:
-    arrays = ", ".join(f"%s::{column.type.compile(dialect)}[]" for column in table.columns)
+    # %b: arrays in binary, where psycopg writes strings as they are; its text format escapes
+    # them character by character in Python (26 -> 10 ms for 512 events). Element types
+    # without a length: a cast to VARCHAR(n) would truncate, the INSERT refuses too long.
+    arrays = ", ".join(
+        f"%b::{_LENGTH.sub('', column.type.compile(dialect))}[]" for column in table.columns
+    )
     return (
         f"INSERT INTO {table.name} ({', '.join(table.c.keys())}) SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {returning}"
     )
+
+
+_LENGTH = re.compile(r"\(\d+\)")
