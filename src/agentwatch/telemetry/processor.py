@@ -82,6 +82,7 @@ class ExportProcessor(SpanProcessor):
         self._wake = threading.Event()
         # Set (before ``_wake``) when everything queued must go now, not only full batches.
         self._send_all = False
+        self._send_all_lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._pid = os.getpid()
         self._stopping = False
@@ -120,8 +121,7 @@ class ExportProcessor(SpanProcessor):
         if self._worker is None:
             self._start_worker()
         if urgent:
-            self._send_all = True
-            self._wake.set()
+            self._request_send_all()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Block until everything queued before this call is exported, or the timeout.
@@ -132,8 +132,7 @@ class ExportProcessor(SpanProcessor):
         self._queue.append(marker)
         if self._worker is None:
             self._start_worker()
-        self._send_all = True
-        self._wake.set()
+        self._request_send_all()
         return marker.wait(timeout_millis / 1000)
 
     def shutdown(self, timeout_millis: int = 5_000) -> None:
@@ -142,10 +141,9 @@ class ExportProcessor(SpanProcessor):
             return
         flushed = self.force_flush(timeout_millis)
         self._stopping = True
-        self._send_all = True
         # Closing the exporter interrupts a retry backoff the worker may be sleeping in.
         self._exporter.shutdown()
-        self._wake.set()
+        self._request_send_all()
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(0.5 if flushed else 1.0)
@@ -154,6 +152,11 @@ class ExportProcessor(SpanProcessor):
         self.drops.add("shutdown", left, "not delivered before the shutdown timeout")
 
     # -- worker side ---------------------------------------------------------------
+
+    def _request_send_all(self) -> None:
+        with self._send_all_lock:
+            self._send_all = True
+        self._wake.set()
 
     def _start_worker(self) -> None:
         with self._start_lock:
@@ -167,10 +170,11 @@ class ExportProcessor(SpanProcessor):
         while True:
             woken = self._wake.wait(self._interval)
             self._wake.clear()
-            # Read after clearing: a producer sets the flag before the event, so a request
-            # made after this read wakes the next wait at once.
-            send_all, self._send_all = self._send_all or not woken, False
-            self._drain(send_all)
+            # Taken after clearing: a producer sets the flag before the event, so a request
+            # made after this wakes the next wait at once, and none is lost in between.
+            with self._send_all_lock:
+                send_all, self._send_all = self._send_all, False
+            self._drain(send_all or not woken)
             if self._stopping:
                 return
 
