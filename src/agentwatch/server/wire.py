@@ -25,7 +25,9 @@ from agentwatch.server.storage.schema import COUNTER_KINDS
 
 __all__ = [
     "END_STATES",
+    "NonFinite",
     "event_record",
+    "loads",
     "parse_end_state",
     "parse_session_id",
     "parse_timestamp",
@@ -51,6 +53,31 @@ _MAX_TAG = 200
 # Event ids minted for events sent without one (agentops <= 0.3.23 errors): derived from
 # the session and the event's content, so a retried batch still dedupes.
 _ID_NAMESPACE = uuid.UUID("5b0c1a6e-3f7d-4d51-9a7e-2f1d0c9b8a71")
+
+
+class NonFinite(float):
+    """NaN or an infinity from a request body: Python's JSON parser lets them in, JSON has none.
+
+    A float subclass, so everything here treats it as the float it is, while storage can
+    tell it from the finite floats it writes with orjson (which would write it as null).
+    """
+
+
+def loads(body: bytes | str) -> Any:
+    """A request body as :func:`json.loads` reads it, non-finite numbers as :class:`NonFinite`.
+
+    Raises what ``json.loads`` raises (FastAPI answers a ``JSONDecodeError`` with 400).
+    """
+    return json.loads(body, parse_constant=_non_finite, parse_float=_float)
+
+
+def _non_finite(name: str) -> NonFinite:  # NaN, Infinity, -Infinity
+    return NonFinite(name)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(value)  # 1e999 overflows to inf
 
 
 def parse_session_id(value: Any, where: str) -> str:

@@ -8,9 +8,11 @@ never one named in the body.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentwatch.server import auth, views, wire
@@ -28,7 +30,27 @@ from agentwatch.server.storage.ingest import SessionConflict, UnknownSession
 
 __all__ = ["api_key_owner", "router"]
 
-router = APIRouter(tags=["v2 ingest (AgentOps compatible)"])
+
+class _WireRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = wire.loads(await self.body())
+        return self._json
+
+
+class WireRoute(APIRoute):
+    """A route whose JSON body is parsed by :func:`wire.loads` (non-finite numbers marked)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_wire(request: Request) -> Response:
+            return await handle(_WireRequest(request.scope, request.receive))
+
+        return handle_wire
+
+
+router = APIRouter(tags=["v2 ingest (AgentOps compatible)"], route_class=WireRoute)
 
 Context = Annotated[ServerContext, Depends(get_context)]
 ApiKeyHeader = Annotated[str | None, Header(alias="X-Agentops-Api-Key")]
