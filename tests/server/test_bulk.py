@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,9 +91,24 @@ def test_conflicting_rows_are_skipped_and_not_returned(storage: Storage) -> None
         assert both.execute(conn) == ["b"]
 
 
-def test_too_long_values_are_refused_as_core_refuses_them(storage: Storage) -> None:
-    if storage.dialect != "postgresql":
-        pytest.skip("SQLite does not enforce VARCHAR lengths")
+@pytest.fixture
+def pg_storage(pg_url: str) -> Iterator[Storage]:
+    storage = Storage.open(pg_url)
+    yield storage
+    storage.close()
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path: Path) -> Iterator[Storage]:
+    storage = Storage.open(f"sqlite:///{tmp_path / 'bulk.db'}")
+    yield storage
+    storage.close()
+
+
+@pytest.mark.postgres
+def test_too_long_values_are_refused_as_core_refuses_them(pg_storage: Storage) -> None:
+    # PostgreSQL only: SQLite does not enforce VARCHAR lengths.
+    storage = pg_storage
     too_long = [_row("a", event_type="x" * 65)]
     with pytest.raises(sa.exc.DataError), storage.write() as conn:
         conn.execute(events.insert(), too_long)
@@ -103,10 +119,10 @@ def test_too_long_values_are_refused_as_core_refuses_them(storage: Storage) -> N
 
 
 def test_sqlite_splits_rows_into_pages_under_the_parameter_limit(
-    storage: Storage, monkeypatch: pytest.MonkeyPatch
+    sqlite_storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if storage.dialect != "sqlite":
-        pytest.skip("PostgreSQL sends one array per column, whatever the number of rows")
+    # SQLite only: PostgreSQL sends one array per column, whatever the number of rows.
+    storage = sqlite_storage
     rows = [_row(f"e{i:03}") for i in range(250)]
     dialect = storage.engine.dialect
     monkeypatch.setattr(dialect, "insertmanyvalues_max_parameters", 999)  # old SQLite's limit
