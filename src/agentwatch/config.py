@@ -134,9 +134,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_export_batch_size",
         "AGENTWATCH_MAX_EXPORT_BATCH_SIZE",
-        512,
+        2048,
         parse_positive_int,
-        "Most events sent in one `create_events` request.",
+        "Most events sent in one `create_events` request (and at most ~4 MB of them).",
     ),
     Setting(
         "flush_interval",
@@ -220,7 +220,7 @@ class Config:
     instrument_llm_calls: bool = True
     capture_content: bool = True
     max_queue_size: int = 100_000
-    max_export_batch_size: int = 512
+    max_export_batch_size: int = 2048
     flush_interval: float = 1.0
     compression: str = "gzip"
     request_timeout: float = 10.0

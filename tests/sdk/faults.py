@@ -1,4 +1,4 @@
-"""Fault injection in front of the real server: transports that hold or refuse requests.
+"""Fault injection in front of the real server: transports that hold, refuse or record requests.
 
 These wrap the in-process transport of :class:`agentwatch.server.testing.TestServer`;
 everything they let through is answered by the real server.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections import Counter
 
 import httpx
@@ -73,4 +74,20 @@ class RefusingTransport(httpx.BaseTransport):
             body = orjson.dumps({"path": self.path, "message": self.message})
             return httpx.Response(self.status, content=body, headers=headers)
         self.passed[request.url.path] += 1
+        return self.inner.handle_request(request)
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Passes requests on; keeps (path, body size as sent, body size inflated) of each."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[tuple[str, int, int]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        inflated = body
+        if request.headers.get("content-encoding") == "gzip":
+            inflated = zlib.decompress(body, wbits=31)
+        self.sent.append((request.url.path, len(body), len(inflated)))
         return self.inner.handle_request(request)

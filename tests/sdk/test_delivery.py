@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 from agentwatch import ActionEvent, Client
 from agentwatch.server.testing import TestServer, inprocess_server
+from agentwatch.telemetry.exporters.session import MAX_REQUEST_BYTES
 
-from .faults import GatedTransport, RefusingTransport
+from .faults import GatedTransport, RecordingTransport, RefusingTransport
 
 
 def test_start_and_record_do_not_wait_for_the_server(
@@ -199,3 +200,23 @@ def test_per_session_drop_counts_are_forgotten_once_the_session_ended(
     assert sum(client.dropped.values()) == sum(
         sum(server.session(s.session_id)["session"]["dropped_events"].values()) for s in sessions
     )
+
+
+def test_a_batch_of_large_events_goes_in_requests_under_the_byte_cap(
+    server: TestServer, make_client: Callable[..., Client]
+) -> None:
+    assert server.transport is not None
+    recording = RecordingTransport(server.transport)
+    # A long interval: the 50 events wait for end_session's flush and leave as one batch.
+    client = make_client(transport=recording, flush_interval=30)
+    session = client.start_session()
+    blob = "x" * 200_000  # 50 events of ~200 KB: one 2048-event batch, ~10 MB of JSON
+    for i in range(50):
+        session.record(ActionEvent(action_type="a", params={"i": i}, returns=blob))
+    session.end_session("Success", timeout=30)
+    sizes = [inflated for path, _, inflated in recording.sent if path == "/v2/create_events"]
+    assert len(sizes) >= 3
+    assert all(size <= MAX_REQUEST_BYTES + 1024 for size in sizes)
+    stored = server.session(session.session_id)
+    assert sorted(e["params"]["i"] for e in stored["events"]) == list(range(50))
+    assert client.dropped == {}

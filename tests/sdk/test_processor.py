@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from agentwatch import encoding
 from agentwatch.telemetry.drops import DropCounter
 from agentwatch.telemetry.ops import CreateSession, UpdateSession
 from agentwatch.telemetry.processor import ExportItem, ExportProcessor
@@ -185,4 +186,35 @@ def test_an_urgent_operation_is_sent_without_waiting_for_the_interval() -> None:
         time.sleep(0.01)
     assert collector.items[-1] is update
     assert collector.items[0].name == "s0"  # type: ignore[union-attr]
+    processor.shutdown()
+
+
+class _SlowSender(_Collector):
+    """Each batch waits on the network for 0.5 ms, as a real request does (GIL released)."""
+
+    def export(self, batch: Sequence[ExportItem]) -> None:
+        time.sleep(0.0005)
+        super().export(batch)
+
+
+def test_a_tight_recording_loop_does_not_starve_the_export_thread() -> None:
+    # A loop that never releases the GIL leaves the export thread only the interpreter's
+    # forced switches (every 5 ms), one after each batch's wait here: ~50,000 events/s,
+    # a quarter of what this loop records. Once the queue is half full the processor
+    # yields the GIL now and then, so it never fills and nothing is dropped.
+    collector = _SlowSender()
+    processor = ExportProcessor(
+        collector, max_queue_size=20_000, max_batch_size=512, interval=1.0, drops=DropCounter()
+    )
+    span = _span(0)
+    payload = {"query": "flights to Rome", "results": list(range(40)), "ok": True}
+    longest = 0
+    for _ in range(100_000):
+        encoding.dumps(payload)  # what recording an event costs, roughly
+        processor.put_event(span)
+        longest = max(longest, len(processor._queue))
+    assert processor.drops.snapshot() == {}
+    assert 10_000 <= longest < 20_000  # it did fill up to the half
+    assert processor.force_flush(10_000)
+    assert len(collector.items) == 100_000
     processor.shutdown()

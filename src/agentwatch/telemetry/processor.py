@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Sequence
@@ -32,6 +33,15 @@ __all__ = ["ExportItem", "ExportProcessor", "ItemExporter"]
 logger = logging.getLogger("agentwatch")
 
 ExportItem = ReadableSpan | SessionOp
+
+# A thread recording in a tight loop never gives up the GIL by itself: the export thread
+# then gets it only when the interpreter forces a switch (every 5 ms) and, as it needs
+# it back after each blocking socket call, sends a batch every few tens of ms. A loop of
+# 200,000 events filled the queue and lost a third of them. The queue absorbs bursts;
+# once it is half full, one ``record()`` in this many yields the GIL (``time.sleep(0)``)
+# and the export thread catches up. Below half, no call pays for it (each yield costs
+# the caller one stretch of the export thread's work: a tail-latency cost).
+_YIELD_EVERY = 64
 
 
 class ItemExporter(Protocol):
@@ -73,6 +83,7 @@ class ExportProcessor(SpanProcessor):
         self._max_batch_size = max_batch_size
         self._interval = interval
         self.drops = drops
+        self._backlog = max(max_queue_size // 2, 2 * max_batch_size)
         self._start_lock = threading.Lock()
         self._reset_state()
         _after_fork.add(self)
@@ -107,8 +118,14 @@ class ExportProcessor(SpanProcessor):
         queue.append(span)
         if self._worker is None:
             self._start_worker()
-        elif len(queue) >= self._max_batch_size and not self._wake.is_set():
-            self._wake.set()
+            return True
+        waiting = len(queue)
+        if waiting >= self._max_batch_size:
+            if not self._wake.is_set():
+                self._wake.set()
+            if waiting >= self._backlog and waiting % _YIELD_EVERY == 0:
+                # The export thread is behind: hand it the GIL (see _YIELD_EVERY).
+                time.sleep(0)
         return True
 
     def put_op(self, op: SessionOp, *, urgent: bool = False) -> None:

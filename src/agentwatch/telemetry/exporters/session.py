@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     from agentwatch.session.api import SessionApiClient
     from agentwatch.telemetry.processor import ExportItem
 
-__all__ = ["SessionExporter"]
+__all__ = ["MAX_REQUEST_BYTES", "SessionExporter"]
+
+#: Most event bytes (before gzip) sent in one request: well under the server's default
+#: limit (10 MiB after decompression), whatever the number of events in a batch.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 logger = logging.getLogger("agentwatch")
 
@@ -90,6 +94,10 @@ class SessionExporter:
         # Spans without agentwatch attributes (other instrumentations) are not events.
 
     def _send_events(self, session_id: str, events: list[bytes]) -> None:
+        if len(events) > 1 and sum(map(len, events)) > MAX_REQUEST_BYTES:
+            for chunk in _chunks(events, MAX_REQUEST_BYTES):
+                self._send_events(session_id, chunk)
+            return
         if not self._ensure_created(session_id):
             reason = self._refused.get(session_id, "session_not_created")
             self._drops.add(
@@ -193,3 +201,19 @@ class SessionExporter:
         self._refused.pop(session_id, None)
         self._drops.forget(session_id)
         self._api.forget(session_id)
+
+
+def _chunks(events: list[bytes], limit: int) -> list[list[bytes]]:
+    """``events`` in order, cut into runs of at most ``limit`` bytes (one event at least)."""
+    chunks: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for event in events:
+        if current and size + len(event) > limit:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(event)
+        size += len(event)
+    if current:
+        chunks.append(current)
+    return chunks
