@@ -6,10 +6,10 @@ collector then walks for as long as the span waits in the export queue. The
 :class:`~agentwatch.telemetry.exporters.session.SessionExporter` needs none of that: it
 sends the event's JSON, encoded once when the event was recorded.
 
-So an ``EventSpan`` keeps only that JSON (bytes), the session id and the event's id,
-in slots: one small object per queued event, holding nothing the collector has to
-follow. Everything else a span has (context, attributes, start and end time) is
-computed on first access, for the OpenTelemetry processors a user adds
+So an ``EventSpan`` keeps only that JSON (bytes) and the session id, in slots: one
+small object per queued event, holding nothing the collector has to follow. Everything
+else a span has (context, attributes, start and end time) is read from the JSON on
+first access, for the OpenTelemetry processors a user adds
 (``Client(span_processors=...)``), and is then what a span from a tracer would be:
 trace id = session id, span id = the low 64 bits of the event id, and the attributes
 of :mod:`agentwatch.telemetry.attributes`.
@@ -22,6 +22,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -44,11 +45,8 @@ class EventSpan(ReadableSpan):
         "_name",
         "_resource",
         "_span_context",
-        "agent_id",
+        "_wire",
         "data",
-        "end_timestamp",
-        "event_id",
-        "init_timestamp",
         "session_id",
     )
 
@@ -66,58 +64,66 @@ class EventSpan(ReadableSpan):
         data: bytes,
         *,
         event_type: str,
-        event_id: int,
-        agent_id: str | None,
-        init_timestamp: str | None,
-        end_timestamp: str | None,
         resource: Resource,
         scope: InstrumentationScope,
     ) -> None:
         # ReadableSpan.__init__ is not called: it would set eagerly what is computed lazily.
         self.session_id = session_id
-        #: The event as the JSON object ``create_events`` carries.
+        #: The event as the JSON object ``create_events`` carries (id, agent, times in it).
         self.data = data
-        #: The event's UUID as an int (an int is not followed by the garbage collector).
-        self.event_id = event_id
-        self.agent_id = agent_id
-        self.init_timestamp = init_timestamp
-        self.end_timestamp = end_timestamp
         self._name = event_type
         self._resource = resource
         self._instrumentation_scope = scope
         self._span_context: SpanContext | None = None
         self._attribute_map: dict[str, Any] | None = None
+        self._wire: dict[str, Any] | None = None
+
+    def _event(self) -> dict[str, Any]:
+        """The event's JSON, parsed once, for the fields a span shows."""
+        if self._wire is None:
+            wire = orjson.loads(self.data)
+            self._wire = wire if isinstance(wire, dict) else {}
+        return self._wire
 
     # -- what ReadableSpan reads, computed on first access -----------------------------
 
     @property
     def _context(self) -> SpanContext:  # type: ignore[override]
         if self._span_context is None:
-            span_id = self.event_id & _LOW_64 or 1  # a span id must not be 0
+            span_id = _id_int(self._event().get("id")) & _LOW_64 or 1  # a span id is not 0
             self._span_context = SpanContext(_trace_id(self.session_id), span_id, False, _SAMPLED)
         return self._span_context
 
     @property
     def _attributes(self) -> dict[str, Any]:  # type: ignore[override]
         if self._attribute_map is None:
+            event = self._event()
             attrs: dict[str, Any] = {
                 attributes.SESSION_ID: self.session_id,
-                attributes.EVENT_ID: str(uuid.UUID(int=self.event_id)),
+                attributes.EVENT_ID: str(event.get("id")),
                 attributes.EVENT_TYPE: self._name,
                 attributes.EVENT_DATA: self.data.decode(),
             }
-            if self.agent_id is not None:
-                attrs[attributes.AGENT_ID] = self.agent_id
+            if event.get("agent_id") is not None:
+                attrs[attributes.AGENT_ID] = str(event["agent_id"])
             self._attribute_map = attrs
         return self._attribute_map
 
     @property
     def _start_time(self) -> int | None:  # type: ignore[override]
-        return _nanos(self.init_timestamp)
+        return _nanos(self._event().get("init_timestamp"))
 
     @property
     def _end_time(self) -> int | None:  # type: ignore[override]
-        return _nanos(self.end_timestamp)
+        return _nanos(self._event().get("end_timestamp"))
+
+
+def _id_int(event_id: object) -> int:
+    """The event id as a 128-bit int (a UUID's own; a hash of anything else)."""
+    try:
+        return uuid.UUID(str(event_id)).int
+    except ValueError:
+        return uuid.uuid5(uuid.NAMESPACE_OID, str(event_id)).int
 
 
 @functools.lru_cache(maxsize=4096)
