@@ -174,6 +174,7 @@ def cmd_memory(n: int, overflow: int) -> dict[str, Any]:
         "overflow": overflow,
         "overflow_growth_mib": after_overflow - after,
         "overflow_dropped": sum(dropped.values()),
+        "batch_size": client.config.max_export_batch_size,
         "peak_rss_mib": peak_rss_mib(),
         "record_p50_us": latency_summary_us(durations)["p50_us"],
         "dropped": dropped,
