@@ -28,7 +28,7 @@ def _record(event_id: str, kind: str = "llms", tokens: int = 5) -> EventRecord:
     return EventRecord(
         id=event_id,
         event_type=kind,
-        kind=kind,
+        counter=kind,
         init_timestamp=now,
         end_timestamp=None,
         agent_id=None,
@@ -48,7 +48,7 @@ def test_migrations_are_idempotent(db_url: str, storage: Storage) -> None:
     Storage.open(db_url).close()  # a second upgrade finds nothing to do
     with storage.read() as conn:
         assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
         )
 
 
