@@ -91,9 +91,7 @@ def test_kinds_names_and_statuses_come_from_the_v2_types(v2: V2) -> None:
         ({"parent_id": "x" * 129}, "events[1].parent_id: longer than 128 characters"),
     ],
 )
-def test_a_bad_tree_field_is_refused_by_name(
-    v2: V2, fields: dict[str, Any], message: str
-) -> None:
+def test_a_bad_tree_field_is_refused_by_name(v2: V2, fields: dict[str, Any], message: str) -> None:
     _, jwt = v2.create_session()
     response = v2.events(jwt, [event(), event(**fields)])
     assert response.status_code == 422
@@ -202,9 +200,7 @@ def test_the_migration_brings_sessions_stored_before_the_tree_along(empty_db_url
                 ),
                 rows,
             )
-            conn.execute(
-                sa.text("UPDATE events SET model = 'gpt-4o' WHERE event_type = 'llms'")
-            )
+            conn.execute(sa.text("UPDATE events SET model = 'gpt-4o' WHERE event_type = 'llms'"))
     finally:
         engine.dispose()
 
