@@ -1,0 +1,173 @@
+// A collapsible JSON tree: each object and array folds (<details>), large ones start
+// folded, strings keep their real line breaks, and JSON that arrived as text (tool-call
+// arguments, `input.value`, parameters sent as a JSON string) is shown parsed, marked
+// "JSON text". Every node can be copied; so can the whole value, exactly as recorded.
+import { append, button, el } from "./dom.js";
+import { copyButton } from "./clipboard.js";
+
+export const FOLD_OVER = 12; // containers with more entries than this start folded
+const FOLD_DEEPER = 6; // ... and so does anything nested deeper than this
+const STRING_CLIP = 4000; // characters of a long string shown before "Show all"
+const PREVIEW = 80; // characters of a folded container's one-line preview
+const MAX_JSON_TEXT = 2000000; // longer strings are not parsed on the page
+
+const builders = new WeakMap(); // folded <details> -> builds its children on first open
+
+/**
+ * The value held by a string that is JSON text of an object or array, else undefined.
+ * Only `{...}` and `[...]` count: "42" or "true" in a string stay strings.
+ */
+export function parseJsonText(value) {
+  if (typeof value !== "string" || value.length > MAX_JSON_TEXT) { return undefined; }
+  const text = value.trim();
+  const open = text[0], close = text[text.length - 1];
+  if (!((open === "{" && close === "}") || (open === "[" && close === "]"))) { return undefined; }
+  try {
+    const parsed = JSON.parse(text);
+    return parsed !== null && typeof parsed === "object" ? parsed : undefined;
+  } catch (e) {
+    return undefined;
+  }
+}
+
+/** `value` with every JSON-text string in it replaced by what it holds (for copying). */
+export function decoded(value, depth = 0) {
+  const parsed = parseJsonText(value);
+  if (parsed !== undefined) { return decoded(parsed, depth + 1); }
+  if (depth > 200 || value === null || typeof value !== "object") { return value; }
+  if (Array.isArray(value)) { return value.map((v) => decoded(v, depth + 1)); }
+  const out = {};
+  Object.keys(value).forEach((k) => { out[k] = decoded(value[k], depth + 1); });
+  return out;
+}
+
+/**
+ * A `<div class="jt">` showing `value`: a toolbar (expand all, fold all, copy the JSON
+ * as recorded) above the tree. `options.foldOver` overrides FOLD_OVER; `options.label`
+ * names the value in the toolbar.
+ */
+export function jsonTree(value, options = {}) {
+  const foldOver = options.foldOver ?? FOLD_OVER;
+  const root = el("div", "jt");
+  const tree = el("div", "jt-tree");
+  tree.appendChild(node(null, value, 0, foldOver, true));
+  const tools = el("div", "jt-tools");
+  if (options.label) { tools.appendChild(el("span", "jt-label", options.label)); }
+  if (tree.querySelectorAll("details").length > 1 || tree.querySelector("details:not([open])")) {
+    tools.appendChild(button("Expand all", "jt-expand link-btn", () => setOpen(tree, true)));
+    tools.appendChild(button("Fold all", "jt-fold link-btn", () => setOpen(tree, false)));
+  }
+  tools.appendChild(copyButton("Copy JSON", () => asJson(value), "Copy the whole value as JSON, as recorded"));
+  return append(root, tools, tree);
+}
+
+/** The text a copy gives: a string as it is, anything else as indented JSON. */
+export function asJson(value) {
+  if (typeof value === "string") { return value; }
+  return value === undefined ? "" : JSON.stringify(value, null, 2);
+}
+
+function node(key, value, depth, foldOver, isRoot) {
+  const parsed = parseJsonText(value);
+  if (parsed !== undefined) { return container(key, parsed, depth, foldOver, isRoot, true); }
+  if (value !== null && typeof value === "object") { return container(key, value, depth, foldOver, isRoot, false); }
+  return leaf(key, value);
+}
+
+function keyLabel(key) {
+  if (key === null) { return null; }
+  return el("span", typeof key === "number" ? "jt-index" : "jt-key", typeof key === "number" ? key : key + ":");
+}
+
+function entries(value) {
+  return Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.keys(value).map((k) => [k, value[k]]);
+}
+
+function container(key, value, depth, foldOver, isRoot, fromText) {
+  const items = entries(value);
+  const isArray = Array.isArray(value);
+  const details = el("details", "jt-node" + (fromText ? " jt-from-text" : ""));
+  const summary = el("summary");
+  append(summary, keyLabel(key), el("span", "jt-brace", isArray ? "[" : "{"));
+  summary.appendChild(el("span", "jt-count", items.length + (isArray ? (items.length === 1 ? " item" : " items") : (items.length === 1 ? " key" : " keys"))));
+  summary.appendChild(el("span", "jt-preview", preview(value)));
+  if (fromText) { summary.appendChild(el("span", "jt-badge", "JSON text")); }
+  summary.appendChild(copyButton("copy", () => asJson(value), "Copy this " + (isArray ? "array" : "object")));
+  details.appendChild(summary);
+  const build = () => {
+    builders.delete(details);
+    const list = el("div", "jt-children");
+    items.forEach(([k, v]) => list.appendChild(node(k, v, depth + 1, foldOver, false)));
+    if (!items.length) { list.appendChild(el("div", "jt-empty", isArray ? "empty array" : "empty object")); }
+    details.appendChild(list);
+  };
+  const folded = !isRoot && (items.length > foldOver || depth >= FOLD_DEEPER);
+  if (folded) {
+    builders.set(details, build);
+    details.addEventListener("toggle", () => { if (details.open && builders.has(details)) { builders.get(details)(); } });
+  } else {
+    build();
+    details.open = true;
+  }
+  return details;
+}
+
+function leaf(key, value) {
+  const row = el("div", "jt-leaf");
+  if (key !== null) { row.appendChild(keyLabel(key)); }
+  row.appendChild(scalar(value));
+  if (typeof value === "string" && value.length > 40) {
+    row.appendChild(copyButton("copy", () => value, "Copy this text"));
+  }
+  return row;
+}
+
+function scalar(value) {
+  if (typeof value === "string") { return stringNode(value); }
+  if (value === null || value === undefined) { return el("span", "jt-null", "null"); }
+  if (typeof value === "boolean") { return el("span", "jt-bool", String(value)); }
+  if (typeof value === "number") { return el("span", "jt-num", String(value)); }
+  return el("span", "jt-other", String(value));
+}
+
+function stringNode(text) {
+  const multi = text.includes("\n");
+  const span = el("span", "jt-str" + (multi ? " jt-multiline" : ""));
+  if (text.length <= STRING_CLIP) {
+    span.textContent = multi ? text : JSON.stringify(text);
+    return span;
+  }
+  span.textContent = (multi ? text.slice(0, STRING_CLIP) : JSON.stringify(text.slice(0, STRING_CLIP))) + " …";
+  const wrap = el("span", "jt-long");
+  const more = button("Show all " + text.length.toLocaleString("en-US") + " characters", "link-btn jt-more", () => {
+    span.textContent = multi ? text : JSON.stringify(text);
+    more.remove();
+  });
+  return append(wrap, span, more);
+}
+
+// A folded container's one line: `{city: "Rome", days: 2, stops: […]}`.
+function preview(value) {
+  const isArray = Array.isArray(value);
+  const parts = [];
+  let length = 0;
+  for (const [k, v] of entries(value)) {
+    const shown = v !== null && typeof v === "object" ? (Array.isArray(v) ? "[…]" : "{…}") : (JSON.stringify(v) ?? String(v));
+    const part = isArray ? shown : k + ": " + shown;
+    parts.push(part);
+    length += part.length + 2;
+    if (length > PREVIEW) { break; }
+  }
+  const text = (isArray ? "[" : "{") + parts.join(", ") + (isArray ? "]" : "}");
+  return text.length > PREVIEW ? text.slice(0, PREVIEW - 1) + "…" : text;
+}
+
+function setOpen(tree, open) {
+  // Opening builds folded children first, so "Expand all" reaches every level.
+  const visit = (details) => {
+    if (open && builders.has(details)) { builders.get(details)(); }
+    details.open = open;
+    details.querySelectorAll(":scope > .jt-children > details").forEach(visit);
+  };
+  tree.querySelectorAll(":scope > details").forEach(visit);
+}
