@@ -104,7 +104,9 @@ def test_error_links_to_its_trigger(seeded: Seeded, page: Any) -> None:
     selected = page.locator(".tl-row.selected")
     assert selected.get_attribute("data-event-id") == tool["id"]
     assert "charge_card" in detail.locator(".detail-head").inner_text()
-    assert '"amount": 42' in detail.inner_text()
+    params = detail.locator("section.params .jt-leaf")
+    assert params.locator(".jt-key").all_inner_texts() == ["amount:", "currency:"]
+    assert params.locator(".jt-num, .jt-str").all_inner_texts() == ["42", '"EUR"']
     assert page.url.endswith(f"#event-{tool['id']}")
 
 

@@ -116,7 +116,7 @@ function leaf(key, value) {
   const row = el("div", "jt-leaf");
   if (key !== null) { row.appendChild(keyLabel(key)); }
   row.appendChild(scalar(value));
-  if (typeof value === "string" && value.length > 40) {
+  if (typeof value === "string" && (value.length > 40 || value.includes("\n"))) {
     row.appendChild(copyButton("copy", () => value, "Copy this text"));
   }
   return row;
@@ -130,17 +130,20 @@ function scalar(value) {
   return el("span", "jt-other", String(value));
 }
 
+// A string as a reader wants it: one line in quotes, or its lines as they are; never
+// JSON-escaped (\n, \" ...). Copying gives the exact value.
 function stringNode(text) {
   const multi = text.includes("\n");
+  const show = (t) => (multi ? t : "\"" + t + "\"");
   const span = el("span", "jt-str" + (multi ? " jt-multiline" : ""));
   if (text.length <= STRING_CLIP) {
-    span.textContent = multi ? text : JSON.stringify(text);
+    span.textContent = show(text);
     return span;
   }
-  span.textContent = (multi ? text.slice(0, STRING_CLIP) : JSON.stringify(text.slice(0, STRING_CLIP))) + " …";
+  span.textContent = show(text.slice(0, STRING_CLIP) + " …");
   const wrap = el("span", "jt-long");
   const more = button("Show all " + text.length.toLocaleString("en-US") + " characters", "link-btn jt-more", () => {
-    span.textContent = multi ? text : JSON.stringify(text);
+    span.textContent = show(text);
     more.remove();
   });
   return append(wrap, span, more);

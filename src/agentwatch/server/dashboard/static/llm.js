@@ -147,7 +147,8 @@ function toolDefinition(tool) {
   const details = el("details", "tool-def");
   const summary = el("summary");
   summary.appendChild(el("code", "tool-name", tool.name));
-  const firstLine = tool.description.split("\n")[0];
+  // The one line under the name is plain text: markdown's ** and ` would only be noise.
+  const firstLine = tool.description.split("\n")[0].replace(/\*\*|`/g, "");
   if (firstLine) { summary.appendChild(el("span", "tool-desc", firstLine.length > 120 ? firstLine.slice(0, 119) + "…" : firstLine)); }
   details.appendChild(summary);
   if (tool.description) { details.appendChild(richText(tool.description)); }
