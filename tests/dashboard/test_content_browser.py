@@ -17,6 +17,7 @@ from agentwatch import LLMEvent, ToolEvent, record_action, track_agent
 from agentwatch.session.session import Session
 from tests.dashboard.conftest import XSS, Seeded, shot
 from tests.instrumentation.fake_provider import ARGUMENTS, FakeProvider, serve
+from tests.server.conftest import V2, event
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +65,7 @@ class Recorded:
     llm: str  # session: two openai calls and a markdown answer, by the agent "writer"
     tool: str  # session: a tool whose params hold JSON text, a multi-line string, 30 legs
     xss: str  # session: hostile markdown and JSON
+    spans: str  # session: an LLM event that tells its call only by span attributes
 
 
 @pytest.fixture(scope="module")
@@ -166,12 +168,41 @@ def record_xss_session(seeded: Seeded, beacon: str) -> str:
     return session.session_id
 
 
+# What OpenTelemetry clients put on an LLM span (research/otel-clients.md): AgentOps'
+# streaming names, Logfire's finish reasons as JSON text, OpenInference's parameters and
+# tools as JSON text, its input as JSON text.
+SPAN_ATTRIBUTES = {
+    "gen_ai.system": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.request.temperature": 0.7,
+    "gen_ai.request.max_tokens": 512,
+    "gen_ai.request.streaming": True,
+    "gen_ai.streaming.time_to_first_token": 0.42,
+    "gen_ai.response.finish_reasons": '["length"]',
+    "llm.invocation_parameters": '{"top_p": 0.9, "temperature": 0.7}',
+    "llm.tools.0.tool.json_schema": json.dumps(
+        {"type": "function", "function": {"name": "lookup", "description": "Find a thing"}}
+    ),
+    "input.value": json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
+}
+
+
+def record_span_session(seeded: Seeded) -> str:
+    with V2(seeded.server) as v2:
+        session_id, jwt = v2.create_session(tags=["spans"])
+        llm = event("llms", model="gpt-4o", prompt="hi", completion="hello")
+        response = v2.events(jwt, [{**llm, "attributes": SPAN_ATTRIBUTES}])
+        assert response.status_code == 200, response.text
+    return session_id
+
+
 @pytest.fixture(scope="module")
 def recorded(seeded: Seeded, provider: FakeProvider) -> Recorded:
     ids = (
         record_llm_session(seeded, provider),
         record_tool_session(seeded),
         record_xss_session(seeded, seeded.server.url + "/beacon.png?leak=1"),
+        record_span_session(seeded),
     )
     assert seeded.client.flush(timeout=10)
     return Recorded(seeded.server.url, seeded.server.session, *ids)
@@ -256,6 +287,25 @@ def test_tool_calling_openai_call_shows_tools_and_parsed_arguments(
     assert parsed.locator(".jt-leaf .jt-str").all_inner_texts() == ['"Rome"']
     assert "\\" not in tool_call.inner_text()  # no escaped JSON string anywhere
     shot(page, "content-llm-tools")
+
+
+def test_llm_event_told_by_span_attributes(recorded: Recorded, page: Any) -> None:
+    llm = events(recorded, recorded.spans, "llms")[0]
+    assert llm["attributes"] == SPAN_ATTRIBUTES
+    detail = open_event(page, recorded, recorded.spans, llm)
+    shown = facts(detail)
+    assert shown["Streaming"] == "yes"
+    assert shown["Time to first token"] == "420 ms"
+    assert shown["Stop reason"] == "length"
+    assert shown["Provider"] == "openai"
+    params = detail.locator(".llm-params .kv-table")
+    assert params.locator("dt").all_inner_texts() == ["top_p", "temperature", "max_tokens"]
+    assert params.locator("dd").all_inner_texts() == ["0.9", "0.7", "512"]
+    assert detail.locator(".llm-tools .tool-name").all_inner_texts() == ["lookup"]
+    attributes = detail.locator("section.kv", has=page.locator("h3", has_text="Attributes"))
+    parsed = attributes.locator(".jt-from-text", has=page.locator(".jt-key", has_text="input.value"))
+    assert "messages:" in parsed.first.inner_text()
+    assert page.errors == []
 
 
 def test_markdown_answer_is_rendered(recorded: Recorded, page: Any) -> None:
