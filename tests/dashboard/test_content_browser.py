@@ -17,7 +17,8 @@ from agentwatch import LLMEvent, ToolEvent, record_action, track_agent
 from agentwatch.session.session import Session
 from tests.dashboard.conftest import XSS, Seeded, shot
 from tests.instrumentation.fake_provider import ARGUMENTS, FakeProvider, serve
-from tests.server.conftest import V2, event
+from tests.server.conftest import V2
+from tests.server.conftest import event as wire_event
 
 pytestmark = pytest.mark.browser
 
@@ -190,7 +191,7 @@ SPAN_ATTRIBUTES = {
 def record_span_session(seeded: Seeded) -> str:
     with V2(seeded.server) as v2:
         session_id, jwt = v2.create_session(tags=["spans"])
-        llm = event("llms", model="gpt-4o", prompt="hi", completion="hello")
+        llm = wire_event("llms", model="gpt-4o", prompt="hi", completion="hello")
         response = v2.events(jwt, [{**llm, "attributes": SPAN_ATTRIBUTES}])
         assert response.status_code == 200, response.text
     return session_id
@@ -303,7 +304,9 @@ def test_llm_event_told_by_span_attributes(recorded: Recorded, page: Any) -> Non
     assert params.locator("dd").all_inner_texts() == ["0.9", "0.7", "512"]
     assert detail.locator(".llm-tools .tool-name").all_inner_texts() == ["lookup"]
     attributes = detail.locator("section.kv", has=page.locator("h3", has_text="Attributes"))
-    parsed = attributes.locator(".jt-from-text", has=page.locator(".jt-key", has_text="input.value"))
+    parsed = attributes.locator(
+        ".jt-from-text", has=page.locator(".jt-key", has_text="input.value")
+    )
     assert "messages:" in parsed.first.inner_text()
     assert page.errors == []
 
