@@ -383,7 +383,11 @@ def test_json_tree_folds_expands_and_copies(recorded: Recorded, page: Any) -> No
     # 30 entries: folded, with a preview, children not even built yet.
     assert legs.get_attribute("open") is None
     assert legs.locator(":scope > summary .jt-count").inner_text() == "30 items"
-    assert legs.locator(":scope > summary .jt-preview").inner_text().startswith("[{…}, {…}")
+    assert (
+        legs.locator(":scope > summary .jt-preview")
+        .inner_text()
+        .startswith('[{leg: 0, from: "FCO", to: "LIS"}, {…}, {…}')
+    )
     assert legs.locator(".jt-children").count() == 0
     legs.locator(":scope > summary").click()
     assert legs.get_attribute("open") == ""

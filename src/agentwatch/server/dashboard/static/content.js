@@ -56,15 +56,18 @@ export function valueView(value, options) {
   return el("code", "scalar", String(value));
 }
 
-/** A `<dl>` of names and values (request parameters, attributes): scalars inline. */
+const INLINE_JSON = 60; // objects whose JSON is at most this long stay on their line
+
+/** A `<dl>` of names and values (request parameters): scalars and small objects inline. */
 export function keyValues(object) {
   const dl = el("dl", "kv-table");
   Object.keys(object).forEach((key) => {
     const value = object[key];
     const dd = el("dd");
-    if (value !== null && typeof value === "object") { dd.appendChild(jsonTree(value, { foldOver: 4 })); }
-    else if (typeof value === "string" && parseJsonText(value) !== undefined) { dd.appendChild(jsonTree(value, { foldOver: 4 })); }
-    else { dd.appendChild(el("code", "scalar", typeof value === "string" ? value : JSON.stringify(value))); }
+    const json = typeof value === "string" ? null : JSON.stringify(value);
+    if (typeof value === "string" && parseJsonText(value) === undefined) { dd.appendChild(el("code", "scalar", value)); }
+    else if (json !== null && (json === undefined || json.length <= INLINE_JSON)) { dd.appendChild(el("code", "scalar", String(json))); }
+    else { dd.appendChild(jsonTree(value, { foldOver: 4 })); }
     append(dl, el("dt", "", key), dd);
   });
   return dl;

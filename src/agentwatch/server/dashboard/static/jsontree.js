@@ -149,13 +149,15 @@ function stringNode(text) {
   return append(wrap, span, more);
 }
 
-// A folded container's one line: `{city: "Rome", days: 2, stops: […]}`.
-function preview(value) {
+// A folded container's one line: `{city: "Rome", days: 2, stops: […]}`; the first of
+// nested containers is opened one level (`[{leg: 0, to: "LIS"}, {…}, …]`).
+function preview(value, nested = false) {
   const isArray = Array.isArray(value);
   const parts = [];
   let length = 0;
   for (const [k, v] of entries(value)) {
-    const shown = v !== null && typeof v === "object" ? (Array.isArray(v) ? "[…]" : "{…}") : (JSON.stringify(v) ?? String(v));
+    const inner = v !== null && typeof v === "object";
+    const shown = inner ? (!nested && !parts.length ? preview(v, true) : Array.isArray(v) ? "[…]" : "{…}") : (JSON.stringify(v) ?? String(v));
     const part = isArray ? shown : k + ": " + shown;
     parts.push(part);
     length += part.length + 2;

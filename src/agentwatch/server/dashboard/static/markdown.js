@@ -12,7 +12,8 @@ import { el } from "./dom.js";
 import { copyButton } from "./clipboard.js";
 
 const MAX_DEPTH = 12; // nested quotes/lists deeper than this stay text (hostile input)
-const SCAN = 4000; // how far an emphasis or link looks for its end, in characters
+const SCAN = 4000; // how far an emphasis or a URL looks for its end, in characters
+const LABEL_SCAN = 1000; // ... and a link's [label]
 
 const FENCE = /^( {0,3})(`{3,}|~{3,})\s*([^\s`]*)[^`]*$/;
 const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
@@ -307,7 +308,7 @@ function emphasisNode(c, n, inner) {
 // [label](url "title") or ![alt](url): null when it is not one (then "[" is text).
 function link(text, i, image, depth) {
   let level = 0, j = i;
-  const end = Math.min(text.length, i + SCAN);
+  const end = Math.min(text.length, i + LABEL_SCAN);
   for (; j < end; j++) {
     if (text[j] === "\\") { j++; continue; }
     if (text[j] === "[") { level++; } else if (text[j] === "]" && --level === 0) { break; }
@@ -368,11 +369,13 @@ function imageNode(alt, url) {
 }
 
 function autolink(text, i) {
+  if (text.slice(i + 1, i + 5).toLowerCase() !== "http") { return null; }
   const m = /^<(https?:\/\/[^\s<>]+)>/i.exec(text.slice(i, i + SCAN));
   return m ? { node: linkNode(document.createTextNode(m[1]), m[1]), next: i + m[0].length } : null;
 }
 
 function bareUrl(text, i) {
+  if (text.slice(i, i + 4).toLowerCase() !== "http") { return null; }
   if (i > 0 && /[\p{L}\p{N}/]/u.test(text[i - 1])) { return null; }
   const m = /^https?:\/\/[^\s<>"]+/i.exec(text.slice(i, i + SCAN));
   if (!m) { return null; }
