@@ -143,6 +143,7 @@ def test_agent_text_is_shown_as_text_and_never_runs(seeded: Seeded, page: Any) -
     assert response.headers["x-content-type-options"] == "nosniff"
     page.locator(".tl-row.llms").click()
     completion = page.locator("#detail .chat.completion").inner_text()
+    assert page.locator("#detail .chat.completion .md").count() == 1  # through the markdown
     assert "<script>window.__pwned = 1;" in completion
     assert '<img src=x onerror="window.__pwned=2;alert(1)">' in completion
     assert "<script>" in page.locator("#reason").inner_text()
