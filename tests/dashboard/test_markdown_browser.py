@@ -197,7 +197,6 @@ def test_json_text_helpers(lab: Any) -> None:
             quoted: jt.parseJsonText('"text"') === undefined,
             broken: jt.parseJsonText('{"a": ') === undefined,
             prose: jt.parseJsonText("{not json}") === undefined,
-            nested: jt.decoded({args: '{"inner": "[1, {\\\\"b\\\\": 2}]"}', n: 1}),
             copied: jt.asJson({a: [1]}),
             text: jt.asJson("as is\\n"),
           };
@@ -206,6 +205,43 @@ def test_json_text_helpers(lab: Any) -> None:
     assert got["object"] == {"a": 1}
     assert got["array"] == [1, 2]
     assert [got["number"], got["quoted"], got["broken"], got["prose"]] == [True] * 4
-    assert got["nested"] == {"args": {"inner": [1, {"b": 2}]}, "n": 1}
     assert got["copied"] == '{\n  "a": [\n    1\n  ]\n}'
     assert got["text"] == "as is\n"
+
+
+def test_long_text_is_cut_until_asked(lab: Any) -> None:
+    got = lab.evaluate(
+        """async () => {
+          const content = await import("/static/content.js");
+          const text = "word ".repeat(5000) + "END";
+          const node = content.richText(text);
+          document.body.appendChild(node);
+          const before = node.textContent.includes("END");
+          node.querySelector("button.show-all").click();
+          return [before, node.querySelector(".md").textContent.trim().length,
+                  node.querySelector("button.show-all") === null, text.length];
+        }"""
+    )
+    before, shown, button_gone, length = got
+    assert before is False
+    assert shown == length  # all of it, once asked
+    assert button_gone is True
+
+
+def test_huge_containers_draw_a_page_at_a_time(lab: Any) -> None:
+    got = lab.evaluate(
+        """async () => {
+          const jt = await import("/static/jsontree.js");
+          const tree = jt.jsonTree(Array.from({length: 1203}, (_, i) => i));
+          document.body.appendChild(tree);
+          const rows = () => tree.querySelectorAll(".jt-leaf").length;
+          const counts = [rows()];
+          while (tree.querySelector(".jt-more-items")) {
+            counts.push(tree.querySelector(".jt-more-items").textContent);
+            tree.querySelector(".jt-more-items").click();
+            counts.push(rows());
+          }
+          return counts;
+        }"""
+    )
+    assert got == [500, "Show 500 more of 703", 1000, "Show 203 more of 203", 1203]

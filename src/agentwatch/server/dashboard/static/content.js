@@ -39,11 +39,9 @@ export function richText(text) {
   const toggle = button("Source", "link-btn rich-toggle", () => {
     raw = !raw;
     toggle.textContent = raw ? "Formatted" : "Source";
-    toggle.setAttribute("aria-pressed", String(raw));
     draw();
   });
   toggle.title = "Switch between the formatted text and its source";
-  toggle.setAttribute("aria-pressed", "false");
   draw();
   return append(wrap, toggle, body);
 }

@@ -7,6 +7,7 @@ import { copyButton } from "./clipboard.js";
 
 export const FOLD_OVER = 12; // containers with more entries than this start folded
 const FOLD_DEEPER = 6; // ... and so does anything nested deeper than this
+const CHILD_PAGE = 500; // entries drawn at a time when a container opens
 const STRING_CLIP = 4000; // characters of a long string shown before "Show all"
 const PREVIEW = 80; // characters of a folded container's one-line preview
 const MAX_JSON_TEXT = 2000000; // longer strings are not parsed on the page
@@ -28,17 +29,6 @@ export function parseJsonText(value) {
   } catch (e) {
     return undefined;
   }
-}
-
-/** `value` with every JSON-text string in it replaced by what it holds (for copying). */
-export function decoded(value, depth = 0) {
-  const parsed = parseJsonText(value);
-  if (parsed !== undefined) { return decoded(parsed, depth + 1); }
-  if (depth > 200 || value === null || typeof value !== "object") { return value; }
-  if (Array.isArray(value)) { return value.map((v) => decoded(v, depth + 1)); }
-  const out = {};
-  Object.keys(value).forEach((k) => { out[k] = decoded(value[k], depth + 1); });
-  return out;
 }
 
 /**
@@ -97,8 +87,8 @@ function container(key, value, depth, foldOver, isRoot, fromText) {
   const build = () => {
     builders.delete(details);
     const list = el("div", "jt-children");
-    items.forEach(([k, v]) => list.appendChild(node(k, v, depth + 1, foldOver, false)));
     if (!items.length) { list.appendChild(el("div", "jt-empty", isArray ? "empty array" : "empty object")); }
+    moreChildren(list, items, 0, depth, foldOver);
     details.appendChild(list);
   };
   const folded = !isRoot && (items.length > foldOver || depth >= FOLD_DEEPER);
@@ -110,6 +100,19 @@ function container(key, value, depth, foldOver, isRoot, fromText) {
     details.open = true;
   }
   return details;
+}
+
+// Entries from `start`, CHILD_PAGE at a time: a 100,000-item array costs one page of rows.
+function moreChildren(list, items, start, depth, foldOver) {
+  const end = Math.min(items.length, start + CHILD_PAGE);
+  for (let i = start; i < end; i++) { list.appendChild(node(items[i][0], items[i][1], depth + 1, foldOver, false)); }
+  if (end < items.length) {
+    const more = button("Show " + Math.min(CHILD_PAGE, items.length - end) + " more of " + (items.length - end).toLocaleString("en-US"), "link-btn jt-more-items", () => {
+      more.remove();
+      moreChildren(list, items, end, depth, foldOver);
+    });
+    list.appendChild(more);
+  }
 }
 
 function leaf(key, value) {
