@@ -53,8 +53,9 @@ export function streamed(ev) {
   if (typeof params.stream === "boolean") { return params.stream; }
   if (typeof attrs["gen_ai.request.streaming"] === "boolean") { return attrs["gen_ai.request.streaming"]; }
   if (timeToFirstToken(ev) !== null) { return true; }
-  // Our SDK records every argument of the call: no `stream` among them is no stream.
-  return isObject(ev.params) ? false : null;
+  // Our instrumentation (the one that sets `gen_ai`) records every argument of the call:
+  // no `stream` among them is no stream. A hand-made event's params may just not say.
+  return isObject(ev.params) && isObject(ev.gen_ai) ? false : null;
 }
 
 /** Seconds from the request to the first output chunk, or null. */
