@@ -5,8 +5,9 @@ load the upstream release files that the ``fastapi-offline`` package ships, from
 server, and start them from our own static scripts, so they work with no network and
 under a CSP without inline script.
 
-Every docs route is in :data:`router`, the schema (``/openapi.json``) included, so that
-guarding them (the dashboard login) is one dependency on that router.
+Every docs route is in :data:`router`, the schema (``/openapi.json``) included: putting
+the pages and the schema behind the dashboard login is a change to this module only (the
+release files themselves are public code and need no guard).
 """
 
 from __future__ import annotations
