@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from agentwatch.server.auth import TokenSigner, load_or_create_secret
 from agentwatch.server.context import ServerContext
-from agentwatch.server.dashboard import STATIC_DIR
+from agentwatch.server.dashboard import STATIC_DIR, apidocs
 from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddleware
 from agentwatch.server.errors import install_error_handlers
 from agentwatch.server.limits import BodyLimitMiddleware, InflightLimitMiddleware
@@ -50,8 +50,15 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         if owned:
             store.close()
 
+    # FastAPI's own docs pages load from a CDN: the apidocs router serves them offline.
     app = FastAPI(
-        title="agentwatch", description=_DESCRIPTION, version=_version(), lifespan=lifespan
+        title="agentwatch",
+        description=_DESCRIPTION,
+        version=_version(),
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     app.state.admin_auth = AdminAuth.create(
@@ -63,6 +70,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(login.router)
+    app.include_router(apidocs.router)  # before /static: it serves /static/vendor/*
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -21,7 +21,7 @@ from agentwatch.server.dashboard.security import (
 )
 from agentwatch.server.storage.records import Project
 
-__all__ = ["denied", "logged_in", "page", "pick_project", "wants_json"]
+__all__ = ["denied", "logged_in", "page", "pick_project", "render_html", "wants_json"]
 
 # Autoescape for every template, whatever its name: everything shown may come from an LLM.
 _ENV = jinja2.Environment(
@@ -92,6 +92,11 @@ _ENV.filters.update(
 )
 
 
+def render_html(template: str, **context: Any) -> str:
+    """``template`` rendered with ``context`` (autoescaped, undefined names raise)."""
+    return _ENV.get_template(template).render(**context)
+
+
 def logged_in(request: Request) -> bool:
     auth: AdminAuth = request.app.state.admin_auth
     return auth.logged_in(request.cookies.get(LOGIN_COOKIE))
@@ -127,7 +132,8 @@ def page(
     auth: AdminAuth = request.app.state.admin_auth
     extra.setdefault("project", None)
     extra.setdefault("projects", [])
-    html = _ENV.get_template(template).render(
+    html = render_html(
+        template,
         data=data,
         csrf=csrf,
         login_required=auth.required,
