@@ -324,7 +324,7 @@ def _io(attributes: Mapping[str, Any], direction: str) -> Any:
     )
     for key in keys:
         if key in attributes:
-            return messages.maybe_json(attributes[key])
+            return messages.json_or_text(attributes[key])
     return messages.io_value(attributes, direction)
 
 
