@@ -109,12 +109,17 @@ def test_real_exporter_stores_the_agent_tree(db_url: str) -> None:
     events = by_name(detail)
     agent, llm, tool_event = events["planner"], events["chat gpt-4o-mini"], events["search"]
     error = events["TimeoutError"]
-    assert agent["kind"] == "agent" and agent["parent_id"] is None
-    assert llm["kind"] == "llm" and llm["parent_id"] == agent["id"]
-    assert tool_event["kind"] == "tool" and tool_event["parent_id"] == agent["id"]
-    assert error["kind"] == "error" and error["parent_id"] == tool_event["id"]
+    assert agent["kind"] == "agent"
+    assert agent["parent_id"] is None
+    assert llm["kind"] == "llm"
+    assert llm["parent_id"] == agent["id"]
+    assert tool_event["kind"] == "tool"
+    assert tool_event["parent_id"] == agent["id"]
+    assert error["kind"] == "error"
+    assert error["parent_id"] == tool_event["id"]
     assert error["trigger_event_id"] == tool_event["id"]
-    assert error["details"] == "search timed out" and "TimeoutError" in error["logs"]
+    assert error["details"] == "search timed out"
+    assert "TimeoutError" in error["logs"]
     assert llm["model"] == "gpt-4o-mini-2024-07-18"
     assert (llm["prompt_tokens"], llm["completion_tokens"], llm["cached_tokens"]) == (
         1000,
@@ -125,7 +130,8 @@ def test_real_exporter_stores_the_agent_tree(db_url: str) -> None:
     assert llm["cost"] == pytest.approx((600 * 0.15 + 400 * 0.075 + 200 * 0.60) / 1e6)
     assert llm["prompt"] == [{"role": "user", "content": "Plan Rome"}]
     assert llm["completion"] == {"role": "assistant", "content": "Day 1: Forum"}
-    assert tool_event["params"] == {"q": "Rome"} and tool_event["returns"] == {"hits": 3}
+    assert tool_event["params"] == {"q": "Rome"}
+    assert tool_event["returns"] == {"hits": 3}
     assert tool_event["status"] == "error"
     assert agent["data"]["resource"]["service.name"] == "planner-app"
     session = detail["session"]
@@ -177,7 +183,9 @@ def test_both_encodings_store_the_same_span(
     }
     assert events["run"]["kind"] == "other"  # declares nothing
     row = server.storage.session(server.project_id, session_id)
-    assert row is not None and row.external_id == external == "chat-42" and row.user_id == "ada"
+    assert row is not None
+    assert row.external_id == external == "chat-42"
+    assert row.user_id == "ada"
 
 
 def test_langfuse_path_is_the_same_receiver(server: TestServer, http: httpx.Client) -> None:
@@ -280,7 +288,8 @@ def test_same_span_twice_is_stored_once(server: TestServer, http: httpx.Client) 
     for _ in range(3):
         assert rejected(post(http, "/v1/traces", body, PROTOBUF, server.api_key)) == (0, "")
     session = server.session(trace_session(server.project_id, trace))["session"]
-    assert session["event_count"] == 1 and session["counts"]["llms"] == 1
+    assert session["event_count"] == 1
+    assert session["counts"]["llms"] == 1
     assert session["tokens"]["total"] == 15
 
 
@@ -348,7 +357,8 @@ def test_children_first_then_the_span_naming_the_session(
         "other": 2,
     }
     assert session["tokens"]["prompt"] == 7
-    assert session["tags"] == ["beta"] and session["end_state"] == "Fail"
+    assert session["tags"] == ["beta"]
+    assert session["end_state"] == "Fail"
     assert {s["session"]["id"] for s in sessions_of(server)} == {detail["session"]["id"]}
 
 
@@ -363,12 +373,15 @@ def test_a_uuid_session_of_another_project_is_refused(
         http, "/v1/traces", traces_request([mine, theirs], PROTOBUF), PROTOBUF, server.api_key
     )
     count, message = rejected(response)
-    assert count == 1 and "spans[1]" in message and foreign in message
+    assert count == 1
+    assert "spans[1]" in message
+    assert foreign in message
     assert server.session(trace_session(server.project_id, trace))["session"]["event_count"] == 1
     other = server.storage.project_by_name("other")
     assert other is not None
     row = server.storage.session(other.id, foreign)
-    assert row is not None and row.event_count == 0
+    assert row is not None
+    assert row.event_count == 0
 
 
 def test_a_uuid_session_key_is_the_session_id(
@@ -418,17 +431,17 @@ def test_agentops_root_gives_tags_and_end_state(server: TestServer, http: httpx.
     )
     detail = server.session(trace_session(server.project_id, trace))
     session = detail["session"]
-    assert session["tags"] == ["prod", "eu"] and session["end_state"] == "Success"
+    assert session["tags"] == ["prod", "eu"]
+    assert session["end_state"] == "Success"
     assert session["init_timestamp"] == min(e["init_timestamp"] for e in detail["events"])
     events = by_name(detail)
     assert events["researcher"]["kind"] == "agent"
     assert events["search.task"]["kind"] == "action"
-    assert (
-        events["search.task"]["params"] == {"q": "otel"}
-        and events["search.task"]["returns"] == "done"
-    )
+    assert events["search.task"]["params"] == {"q": "otel"}
+    assert events["search.task"]["returns"] == "done"
     assert [a["name"] for a in detail["agents"]] == ["researcher"]
-    assert session["counts"]["actions"] == 1 and session["counts"]["other"] == 2
+    assert session["counts"]["actions"] == 1
+    assert session["counts"]["other"] == 2
 
 
 def test_logfire_pending_spans_are_dropped(server: TestServer, http: httpx.Client) -> None:
@@ -468,14 +481,17 @@ def test_metrics_are_accepted_and_counted(
 
         body = MessageToJson(request).encode()
     response = post(http, "/v1/metrics", body, content_type, server.api_key)
-    assert response.status_code == 200 and response.headers["content-type"].startswith(content_type)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(content_type)
     stats = http.get("/api/otlp/stats", headers={"X-Agentops-Api-Key": server.api_key}).json()
-    assert stats["metrics"]["data_points"] == 2 and stats["metrics"]["requests"] == 1
+    assert stats["metrics"]["data_points"] == 2
+    assert stats["metrics"]["requests"] == 1
 
 
 def test_logfire_and_langfuse_auth_checks(server: TestServer, http: httpx.Client) -> None:
     info = http.get("/v1/info", headers={"Authorization": server.api_key})
-    assert info.status_code == 200 and info.json()["project_name"] == "test"
+    assert info.status_code == 200
+    assert info.json()["project_name"] == "test"
     projects = http.get(
         "/api/public/projects",
         headers={
