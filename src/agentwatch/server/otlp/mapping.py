@@ -463,7 +463,8 @@ def _end_state(span: Span, agentops_root: bool) -> str | None:
 def _metadata(attributes: Mapping[str, Any]) -> Any:
     value = messages.maybe_json(attributes.get("metadata"))
     flattened = {
-        k[len("langfuse.trace.metadata.") :]: messages.maybe_json(v)
+        # Langfuse 5 writes every value as JSON, strings too.
+        k[len("langfuse.trace.metadata.") :]: messages.json_or_text(v)
         for k, v in attributes.items()
         if k.startswith("langfuse.trace.metadata.")
     }
