@@ -20,7 +20,7 @@ __all__ = ["SessionPatch", "merged_tags", "update_sessions"]
 
 @dataclass(frozen=True)
 class SessionPatch:
-    """Session fields merged in by spans (see the module docstring for how)."""
+    """Session fields a request's spans give a session (merged as ``traces.py`` says)."""
 
     start: dt.datetime | None = None
     end: dt.datetime | None = None
