@@ -15,7 +15,8 @@ from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddl
 from agentwatch.server.errors import install_error_handlers
 from agentwatch.server.limits import BodyLimitMiddleware, InflightLimitMiddleware
 from agentwatch.server.pricing import PriceTable
-from agentwatch.server.routes import api, dashboard, login, v2
+from agentwatch.server.refusals import RefusalLogMiddleware
+from agentwatch.server.routes import agentops4, api, dashboard, login, otlp, v2
 from agentwatch.server.settings import ServerSettings
 from agentwatch.server.storage import Storage
 
@@ -25,6 +26,7 @@ _DESCRIPTION = """Session observability for AI agents.
 
 * `/v2/*` — the AgentOps v2 ingest protocol (API key, then a per-session JWT).
 * `/api/*` — JSON read API, authenticated by the project API key in `X-Agentops-Api-Key`.
+* `/v1/traces`, `/v1/logs`, `/v1/metrics` — OpenTelemetry OTLP/HTTP receiver (protobuf or JSON).
 """
 
 
@@ -67,6 +69,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.secure_cookies = settings.base_url.startswith("https://")
     install_error_handlers(app)
     app.include_router(v2.router)
+    app.include_router(otlp.router)
+    app.include_router(agentops4.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(login.router)
@@ -76,6 +80,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: a slow upload holds its slot while its body arrives.
     app.add_middleware(InflightLimitMiddleware, max_inflight=settings.max_inflight)
+    # Outside everything: it sees the refusals of the middleware too.
+    app.add_middleware(RefusalLogMiddleware)
     return app
 
 

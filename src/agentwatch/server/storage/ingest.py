@@ -36,11 +36,15 @@ from agentwatch.server.storage.schema import (
 )
 
 __all__ = [
+    "COUNTERS",
     "PreparedEvents",
     "SessionConflict",
     "UnknownSession",
+    "add_to_counters",
+    "counter_deltas",
     "counter_of",
     "create_or_attach_session",
+    "event_row",
     "insert_events",
     "insert_prepared",
     "prepare_events",
@@ -191,7 +195,7 @@ def prepare_events(
     concurrent batches sharing ids take their row locks in one order (no deadlock).
     """
     unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
-    rows = [_event_row(r, project_id, session_id, now) for r in unique]
+    rows = [event_row(r, project_id, session_id, now) for r in unique]
     insert = bulk.prepare_insert(dialect, events, rows, ("session_id", "id"), "id")
     return PreparedEvents(project_id, session_id, tuple(unique), insert)
 
@@ -207,7 +211,7 @@ def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
     if not new:
         require_session(conn, batch.project_id, batch.session_id)
         return 0
-    _add_to_counters(conn, batch.project_id, batch.session_id, new, [])
+    add_to_counters(conn, batch.project_id, batch.session_id, new, [])
     return len(new)
 
 
@@ -242,14 +246,14 @@ def update_events(
             fresh.append(record)
             continue
         merged = renormalize({**json.loads(old.data), **record.data})
-        row = _event_row(merged, project_id, session_id, now)
+        row = event_row(merged, project_id, session_id, now)
         del row["received_at"]
         conn.execute(
             events.update()
             .where(events.c.session_id == session_id, events.c.id == record.id)
             .values(row)
         )
-        _add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
+        add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
     return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
 
 
@@ -290,9 +294,8 @@ def counter_of(event_type: str) -> str:
     return event_type if event_type in COUNTER_KINDS else "other"
 
 
-def _event_row(
-    r: EventRecord, project_id: str, session_id: str, now: dt.datetime
-) -> dict[str, Any]:
+def event_row(r: EventRecord, project_id: str, session_id: str, now: dt.datetime) -> dict[str, Any]:
+    """The ``events`` row of ``r`` in ``session_id`` (its JSON document encoded)."""
     return {
         "session_id": session_id,
         "id": r.id,
@@ -319,18 +322,7 @@ def _event_row(
     }
 
 
-_COUNTERS = (
-    "event_count",
-    *COUNTER_KINDS,
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cost_pico",
-    "unpriced_llms",
-)
-
-
-def _add_to_counters(
+def add_to_counters(
     conn: sa.Connection,
     project_id: str,
     session_id: str,
@@ -341,7 +333,26 @@ def _add_to_counters(
 
     Raises :class:`UnknownSession` when the project has no such session.
     """
-    deltas: dict[str, int] = {"d_event_count": len(added) - len(removed)}
+    params = {**counter_deltas(added, removed), "w_session": session_id, "w_project": project_id}
+    if conn.execute(_counters_update(conn.dialect.name), params).rowcount != 1:
+        raise UnknownSession(session_id)
+
+
+COUNTERS = (
+    "event_count",
+    *COUNTER_KINDS,
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_pico",
+    "unpriced_llms",
+)
+
+
+def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord]) -> dict[str, Any]:
+    """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``) and ``latest``, the latest
+    time of ``added`` (None when it is empty)."""
+    deltas: dict[str, Any] = {"d_event_count": len(added) - len(removed)}
     for kind in COUNTER_KINDS:
         deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
             r.counter == kind for r in removed
@@ -351,10 +362,8 @@ def _add_to_counters(
             getattr(r, name) or 0 for r in removed
         )
     deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
-    latest = max(r.end_timestamp or r.init_timestamp for r in added)
-    params = {**deltas, "latest": latest, "w_session": session_id, "w_project": project_id}
-    if conn.execute(_counters_update(conn.dialect.name), params).rowcount != 1:
-        raise UnknownSession(session_id)
+    deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
+    return deltas
 
 
 @functools.cache
@@ -369,7 +378,7 @@ def _counters_update(dialect_name: str) -> sa.Update:
             {
                 **{
                     name: c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
-                    for name in _COUNTERS
+                    for name in COUNTERS
                 },
                 "last_event_at": dialects.greatest(dialect_name, c.last_event_at, latest),
             }
