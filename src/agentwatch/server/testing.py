@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SyncASGITransport", "TestServer", "inprocess_server", "uvicorn_server"]
 
-INPROCESS_URL = "http://agentwatch.test"
+INPROCESS_HOST = "agentwatch.test"
+INPROCESS_URL = f"http://{INPROCESS_HOST}"
 
 
 @dataclass
@@ -134,8 +135,13 @@ def _server_parts(
 
 @contextlib.contextmanager
 def inprocess_server(db_url: str | None = None, **settings: Any) -> Iterator[TestServer]:
-    """A server called in-process; ``server.transport`` is a thread-safe sync transport."""
-    with _server_parts(db_url, dict(settings)) as (app, storage, key, project_id):
+    """A server called in-process; ``server.transport`` is a thread-safe sync transport.
+
+    Its URL's host (``agentwatch.test``) is added to ``allowed_hosts``.
+    """
+    allowed = tuple(settings.pop("allowed_hosts", None) or ())
+    settings["allowed_hosts"] = (*allowed, INPROCESS_HOST)
+    with _server_parts(db_url, settings) as (app, storage, key, project_id):
         transport = SyncASGITransport(app)
         try:
             yield TestServer(INPROCESS_URL, key, project_id, app, storage, transport)
