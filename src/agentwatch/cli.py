@@ -113,8 +113,10 @@ def serve(host: str | None, port: int | None, db_url: str | None) -> None:
     try:
         _first_start(storage)
         app = _create_app(settings, storage)
+        public = f", public URL {settings.public_url}" if settings.public_url else ""
         click.echo(
-            f"agentwatch serving on {settings.base_url}  (database: {_safe_url(settings.database_url)})"
+            f"agentwatch serving on {settings.listen_url}  "
+            f"(database: {_safe_url(settings.database_url)}{public})"
         )
         click.echo(f"export AGENTWATCH_ENDPOINT={settings.base_url}")
         sys.stdout.flush()

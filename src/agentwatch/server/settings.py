@@ -218,9 +218,12 @@ class ServerSettings:
 
     @property
     def base_url(self) -> str:
-        """Base URL for links handed to clients (``session_url``); IPv6 hosts in brackets."""
-        if self.public_url:
-            return self.public_url.rstrip("/")
+        """Base URL for links handed to clients (``session_url``): ``public_url`` or ``listen_url``."""
+        return self.public_url.rstrip("/") if self.public_url else self.listen_url
+
+    @property
+    def listen_url(self) -> str:
+        """``http://<host>:<port>``, an IPv6 host in brackets."""
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"http://{host}:{self.port}"
 

@@ -137,10 +137,14 @@ def _server_parts(
 def inprocess_server(db_url: str | None = None, **settings: Any) -> Iterator[TestServer]:
     """A server called in-process; ``server.transport`` is a thread-safe sync transport.
 
-    Its URL's host (``agentwatch.test``) is added to ``allowed_hosts``.
+    Its URL's host (``agentwatch.test``) is added to ``allowed_hosts``, unless every host
+    is allowed anyway (a wildcard ``host`` without ``allowed_hosts``).
     """
-    allowed = tuple(settings.pop("allowed_hosts", None) or ())
-    settings["allowed_hosts"] = (*allowed, INPROCESS_HOST)
+    from agentwatch.server.hosts import HostPolicy
+
+    given = settings.get("allowed_hosts")
+    if given is not None or not HostPolicy(settings.get("host", ""), None, None).any_host:
+        settings["allowed_hosts"] = (*(given or ()), INPROCESS_HOST)
     with _server_parts(db_url, settings) as (app, storage, key, project_id):
         transport = SyncASGITransport(app)
         try:
