@@ -69,14 +69,16 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.admin_auth = admin
     app.state.secure_cookies = settings.base_url.startswith("https://")
     install_error_handlers(app)
-    for module in (v2, api, dashboard, login, docs):
-        app.include_router(module.router)
+    routers = [module.router for module in (v2, api, dashboard, login, docs)]
+    for router in routers:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Each add_middleware wraps the previous ones, so a request meets them bottom-up:
     # headers on every answer; a foreign Host or Origin refused before anything else;
     # credentials checked and a slot taken before the body is read; then the body.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
-    precheck = CredentialPrecheck(app.router.routes, signer, store, admin)
+    routes = [route for router in routers for route in router.routes]
+    precheck = CredentialPrecheck(routes, signer, store, admin)
     app.add_middleware(AdmissionMiddleware, gate=precheck, max_inflight=settings.max_inflight)
     app.add_middleware(HostGuardMiddleware, policy=HostPolicy.from_settings(settings))
     app.add_middleware(SecurityHeadersMiddleware)

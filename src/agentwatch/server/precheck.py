@@ -50,8 +50,13 @@ class CredentialPrecheck:
     """
 
     def __init__(
-        self, routes: Sequence[BaseRoute], signer: auth.TokenSigner, storage: Storage, admin: AdminAuth
+        self,
+        routes: Sequence[BaseRoute],
+        signer: auth.TokenSigner,
+        storage: Storage,
+        admin: AdminAuth,
     ) -> None:
+        """``routes``: every route of the routers the app includes (their own paths)."""
         self._routes = routes
         self._signer = signer
         self._storage = storage
@@ -77,7 +82,7 @@ class CredentialPrecheck:
         return await self._any_credential(headers)
 
     def _need(self, scope: Scope) -> Need | None:
-        if self._needs is None:  # the first request: every route is registered by now
+        if self._needs is None:  # at the first request: every route is registered by now
             self._needs = [
                 (route, need)
                 for route in self._routes
