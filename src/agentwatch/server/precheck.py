@@ -73,8 +73,10 @@ class CredentialPrecheck:
             claims = self._signer.verify(auth.bearer_token(headers.get(b"authorization")))
             return claims.project_id
         if need == "api_key":
-            presented = _presented_keys(headers)
-            key = auth.parse_api_key(presented[0] if presented else None)
+            raw = headers.get(b"x-agentops-api-key")
+            if raw is None:  # a key in Authorization, should the route take one there too
+                raw = next((c for c in _presented_keys(headers) if _is_uuid(c)), None)
+            key = auth.parse_api_key(raw)
             owner = await self._key_owner(key)
             if owner is None:
                 raise Unauthorized("Invalid API Key")

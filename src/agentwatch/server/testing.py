@@ -143,7 +143,8 @@ def inprocess_server(db_url: str | None = None, **settings: Any) -> Iterator[Tes
     from agentwatch.server.hosts import HostPolicy
 
     given = settings.get("allowed_hosts")
-    if given is not None or not HostPolicy(settings.get("host", ""), None, None).any_host:
+    host = ServerSettings.load(environ={}, host=settings.get("host")).host
+    if given is not None or not HostPolicy(host, None, None).any_host:
         settings["allowed_hosts"] = (*(given or ()), INPROCESS_HOST)
     with _server_parts(db_url, settings) as (app, storage, key, project_id):
         transport = SyncASGITransport(app)
