@@ -6,6 +6,7 @@ Server dependencies (FastAPI, SQLAlchemy, uvicorn) are imported inside the comma
 
 from __future__ import annotations
 
+import shlex
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -75,7 +76,7 @@ def _open_storage(settings: ServerSettings) -> Storage:
 
 def _ensure_home(settings: ServerSettings) -> None:
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = settings.home / ".write-test"
         probe.write_text("")
         probe.unlink()
@@ -149,8 +150,17 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _first_start(storage: Storage) -> None:
-    """On an empty database: create the default project and print its key, once."""
-    if storage.list_projects():
+    """On an empty database: create the default project and print its key, once.
+
+    Later starts cannot show a key again (only hashes are kept): they say how to make one.
+    """
+    existing = storage.list_projects()
+    if existing:
+        named = next((p for p in existing if p.name == DEFAULT_PROJECT), existing[0]).name
+        click.echo(
+            "Keys are stored hashed, so none is shown again; to make one: "
+            f"agentwatch keys create --project {shlex.quote(named)}"
+        )
         return
     try:
         project = storage.create_project(DEFAULT_PROJECT)
