@@ -6,10 +6,12 @@ Server dependencies (FastAPI, SQLAlchemy, uvicorn) are imported inside the comma
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -314,12 +316,17 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Exit after the demo session instead of serving.")
 def demo(host: str | None, port: int | None, db_url: str | None, no_wait: bool) -> None:
-    """Start a server, record a simulated agent session through the SDK, keep serving."""
-    import tempfile
+    """Start a server, record a simulated agent session through the SDK, keep serving.
 
-    with tempfile.TemporaryDirectory(prefix="agentwatch-demo-") as tmp:
+    Everything it writes (database, JWT secret) lives in a temporary home, removed on
+    exit: after Ctrl-C, SIGINT or SIGTERM alike.
+    """
+    import tempfile
+    from pathlib import Path
+
+    with _stop_on_signals(), tempfile.TemporaryDirectory(prefix="agentwatch-demo-") as tmp:
         url = db_url or f"sqlite:///{tmp}/demo.db"
-        settings = _settings(host=host, port=port, db_url=url)
+        settings = _settings(host=host, port=port, db_url=url, home=Path(tmp))
         listener = _listen(settings.host, settings.port)
         settings = settings.replace(port=listener.getsockname()[1])
         storage = _open_storage(settings)
@@ -337,6 +344,29 @@ def demo(host: str | None, port: int | None, db_url: str | None, no_wait: bool) 
         finally:
             storage.close()
             listener.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (once), so the demo cleans up on either.
+
+    Set explicitly: a shell's ``&`` and nohup start a process with SIGINT ignored, and
+    SIGTERM's default ends it without removing its temporary directory.
+    """
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:  # a second signal must not interrupt the cleanup itself
+            stopping = True
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _DemoServer:
