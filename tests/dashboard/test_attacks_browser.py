@@ -57,7 +57,8 @@ def test_a_rebound_page_reads_nothing_and_mints_nothing(server: TestServer, brow
         session = server.storage.create_project("victim-project")
         keys_before = len(server.storage.list_api_keys())
         answer = page.goto(f"http://{EVIL}:{port}/sessions?format=json")
-        assert answer is not None and answer.status == 400
+        assert answer is not None
+        assert answer.status == 400
         assert "victim-project" not in page.content()
         # The attacker's script, same-origin with the rebound name.
         found = page.evaluate(
@@ -72,7 +73,8 @@ def test_a_rebound_page_reads_nothing_and_mints_nothing(server: TestServer, brow
             }""",
             session.id,
         )
-        assert found[0] == 400 and found[2] == 400
+        assert found[0] == 400
+        assert found[2] == 400
         assert "victim-project" not in found[1]
         assert "AGENTWATCH_ALLOWED_HOSTS" in found[1]
         assert len(server.storage.list_api_keys()) == keys_before

@@ -76,7 +76,10 @@ def test_a_cookie_replayed_after_logout_is_refused_by_every_process(
     tmp_path: Path, db_url: str
 ) -> None:
     # Two server processes on one database (SQLite file, or one PostgreSQL database).
-    env = {"AGENTWATCH_ADMIN_PASSWORD": PASSWORD, "AGENTWATCH_JWT_SECRET": secrets.token_urlsafe(48)}
+    env = {
+        "AGENTWATCH_ADMIN_PASSWORD": PASSWORD,
+        "AGENTWATCH_JWT_SECRET": secrets.token_urlsafe(48),
+    }
     args = ("--host", "0.0.0.0", "--db", db_url)
     with (
         serve(tmp_path / "a", *args, env=env) as first,
@@ -109,22 +112,26 @@ def test_a_cookie_replayed_after_logout_is_refused_by_every_process(
 
 
 def test_api_docs_are_behind_the_login() -> None:
-    with inprocess_server(host="0.0.0.0", admin_password=PASSWORD) as server:
-        with httpx.Client(base_url=server.url, transport=server.transport) as http:
-            for path in ("/docs", "/redoc"):
-                answer = http.get(path)
-                assert answer.status_code == 303, path
-                assert answer.headers["location"] == f"/login?next=%2F{path[1:]}"
-            spec = http.get("/openapi.json")
-            assert spec.status_code == 401
-            assert spec.json()["path"] == "/openapi.json"
-            assert "paths" not in spec.text
-            assert login(http, PASSWORD).status_code == 303
-            assert "/v2/create_events" in http.get("/openapi.json").json()["paths"]
-            assert "swagger-ui" in http.get("/docs").text
-            assert http.get("/redoc").status_code == 200
-            assert http.get("/docs/oauth2-redirect").status_code == 200
-    with inprocess_server() as server:  # loopback: no login, docs as before
-        with httpx.Client(base_url=server.url, transport=server.transport) as http:
-            assert http.get("/docs").status_code == 200
-            assert http.get("/openapi.json").status_code == 200
+    with (
+        inprocess_server(host="0.0.0.0", admin_password=PASSWORD) as server,
+        httpx.Client(base_url=server.url, transport=server.transport) as http,
+    ):
+        for path in ("/docs", "/redoc"):
+            answer = http.get(path)
+            assert answer.status_code == 303, path
+            assert answer.headers["location"] == f"/login?next=%2F{path[1:]}"
+        spec = http.get("/openapi.json")
+        assert spec.status_code == 401
+        assert spec.json()["path"] == "/openapi.json"
+        assert "paths" not in spec.text
+        assert login(http, PASSWORD).status_code == 303
+        assert "/v2/create_events" in http.get("/openapi.json").json()["paths"]
+        assert "swagger-ui" in http.get("/docs").text
+        assert http.get("/redoc").status_code == 200
+        assert http.get("/docs/oauth2-redirect").status_code == 200
+    with (
+        inprocess_server() as server,  # loopback: no login, docs as before
+        httpx.Client(base_url=server.url, transport=server.transport) as http,
+    ):
+        assert http.get("/docs").status_code == 200
+        assert http.get("/openapi.json").status_code == 200

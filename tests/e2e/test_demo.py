@@ -80,7 +80,7 @@ def test_demo_records_a_session_keeps_serving_and_cleans_up(
         assert error["error_type"] == "TimeoutError"
         assert {a["name"] for a in detail["agents"]} == {"researcher", "planner"}
         assert all(e["cost"] > 0 for e in detail["events"] if e["event_type"] == "llms")
-        assert [p.name for p in tmp.iterdir()][0].startswith("agentwatch-demo-")
+        assert [p.name[:16] for p in tmp.iterdir()] == ["agentwatch-demo-"]
 
         proc.send_signal(stop)
         proc.communicate(timeout=30)

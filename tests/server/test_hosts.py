@@ -64,7 +64,10 @@ def test_a_rebound_name_reads_nothing_and_mints_no_key(
         assert "AGENTWATCH_ALLOWED_HOSTS" in read.json()["message"]
         assert session_id not in read.text
         assert http.get("/projects", headers={"Host": evil}).status_code == 400
-        assert http.get(f"/sessions/{session_id}?format=json", headers={"Host": evil}).status_code == 400
+        assert (
+            http.get(f"/sessions/{session_id}?format=json", headers={"Host": evil}).status_code
+            == 400
+        )
 
         # Even holding a CSRF token of the page (had it leaked), a foreign Host or Origin mints nothing.
         page = http.get("/projects")
@@ -78,7 +81,9 @@ def test_a_rebound_name_reads_nothing_and_mints_no_key(
             ({"Origin": "null"}, 403),
             ({"Origin": f"http://127.0.0.1:{port + 1 if port < 65535 else 1}"}, 403),
         ]:
-            minted = http.post(f"/projects/{project_id}/keys", data={"csrf": token}, headers=headers)
+            minted = http.post(
+                f"/projects/{project_id}/keys", data={"csrf": token}, headers=headers
+            )
             assert minted.status_code == status, headers
             assert set(minted.json()) == {"path", "message"}
             assert "new-key" not in minted.text
@@ -97,7 +102,10 @@ def test_a_rebound_name_reads_nothing_and_mints_no_key(
 
 def test_loopback_names_public_url_and_sdks_still_work(tmp_path: Path) -> None:
     env = {"AGENTWATCH_PUBLIC_URL": "https://agentwatch.example.com/"}
-    with serve(tmp_path, env=env) as running, httpx.Client(base_url=running.url, timeout=10) as http:
+    with (
+        serve(tmp_path, env=env) as running,
+        httpx.Client(base_url=running.url, timeout=10) as http,
+    ):
         key = running.api_key()
         assert key is not None
         port = urlsplit(running.url).port
@@ -121,9 +129,15 @@ def test_loopback_names_public_url_and_sdks_still_work(tmp_path: Path) -> None:
             json={"session_id": session_id},
             headers={"X-Agentops-Api-Key": key},
         ).json()["jwt"]
-        event = {"id": str(uuid.uuid4()), "event_type": "actions", "init_timestamp": "2026-01-01T00:00:00Z"}
+        event = {
+            "id": str(uuid.uuid4()),
+            "event_type": "actions",
+            "init_timestamp": "2026-01-01T00:00:00Z",
+        }
         sent = http.post(
-            "/v2/create_events", json={"events": [event]}, headers={"Authorization": f"Bearer {jwt}"}
+            "/v2/create_events",
+            json={"events": [event]},
+            headers={"Authorization": f"Bearer {jwt}"},
         )
         assert sent.status_code == 200
         # A page of public_url's origin may post (the proxy in front sets another Host).
@@ -142,25 +156,31 @@ def test_loopback_names_public_url_and_sdks_still_work(tmp_path: Path) -> None:
 
 
 def test_allowed_hosts_setting_and_wildcard_bind() -> None:
-    with inprocess_server(allowed_hosts=("agentwatch.lan",)) as server:
-        with httpx.Client(base_url=server.url, transport=server.transport) as http:
-            assert http.get("/health", headers={"Host": "agentwatch.lan:8000"}).status_code == 200
-            assert http.get("/health", headers={"Host": "other.lan"}).status_code == 400
-    with inprocess_server(allowed_hosts=("*",)) as server:
-        with httpx.Client(base_url=server.url, transport=server.transport) as http:
-            assert http.get("/health", headers={"Host": "anything.example"}).status_code == 200
-            # Any Host, but still no cross-origin writes.
-            refused = http.post(
-                "/projects", headers={"Host": "a.example", "Origin": "http://b.example"}
-            )
-            assert refused.status_code == 403
+    with (
+        inprocess_server(allowed_hosts=("agentwatch.lan",)) as server,
+        httpx.Client(base_url=server.url, transport=server.transport) as http,
+    ):
+        assert http.get("/health", headers={"Host": "agentwatch.lan:8000"}).status_code == 200
+        assert http.get("/health", headers={"Host": "other.lan"}).status_code == 400
+    with (
+        inprocess_server(allowed_hosts=("*",)) as server,
+        httpx.Client(base_url=server.url, transport=server.transport) as http,
+    ):
+        assert http.get("/health", headers={"Host": "anything.example"}).status_code == 200
+        # Any Host, but still no cross-origin writes.
+        refused = http.post(
+            "/projects", headers={"Host": "a.example", "Origin": "http://b.example"}
+        )
+        assert refused.status_code == 403
     # A wildcard bind answers any name by default, and its dashboard wants a login there:
     # a rebound name carries no login cookie.
-    with inprocess_server(host="0.0.0.0", admin_password="pw") as server:
-        with httpx.Client(base_url=server.url, transport=server.transport) as http:
-            answer = http.get("/sessions?format=json", headers={"Host": "attacker.example"})
-            assert answer.status_code == 401
-            assert answer.json()["path"] == "/sessions"
+    with (
+        inprocess_server(host="0.0.0.0", admin_password="pw") as server,
+        httpx.Client(base_url=server.url, transport=server.transport) as http,
+    ):
+        answer = http.get("/sessions?format=json", headers={"Host": "attacker.example"})
+        assert answer.status_code == 401
+        assert answer.json()["path"] == "/sessions"
 
 
 def test_host_policy_rules() -> None:

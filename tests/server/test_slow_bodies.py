@@ -128,12 +128,19 @@ def _session(http: httpx.Client, key: str) -> tuple[str, str]:
 
 
 def _event() -> dict[str, str]:
-    return {"id": str(uuid.uuid4()), "event_type": "actions", "init_timestamp": "2026-01-01T00:00:00Z"}
+    return {
+        "id": str(uuid.uuid4()),
+        "event_type": "actions",
+        "init_timestamp": "2026-01-01T00:00:00Z",
+    }
 
 
 def test_unauthenticated_trickles_cannot_starve_ingest(tmp_path: Path) -> None:
     env = {"AGENTWATCH_MAX_INFLIGHT": "4", "AGENTWATCH_BODY_TIMEOUT": "3"}
-    with serve(tmp_path, env=env) as running, httpx.Client(base_url=running.url, timeout=30) as http:
+    with (
+        serve(tmp_path, env=env) as running,
+        httpx.Client(base_url=running.url, timeout=30) as http,
+    ):
         key = running.api_key()
         assert key is not None
         port = urlsplit(running.url).port
@@ -154,7 +161,10 @@ def test_unauthenticated_trickles_cannot_starve_ingest(tmp_path: Path) -> None:
             other_id, _ = _session(http, key)  # API key routes too
         stored = http.get(f"/api/sessions/{session_id}", headers={"X-Agentops-Api-Key": key})
         assert stored.json()["session"]["event_count"] == 5
-        assert http.get(f"/api/sessions/{other_id}", headers={"X-Agentops-Api-Key": key}).status_code == 200
+        assert (
+            http.get(f"/api/sessions/{other_id}", headers={"X-Agentops-Api-Key": key}).status_code
+            == 200
+        )
     # Refused before their bodies were read (401/400), shed (429/503), or timed out (408).
     assert set(attack.statuses) <= {400, 401, 408, 429, 503}, attack.statuses
     assert attack.statuses[401] > 0, attack.statuses
@@ -163,7 +173,10 @@ def test_unauthenticated_trickles_cannot_starve_ingest(tmp_path: Path) -> None:
 
 def test_a_slow_authenticated_body_gets_408_and_frees_its_slot(tmp_path: Path) -> None:
     env = {"AGENTWATCH_MAX_INFLIGHT": "1", "AGENTWATCH_BODY_TIMEOUT": "5"}
-    with serve(tmp_path, env=env) as running, httpx.Client(base_url=running.url, timeout=30) as http:
+    with (
+        serve(tmp_path, env=env) as running,
+        httpx.Client(base_url=running.url, timeout=30) as http,
+    ):
         key = running.api_key()
         assert key is not None
         port = urlsplit(running.url).port
@@ -195,7 +208,9 @@ def test_a_slow_authenticated_body_gets_408_and_frees_its_slot(tmp_path: Path) -
         assert b"AGENTWATCH_BODY_TIMEOUT" in slow.answer
         assert slow.sent < 1000
         sent = http.post(
-            "/v2/create_events", json={"events": [_event()]}, headers={"Authorization": f"Bearer {jwt}"}
+            "/v2/create_events",
+            json={"events": [_event()]},
+            headers={"Authorization": f"Bearer {jwt}"},
         )
         assert sent.status_code == 200  # the slot came back
         stored = http.get(f"/api/sessions/{session_id}", headers={"X-Agentops-Api-Key": key})

@@ -76,7 +76,9 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     # Each add_middleware wraps the previous ones, so a request meets them bottom-up:
     # headers on every answer; a foreign Host or Origin refused before anything else;
     # credentials checked and a slot taken before the body is read; then the body.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+    )
     routes = [route for router in routers for route in router.routes]
     precheck = CredentialPrecheck(routes, signer, store, admin)
     app.add_middleware(AdmissionMiddleware, gate=precheck, max_inflight=settings.max_inflight)

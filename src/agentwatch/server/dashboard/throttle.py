@@ -70,4 +70,3 @@ class LoginThrottle:
         while len(self._clients) > MAX_CLIENTS:
             self._clients.popitem(last=False)
         return state
-

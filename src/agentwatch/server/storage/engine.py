@@ -8,6 +8,7 @@ psycopg 3, a pooled engine with pre-ping; concurrency is left to the database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,8 @@ def _create_private(path: Path) -> None:
     """Create a missing database file 0600 in a missing directory 0700: sessions hold
     prompts and completions. SQLite gives its -wal and -shm files the database's mode."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 def insert(dialect_name: str, table: sa.Table) -> Any:
