@@ -89,7 +89,8 @@ class HostPolicy:
         bind, _ = split_host(bind_host) if bind_host.startswith("[") else (bind_host, None)
         bind_address = _address(bind.lower())
         wildcard = bind.strip() == "" or (bind_address is not None and bind_address.is_unspecified)
-        extra = set(allowed) if allowed is not None else ({"*"} if wildcard else set())
+        listed = {"*" if h == "*" else split_host(h)[0] for h in allowed or ()}
+        extra = listed if allowed is not None else ({"*"} if wildcard else set())
         self.any_host = "*" in extra
         self.any_address = wildcard
         self.bind_address = bind_address

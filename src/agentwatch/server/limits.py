@@ -52,21 +52,19 @@ class _Refused(Exception):
 class _Pool:
     """Slots in use, in total and per client address (only touched from the event loop)."""
 
-    def __init__(self, capacity: int, per_client: int | None) -> None:
+    def __init__(self, capacity: int, per_client: int | None, what: str) -> None:
         self.capacity = capacity
         self.per_client = per_client
+        self.what = what  # the requests it counts, for messages
         self.used = 0
         self.by_client: Counter[str] = Counter()
 
     def refusal(self, client: str) -> tuple[int, str] | None:
         """Why a request from ``client`` cannot have a slot now (status, text), or None."""
         if self.used >= self.capacity:
-            return 503, f"server busy ({self.capacity} requests in flight), retry later"
+            return 503, f"server busy ({self.capacity} {self.what} in flight), retry later"
         if self.per_client is not None and self.by_client[client] >= self.per_client:
-            return 429, (
-                f"{self.per_client} requests without valid credentials already in flight "
-                f"from {client}, retry later"
-            )
+            return 429, f"{self.per_client} {self.what} in flight from {client}, retry later"
         return None
 
     def take(self, client: str) -> None:
@@ -91,8 +89,12 @@ class AdmissionMiddleware:
     def __init__(self, app: ASGIApp, gate: Gate, max_inflight: int) -> None:
         self.app = app
         self.gate = gate
-        self.credentialed = _Pool(max_inflight, None)
-        self.anonymous = _Pool(max(1, max_inflight // 8), max(1, max_inflight // 32))
+        self.credentialed = _Pool(max_inflight, None, "requests")
+        self.anonymous = _Pool(
+            max(1, max_inflight // 8),
+            max(1, max_inflight // 32),
+            "requests without valid credentials",
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/health":

@@ -143,7 +143,7 @@ SETTINGS: tuple[Setting, ...] = (
         parse_positive_int,
         "Requests with valid credentials one server process handles at once; requests "
         "without (login form, unknown paths) get a separate pool of an eighth of it, at most "
-        "a quarter of that per client address; beyond, 503 with Retry-After.",
+        "a quarter of that per client address; beyond, 503 (429 for one client) with Retry-After.",
     ),
     Setting(
         "body_timeout",
