@@ -102,9 +102,11 @@ class CredentialPrecheck:
             try:
                 if candidate.count(".") == 2:
                     return self._signer.verify(candidate).project_id
-                return await self._key_owner(auth.parse_api_key(candidate))
+                owner = await self._key_owner(auth.parse_api_key(candidate))
             except ServerError:
                 continue
+            if owner is not None:
+                return owner
         return None
 
     async def _key_owner(self, key: str) -> str | None:
