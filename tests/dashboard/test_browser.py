@@ -104,7 +104,9 @@ def test_error_links_to_its_trigger(seeded: Seeded, page: Any) -> None:
     selected = page.locator(".tl-row.selected")
     assert selected.get_attribute("data-event-id") == tool["id"]
     assert "charge_card" in detail.locator(".detail-head").inner_text()
-    assert '"amount": 42' in detail.inner_text()
+    params = detail.locator("section.params .jt-leaf")
+    assert params.locator(".jt-key").all_inner_texts() == ["amount:", "currency:"]
+    assert params.locator(".jt-num, .jt-str").all_inner_texts() == ["42", '"EUR"']
     assert page.url.endswith(f"#event-{tool['id']}")
 
 
@@ -141,6 +143,7 @@ def test_agent_text_is_shown_as_text_and_never_runs(seeded: Seeded, page: Any) -
     assert response.headers["x-content-type-options"] == "nosniff"
     page.locator(".tl-row.llms").click()
     completion = page.locator("#detail .chat.completion").inner_text()
+    assert page.locator("#detail .chat.completion .md").count() == 1  # through the markdown
     assert "<script>window.__pwned = 1;" in completion
     assert '<img src=x onerror="window.__pwned=2;alert(1)">' in completion
     assert "<script>" in page.locator("#reason").inner_text()

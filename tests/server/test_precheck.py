@@ -11,14 +11,15 @@ from collections.abc import Iterator
 import jwt as pyjwt
 import pytest
 
+from agentwatch.server.dashboard import apidocs
 from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import AdminAuth, hash_password
 from agentwatch.server.errors import BadRequest, ServerError, Unauthorized
 from agentwatch.server.precheck import CredentialPrecheck
-from agentwatch.server.routes import api, dashboard, docs, login, v2
+from agentwatch.server.routes import api, dashboard, login, v2
 from agentwatch.server.testing import TestServer, inprocess_server
 
-ROUTES = [r for module in (v2, api, dashboard, login, docs) for r in module.router.routes]
+ROUTES = [r for module in (v2, api, dashboard, login, apidocs) for r in module.router.routes]
 
 
 @pytest.fixture

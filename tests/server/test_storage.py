@@ -28,7 +28,7 @@ def _record(event_id: str, kind: str = "llms", tokens: int = 5) -> EventRecord:
     return EventRecord(
         id=event_id,
         event_type=kind,
-        kind=kind,
+        counter=kind,
         init_timestamp=now,
         end_timestamp=None,
         agent_id=None,

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from agentwatch.server.auth import TokenSigner, load_or_create_secret
 from agentwatch.server.context import ServerContext
-from agentwatch.server.dashboard import STATIC_DIR
+from agentwatch.server.dashboard import STATIC_DIR, apidocs
 from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddleware
 from agentwatch.server.errors import install_error_handlers
@@ -18,7 +18,7 @@ from agentwatch.server.hosts import HostGuardMiddleware, HostPolicy
 from agentwatch.server.limits import AdmissionMiddleware, BodyLimitMiddleware
 from agentwatch.server.precheck import CredentialPrecheck
 from agentwatch.server.pricing import PriceTable
-from agentwatch.server.routes import api, dashboard, docs, login, v2
+from agentwatch.server.routes import api, dashboard, login, v2
 from agentwatch.server.settings import ServerSettings
 from agentwatch.server.storage import Storage
 
@@ -52,7 +52,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         if owned:
             store.close()
 
-    # The API docs are served by routes/docs.py, behind the dashboard's login.
+    # FastAPI's own docs pages load from a CDN (and are public): the apidocs router serves
+    # them offline, behind the dashboard's login.
     app = FastAPI(
         title="agentwatch",
         description=_DESCRIPTION,
@@ -69,7 +70,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.admin_auth = admin
     app.state.secure_cookies = settings.base_url.startswith("https://")
     install_error_handlers(app)
-    routers = [module.router for module in (v2, api, dashboard, login, docs)]
+    # apidocs before /static: it serves /static/vendor/*.
+    routers = [module.router for module in (v2, api, dashboard, login, apidocs)]
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

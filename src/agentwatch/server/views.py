@@ -16,6 +16,7 @@ from typing import Any
 from agentwatch.server.errors import Unprocessable
 from agentwatch.server.pricing import PICO, format_usd
 from agentwatch.server.storage.schema import COUNTER_KINDS
+from agentwatch.server.wire import display_name
 
 __all__ = [
     "decode_cursor",
@@ -100,6 +101,13 @@ def event_view(row: Row) -> dict[str, Any]:
         "cost": usd(row.cost_pico),
         "trigger_event_id": row.trigger_event_id,
         "trigger_event_type": row.trigger_event_type,
+        # The span tree: the parent's id (None: a child of the session), what it is.
+        "parent_id": row.parent_id,
+        "trace_id": row.trace_id,
+        "kind": row.kind,
+        # Events stored before names were kept get theirs from what they carry.
+        "name": row.name or display_name(data, row.event_type, row.model),
+        "status": row.status,
         "data": data,
     }
 

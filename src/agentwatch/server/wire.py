@@ -19,13 +19,14 @@ from typing import Any
 
 from agentwatch.server.errors import Unprocessable
 from agentwatch.server.pricing import PriceTable, usd_to_pico
-from agentwatch.server.storage.ingest import dump_json
+from agentwatch.server.storage.ingest import counter_of, dump_json
 from agentwatch.server.storage.records import EventRecord, SessionFields
-from agentwatch.server.storage.schema import COUNTER_KINDS
+from agentwatch.server.storage.schema import SPAN_KINDS, SPAN_STATUSES
 
 __all__ = [
     "END_STATES",
     "NonFinite",
+    "display_name",
     "event_record",
     "loads",
     "parse_end_state",
@@ -224,10 +225,20 @@ def event_record(
     cost = _cost(raw.get("cost"), f"{where}.cost")
     if cost is None and is_llm:
         cost = prices.cost(model, prompt, completion, cached)
+    event_id = _event_id(raw.get("id"), where, session_id, raw)
+    parent_id = _identifier(raw.get("parent_id"), f"{where}.parent_id")
+    if parent_id == event_id:
+        raise Unprocessable(f"{where}.parent_id: an event cannot be its own parent")
     return EventRecord(
-        id=_event_id(raw.get("id"), where, session_id, raw),
+        id=event_id,
         event_type=event_type,
-        kind=event_type if event_type in COUNTER_KINDS else "other",
+        counter=counter_of(event_type),
+        kind=_choice(raw.get("kind"), f"{where}.kind", SPAN_KINDS)
+        or _V2_KINDS.get(event_type, "other"),
+        parent_id=parent_id,
+        name=display_name(raw, event_type, model),
+        status=_choice(raw.get("status"), f"{where}.status", SPAN_STATUSES)
+        or ("error" if event_type == "errors" else "unset"),
         init_timestamp=init or end or now,
         end_timestamp=end,
         agent_id=_identifier(raw.get("agent_id"), f"{where}.agent_id"),
@@ -243,6 +254,37 @@ def event_record(
         ),
         data=dict(raw),
     )
+
+
+# v2 event types and the span kinds they are; a v2 event may name its kind (``kind``, an
+# agentwatch extension: ``agent`` spans of the SDK's ``track_agent``, say).
+_V2_KINDS = {"llms": "llm", "tools": "tool", "actions": "action", "errors": "error"}
+# Where each v2 event type keeps what it is called (agentops sends both spellings).
+_NAME_FIELDS = {
+    "actions": ("action_type", "name"),
+    "tools": ("name", "tool_name"),
+    "errors": ("error_type", "name"),
+    "llms": ("name",),
+}
+_MAX_NAME = 200
+
+
+def _choice(value: Any, where: str, accepted: tuple[str, ...]) -> str | None:
+    """One of ``accepted`` (case-insensitive), None when absent; 422 for anything else."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().lower() in accepted:
+        return value.strip().lower()
+    raise Unprocessable(f"{where}: expected one of {', '.join(accepted)}, got {_show(value)}")
+
+
+def display_name(raw: Mapping[str, Any], event_type: str, model: str | None) -> str | None:
+    """What the event is called in a tree: its type's name field, an LLM call's model."""
+    for field in _NAME_FIELDS.get(event_type, ("name", "action_type")):
+        value = raw.get(field)
+        if isinstance(value, str) and value.strip():
+            return _clean(value).strip()[:_MAX_NAME]
+    return model
 
 
 def _event_id(value: Any, where: str, session_id: str, raw: Mapping[str, Any]) -> str:

@@ -25,7 +25,15 @@ from agentwatch.server.dashboard.security import (
 from agentwatch.server.errors import error_response
 from agentwatch.server.storage.records import Project
 
-__all__ = ["admin_auth", "denied", "logged_in", "page", "pick_project", "wants_json"]
+__all__ = [
+    "admin_auth",
+    "denied",
+    "logged_in",
+    "page",
+    "pick_project",
+    "render_html",
+    "wants_json",
+]
 
 # Autoescape for every template, whatever its name: everything shown may come from an LLM.
 _ENV = jinja2.Environment(
@@ -96,6 +104,11 @@ _ENV.filters.update(
 )
 
 
+def render_html(template: str, **context: Any) -> str:
+    """``template`` rendered with ``context`` (autoescaped, undefined names raise)."""
+    return _ENV.get_template(template).render(**context)
+
+
 def admin_auth(request: Request) -> AdminAuth:
     auth = request.app.state.admin_auth
     assert isinstance(auth, AdminAuth)
@@ -149,7 +162,8 @@ def page(
     extra.setdefault("project", None)
     extra.setdefault("projects", [])
     extra.setdefault("show_nav", auth.logged_in(login_cookie))
-    html = _ENV.get_template(template).render(
+    html = render_html(
+        template,
         data=data,
         csrf=auth.csrf_token(nonce, login_cookie),
         login_required=auth.required,

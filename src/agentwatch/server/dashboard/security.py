@@ -36,6 +36,7 @@ from agentwatch.server.hosts import is_loopback
 
 __all__ = [
     "CSP",
+    "CSP_HEADER",
     "CSRF_COOKIE",
     "LOGIN_COOKIE",
     "AdminAuth",
@@ -56,6 +57,9 @@ CSP = (
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )
+CSP_HEADER = "content-security-policy"
+
+_CSP_NAME = CSP_HEADER.encode()
 
 # scrypt at n=2**14, r=8: ~16 MiB and some tens of ms per check, as OWASP suggests.
 _N, _R, _P = 2**14, 8, 1
@@ -219,8 +223,8 @@ def _load_or_create_hash(home: Path) -> str:
 class SecurityHeadersMiddleware:
     """Adds CSP, nosniff, Referrer-Policy and framing headers to every response.
 
-    Pure ASGI (not BaseHTTPMiddleware) so streamed bodies pass through untouched. The
-    API docs pages load Swagger from a CDN with inline script, so they get no CSP.
+    Pure ASGI (not BaseHTTPMiddleware) so streamed bodies pass through untouched. A
+    response that sets its own CSP keeps it (the API docs pages: a per-page style nonce).
     """
 
     def __init__(self, app: Any) -> None:
@@ -235,7 +239,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
+                headers = message.get("headers", [])
+                own_csp = any(name.lower() == _CSP_NAME for name, _ in headers)
+                added = (h for h in extra if not (own_csp and h[0] == _CSP_NAME))
+                message["headers"] = [*headers, *added]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -246,9 +253,8 @@ def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
         (b"x-frame-options", b"DENY"),
+        (_CSP_NAME, CSP.encode()),
     ]
-    if path not in ("/docs", "/redoc", "/docs/oauth2-redirect"):
-        headers.append((b"content-security-policy", CSP.encode()))
     if not path.startswith("/static/"):
         # Pages show fresh data and, once, a new API key: never from a cache.
         headers.append((b"cache-control", b"no-store"))

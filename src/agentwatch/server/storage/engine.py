@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["create_engine", "durability_warnings", "greatest", "insert", "normalize_url"]
+__all__ = ["create_engine", "durability_warnings", "greatest", "insert", "least", "normalize_url"]
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -101,6 +101,12 @@ def insert(dialect_name: str, table: sa.Table) -> Any:
 def greatest(dialect_name: str, column: Any, value: Any) -> Any:
     """SQL for the later of ``column`` (may be NULL) and ``value`` (SQL, e.g. a bind parameter)."""
     func = sa.func.greatest if dialect_name == "postgresql" else sa.func.max
+    return func(sa.func.coalesce(column, value), value)
+
+
+def least(dialect_name: str, column: Any, value: Any) -> Any:
+    """SQL for the earlier of ``column`` (may be NULL) and ``value``."""
+    func = sa.func.least if dialect_name == "postgresql" else sa.func.min
     return func(sa.func.coalesce(column, value), value)
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "PreparedEvents",
     "SessionConflict",
     "UnknownSession",
+    "counter_of",
     "create_or_attach_session",
     "insert_events",
     "insert_prepared",
@@ -120,7 +121,14 @@ def update_session(
     """Apply the given fields to the project's session. Returns False if there is no such session."""
     values = {**_session_values(fields), "updated_at": now}
     if fields.init_timestamp is not None:
-        values["init_timestamp"] = fields.init_timestamp
+        # The earliest start wins: a re-attached session's later process sends its own.
+        start = sa.literal(fields.init_timestamp, sessions.c.init_timestamp.type)
+        values["init_timestamp"] = dialects.least(
+            conn.dialect.name, sessions.c.init_timestamp, start
+        )
+    if fields.end_state is not None and fields.end_state_reason is None:
+        # A reason belongs to the end state it came with; a new state without one clears it.
+        values["end_state_reason"] = None
     if fields.end_state in ("Success", "Fail") and fields.end_timestamp is None:
         # An end state without an end time (some SDKs) still ends the session: now.
         values["end_timestamp"] = sa.func.coalesce(
@@ -256,7 +264,7 @@ def _stored_as_record(row: sa.Row[Any]) -> EventRecord:
     return EventRecord(
         id=row.id,
         event_type=row.event_type,
-        kind=_kind_of(row.event_type),
+        counter=counter_of(row.event_type),
         init_timestamp=row.init_timestamp,
         end_timestamp=row.end_timestamp,
         agent_id=row.agent_id,
@@ -269,10 +277,16 @@ def _stored_as_record(row: sa.Row[Any]) -> EventRecord:
         trigger_event_id=row.trigger_event_id,
         trigger_event_type=row.trigger_event_type,
         data={},
+        kind=row.kind,
+        parent_id=row.parent_id,
+        trace_id=row.trace_id,
+        name=row.name,
+        status=row.status,
     )
 
 
-def _kind_of(event_type: str) -> str:
+def counter_of(event_type: str) -> str:
+    """The session counter an event of ``event_type`` adds to."""
     return event_type if event_type in COUNTER_KINDS else "other"
 
 
@@ -297,6 +311,11 @@ def _event_row(
         "trigger_event_type": r.trigger_event_type,
         "data": dump_json(r.data),
         "received_at": now,
+        "parent_id": r.parent_id,
+        "trace_id": r.trace_id,
+        "kind": r.kind,
+        "name": r.name,
+        "status": r.status,
     }
 
 
@@ -324,8 +343,8 @@ def _add_to_counters(
     """
     deltas: dict[str, int] = {"d_event_count": len(added) - len(removed)}
     for kind in COUNTER_KINDS:
-        deltas[f"d_{kind}"] = sum(r.kind == kind for r in added) - sum(
-            r.kind == kind for r in removed
+        deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
+            r.counter == kind for r in removed
         )
     for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
         deltas[f"d_{name}"] = sum(getattr(r, name) or 0 for r in added) - sum(
@@ -359,7 +378,7 @@ def _counters_update(dialect_name: str) -> sa.Update:
 
 
 def _unpriced(records: Sequence[EventRecord]) -> int:
-    return sum(r.kind == "llms" and r.cost_pico is None for r in records)
+    return sum(r.counter == "llms" and r.cost_pico is None for r in records)
 
 
 def upsert_agent(

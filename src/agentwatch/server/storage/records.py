@@ -53,11 +53,13 @@ class SessionFields:
 
 @dataclass(frozen=True)
 class EventRecord:
-    """One event, normalised: indexed columns plus the full JSON the client sent."""
+    """One event — a span of its session's tree — normalised: indexed columns plus the
+    JSON document it is shown from (the v2 event as sent; for an OTLP span, its mapped
+    fields and every attribute)."""
 
-    id: str
+    id: str  # the span id: a v2 event id, or an OTLP span id as 16 hex digits
     event_type: str
-    kind: str  # the session counter it adds to: one of schema.COUNTER_KINDS
+    counter: str  # the session counter it adds to: one of schema.COUNTER_KINDS
     init_timestamp: dt.datetime
     end_timestamp: dt.datetime | None
     agent_id: str | None
@@ -70,3 +72,8 @@ class EventRecord:
     trigger_event_id: str | None
     trigger_event_type: str | None
     data: dict[str, Any]
+    kind: str = "other"  # one of schema.SPAN_KINDS
+    parent_id: str | None = None  # the parent span's id in the same session; None: a root
+    trace_id: str | None = None  # OTLP trace id, 32 hex digits; None for v2 events
+    name: str | None = None  # display name: action type, tool name, model, span name ...
+    status: str = "unset"  # one of schema.SPAN_STATUSES

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "COUNTER_KINDS",
+    "SPAN_KINDS",
+    "SPAN_STATUSES",
     "UTCDateTime",
     "agents",
     "api_keys",
@@ -27,10 +29,15 @@ __all__ = [
     "session_tags",
     "sessions",
     "threads",
+    "traces",
 ]
 
 # Session counters, one column each: the v2 event types plus "other" for custom types.
 COUNTER_KINDS = ("llms", "tools", "actions", "errors", "apis", "other")
+
+# What a span (every stored event is one) is, whichever protocol brought it.
+SPAN_KINDS = ("llm", "tool", "action", "agent", "chain", "retrieval", "embedding", "error", "other")
+SPAN_STATUSES = ("unset", "ok", "error")
 
 
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):
@@ -102,6 +109,13 @@ sessions = sa.Table(
     sa.Column("unpriced_llms", sa.BigInteger(), nullable=False, server_default="0"),
     # {reason: count} of events the SDK reported it could not deliver (JSON text).
     sa.Column("dropped_events", sa.Text(), nullable=True),
+    # OpenTelemetry sessions: the client's own session key (``session.id``, a conversation
+    # id) when it is not the UUID ``id`` itself, the user, free metadata (JSON text) and
+    # captured output (agentops 0.4 ``/v4/logs/upload/``).
+    sa.Column("external_id", sa.Text(), nullable=True),
+    sa.Column("user_id", sa.String(200), nullable=True),
+    sa.Column("session_metadata", sa.Text(), nullable=True),
+    sa.Column("logs", sa.Text(), nullable=True),
     sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
     sa.Index("ix_sessions_parent_init", "parent_project_id", "init_timestamp", "id"),
 )
@@ -134,8 +148,11 @@ threads = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# Keyed by (session_id, id), not id alone: an event id replayed into another project's
-# session can then neither collide with nor shadow the original.
+# Every event is a span of its session's tree: ``id`` is its span id (a v2 event id, or an
+# OTLP span id in hex), ``parent_id`` the id of its parent in the same session (None: a
+# child of the session; a parent may arrive after its children). Keyed by (session_id, id),
+# not id alone: an event id replayed into another project's session can then neither
+# collide with nor shadow the original.
 events = sa.Table(
     "events",
     metadata,
@@ -156,8 +173,28 @@ events = sa.Table(
     sa.Column("trigger_event_type", sa.String(64), nullable=True),
     sa.Column("data", sa.Text(), nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("parent_id", sa.String(128), nullable=True),
+    sa.Column("trace_id", sa.String(32), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="other"),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(8), nullable=False, server_default="unset"),
     sa.Index("ix_events_session_init", "session_id", "init_timestamp"),
     sa.Index("ix_events_project_init", "project_id", "init_timestamp"),
+)
+
+# Which session an OpenTelemetry trace's spans go to, so that spans of one trace arriving
+# over many requests (children first, the span naming the session last) end up together.
+# ``explicit``: the session was named by a span (``session.id`` ...), not derived from the
+# trace id.
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("project_id", sa.String(36), primary_key=True),
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("session_id", sa.String(36), nullable=False),
+    sa.Column("explicit", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_traces_session", "session_id"),
 )
 
 developer_errors = sa.Table(

@@ -1,0 +1,31 @@
+// How numbers read on the dashboard (the templates' filters in render.py match these).
+
+/** Seconds as "850 ms", "2.40 s", "3m 05s"; "–" when unknown. */
+export function duration(sec) {
+  if (sec === null || sec === undefined || Number.isNaN(sec)) { return "–"; }
+  if (sec < 1) { return Math.round(sec * 1000) + " ms"; }
+  if (sec < 60) { return sec.toFixed(sec < 10 ? 2 : 1) + " s"; }
+  const m = Math.floor(sec / 60);
+  return m + "m " + String(Math.round(sec % 60)).padStart(2, "0") + "s";
+}
+
+/** An integer with thousands separators; "–" when unknown. */
+export function number(n) {
+  return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
+}
+
+/** US dollars, with more digits for small amounts; "–" when unknown. */
+export function cost(c) {
+  if (c === null || c === undefined) { return "–"; }
+  if (c === 0) { return "$0"; }
+  return c < 0.01 ? "$" + c.toFixed(6) : c < 1 ? "$" + c.toFixed(4) : "$" + c.toFixed(2);
+}
+
+/** Milliseconds since the epoch of an ISO time; NaN when missing. */
+export function ms(iso) { return iso ? Date.parse(iso) : NaN; }
+
+/** `text` cut to `n` characters, with an ellipsis when it was longer. */
+export function clip(text, n) {
+  const s = typeof text === "string" ? text : (JSON.stringify(text) ?? "");
+  return s.length > n ? s.slice(0, n - 1) + "…" : s;
+}
