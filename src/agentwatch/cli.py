@@ -6,9 +6,12 @@ Server dependencies (FastAPI, SQLAlchemy, uvicorn) are imported inside the comma
 
 from __future__ import annotations
 
+import contextlib
+import shlex
+import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -75,7 +78,7 @@ def _open_storage(settings: ServerSettings) -> Storage:
 
 def _ensure_home(settings: ServerSettings) -> None:
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = settings.home / ".write-test"
         probe.write_text("")
         probe.unlink()
@@ -124,8 +127,10 @@ def serve(host: str | None, port: int | None, db_url: str | None) -> None:
         click.echo(f"export OTEL_EXPORTER_OTLP_ENDPOINT={settings.base_url}")
         if not created:
             click.echo(_otlp_headers_line("$AGENTWATCH_API_KEY").replace("=", '="', 1) + '"')
+        public = f", public URL {settings.public_url}" if settings.public_url else ""
         click.echo(
-            f"agentwatch serving on {settings.base_url}  (database: {_safe_url(settings.database_url)})"
+            f"agentwatch serving on {settings.listen_url}  "
+            f"(database: {_safe_url(settings.database_url)}{public})"
         )
         sys.stdout.flush()
         _run_uvicorn(app, listener)
@@ -159,8 +164,16 @@ def _listen(host: str, port: int) -> socket.socket:
 def _first_start(storage: Storage) -> bool:
     """On an empty database: create the default project and print its key, once.
 
-    Returns True when it did (the key has been printed)."""
-    if storage.list_projects():
+    Returns True when it did (the key has been printed). Later starts cannot show a key
+    again (only hashes are kept): they say how to make one.
+    """
+    existing = storage.list_projects()
+    if existing:
+        named = next((p for p in existing if p.name == DEFAULT_PROJECT), existing[0]).name
+        click.echo(
+            "Keys are stored hashed, so none is shown again; to make one: "
+            f"agentwatch keys create --project {shlex.quote(named)}"
+        )
         return False
     try:
         project = storage.create_project(DEFAULT_PROJECT)
@@ -315,12 +328,17 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Exit after the demo session instead of serving.")
 def demo(host: str | None, port: int | None, db_url: str | None, no_wait: bool) -> None:
-    """Start a server, record a simulated agent session through the SDK, keep serving."""
-    import tempfile
+    """Start a server, record a simulated agent session through the SDK, keep serving.
 
-    with tempfile.TemporaryDirectory(prefix="agentwatch-demo-") as tmp:
+    Everything it writes (database, JWT secret) lives in a temporary home, removed on
+    exit: after Ctrl-C, SIGINT or SIGTERM alike.
+    """
+    import tempfile
+    from pathlib import Path
+
+    with _stop_on_signals(), tempfile.TemporaryDirectory(prefix="agentwatch-demo-") as tmp:
         url = db_url or f"sqlite:///{tmp}/demo.db"
-        settings = _settings(host=host, port=port, db_url=url)
+        settings = _settings(host=host, port=port, db_url=url, home=Path(tmp))
         listener = _listen(settings.host, settings.port)
         settings = settings.replace(port=listener.getsockname()[1])
         storage = _open_storage(settings)
@@ -338,6 +356,29 @@ def demo(host: str | None, port: int | None, db_url: str | None, no_wait: bool) 
         finally:
             storage.close()
             listener.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (once), so the demo cleans up on either.
+
+    Set explicitly: a shell's ``&`` and nohup start a process with SIGINT ignored, and
+    SIGTERM's default ends it without removing its temporary directory.
+    """
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:  # a second signal must not interrupt the cleanup itself
+            stopping = True
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _DemoServer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from agentwatch import Client, ErrorEvent, LLMEvent, ToolEvent
 from agentwatch.server import views
+from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import (
     AdminAuth,
     hash_password,
@@ -21,6 +23,7 @@ from agentwatch.server.dashboard.security import (
     verify_password,
 )
 from agentwatch.server.routes.login import _safe_next
+from agentwatch.server.storage import Storage
 from agentwatch.server.testing import TestServer, inprocess_server
 
 
@@ -213,12 +216,25 @@ def test_a_session_whose_sdk_dropped_events_says_so(http: httpx.Client, server: 
     assert '<p class="dropped" id="dropped" hidden>' in http.get(f"/sessions/{other['id']}").text
 
 
+def form_token(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    return html.split('name="csrf" value="')[1].split('"')[0]
+
+
 def test_forms_need_the_csrf_token(http: httpx.Client, server: TestServer) -> None:
     assert http.post("/projects", data={"name": "nope"}).status_code == 403
+    # Plain double submit would take any cookie equal to the field: a page on another
+    # local port can plant such a cookie (cookies do not isolate ports). Refused.
     http.cookies.set("aw_csrf", "token-a")
-    assert http.post("/projects", data={"name": "nope", "csrf": "token-b"}).status_code == 403
+    planted = http.post("/projects", data={"name": "nope", "csrf": "token-a"})
+    assert planted.status_code == 403
+    assert planted.json() == {
+        "path": "/projects",
+        "message": "the form's CSRF token is missing or stale: reload the page and retry",
+    }
     assert server.storage.project_by_name("nope") is None
-    made = http.post("/projects", data={"name": "yes", "csrf": "token-a"})
+    token = form_token(http.get("/projects").text)  # signed for this browser's nonce
+    made = http.post("/projects", data={"name": "yes", "csrf": token})
     assert made.status_code == 200
     assert server.storage.project_by_name("yes") is not None
     key = made.text.split('id="new-key" class="key">')[1].split("<")[0]
@@ -226,10 +242,13 @@ def test_forms_need_the_csrf_token(http: httpx.Client, server: TestServer) -> No
     info = next(k for k in server.storage.list_api_keys() if k.prefix == key[:8])
     assert http.post(f"/keys/{info.id}/revoke").status_code == 403
     assert server.storage.key_owner(key) is not None
-    done = http.post(f"/keys/{info.id}/revoke", data={"csrf": "token-a"})
+    http.cookies.set("aw_csrf", "another-nonce")  # the token was signed for token-a
+    assert http.post(f"/keys/{info.id}/revoke", data={"csrf": token}).status_code == 403
+    http.cookies.set("aw_csrf", "token-a")
+    done = http.post(f"/keys/{info.id}/revoke", data={"csrf": token})
     assert done.status_code == 303
     assert server.storage.key_owner(key) is None
-    assert http.post("/projects", data={"name": "yes", "csrf": "token-a"}).status_code == 400
+    assert http.post("/projects", data={"name": "yes", "csrf": token}).status_code == 400
 
 
 def test_pages_set_a_strict_csrf_cookie(http: httpx.Client) -> None:
@@ -240,18 +259,47 @@ def test_pages_set_a_strict_csrf_cookie(http: httpx.Client) -> None:
     assert "SameSite=strict" in cookie
 
 
-def test_login_cookie_is_signed_and_expires() -> None:
-    auth = AdminAuth(True, hash_password("pw"), "s" * 40)
-    cookie = auth.login_cookie(now=1000.0)
-    assert auth.logged_in(cookie, now=1001.0)
-    assert not auth.logged_in(cookie, now=1000.0 + 8 * 24 * 3600)
-    expires, _, signature = cookie.partition(".")
-    assert not auth.logged_in(f"{int(expires) + 999}.{signature}", now=1001.0)
+@pytest.fixture
+def logins(tmp_path: Path) -> Iterator[LoginStore]:
+    storage = Storage.open(f"sqlite:///{tmp_path / 'logins.db'}")
+    yield LoginStore(storage)
+    storage.close()
+
+
+def test_login_cookie_is_signed_expires_and_ends_at_logout(logins: LoginStore) -> None:
+    auth = AdminAuth(True, hash_password("pw"), "s" * 40, logins)
+    now = time.time()
+    cookie = auth.start_login(now=now)
+    assert auth.logged_in(cookie)
+    token, expires, signature = cookie.split(".")
+    assert auth.signed_token(cookie, now=now + 8 * 24 * 3600) is None  # expired
+    assert not auth.logged_in(f"{token}.{int(expires) + 999}.{signature}")
+    assert not auth.logged_in(f"{token[:-2]}xx.{expires}.{signature}")
     assert not auth.logged_in(None)
     assert not auth.logged_in("garbage")
-    assert not AdminAuth(True, None, "t" * 40).logged_in(cookie, now=1001.0)
+    assert not AdminAuth(True, None, "t" * 40, logins).logged_in(cookie)  # another secret
+    other = auth.start_login()
+    auth.end_login(cookie)
+    assert not auth.logged_in(cookie)  # the very same cookie, replayed: the login is gone
+    assert auth.logged_in(other)  # only that login ended
     assert auth.check_password("pw")
     assert not auth.check_password("PW")
+    with pytest.raises(ValueError, match="LoginStore"):
+        AdminAuth(True, None, "s" * 40)
+
+
+def test_csrf_tokens_are_bound_to_nonce_and_login(logins: LoginStore) -> None:
+    auth = AdminAuth(True, hash_password("pw"), "s" * 40, logins)
+    cookie = auth.start_login()
+    anonymous = auth.csrf_token("nonce", None)
+    assert auth.csrf_ok("nonce", None, anonymous)
+    assert not auth.csrf_ok("nonce", cookie, anonymous)  # a login form's token, after login
+    bound = auth.csrf_token("nonce", cookie)
+    assert auth.csrf_ok("nonce", cookie, bound)
+    assert not auth.csrf_ok("other", cookie, bound)
+    assert not auth.csrf_ok("nonce", auth.start_login(), bound)  # another login's
+    assert not auth.csrf_ok("nonce", cookie, "nonce")  # double submit of the nonce itself
+    assert not auth.csrf_ok(None, None, None)
 
 
 def test_passwords_are_stored_as_scrypt() -> None:
@@ -264,20 +312,20 @@ def test_passwords_are_stored_as_scrypt() -> None:
 
 
 def test_first_public_start_prints_a_password_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], logins: LoginStore
 ) -> None:
-    auth = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40)
+    auth = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40, logins)
     printed = capsys.readouterr().err
     password = printed.split("(shown once): ")[1].split()[0]
     assert auth.required
     assert auth.check_password(password)
     assert (tmp_path / "admin_password").stat().st_mode & 0o777 == 0o600
     assert password not in (tmp_path / "admin_password").read_text()
-    again = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40)
+    again = AdminAuth.create("0.0.0.0", tmp_path, None, "s" * 40, logins)
     assert capsys.readouterr().err == ""
     assert again.check_password(password)
-    assert not AdminAuth.create("127.0.0.1", tmp_path, None, "s" * 40).required
-    env = AdminAuth.create("10.0.0.5", tmp_path, "from-env", "s" * 40)
+    assert not AdminAuth.create("127.0.0.1", tmp_path, None, "s" * 40, logins).required
+    env = AdminAuth.create("10.0.0.5", tmp_path, "from-env", "s" * 40, logins)
     assert env.check_password("from-env")
     assert not env.check_password(password)
 
@@ -289,6 +337,13 @@ def test_loopback_and_redirect_targets() -> None:
     assert not is_loopback("0.0.0.0")
     assert not is_loopback("::")
     assert not is_loopback("10.1.2.3")
+    assert is_loopback("127.8.9.10")
+    assert is_loopback("[::1]")
+    assert is_loopback("::ffff:127.0.0.1")
+    assert is_loopback("LOCALHOST.")
+    assert not is_loopback("127.evil.example")  # a name, not an address
+    assert not is_loopback("localhost.evil.example")
+    assert not is_loopback("")
     assert _safe_next("/sessions?tag=a") == "/sessions?tag=a"
     for bad in ("//evil.example", "https://evil.example", "/\\evil", None, "javascript:x"):
         assert _safe_next(bad) == "/sessions"

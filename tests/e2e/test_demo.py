@@ -1,4 +1,9 @@
-"""``agentwatch demo`` as a user runs it: a real subprocess, serving until interrupted."""
+"""``agentwatch demo`` as a user runs it: a real subprocess, serving until interrupted.
+
+Started as ``&`` and nohup start it, with SIGINT ignored, then stopped by SIGINT or SIGTERM:
+it must stop either way and leave nothing behind, neither its temporary database nor a
+JWT secret in ``$AGENTWATCH_HOME``.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,35 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import httpx
+import pytest
 
 
-def test_demo_records_a_session_and_keeps_serving() -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_demo_records_a_session_keeps_serving_and_cleans_up(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    tmp.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AGENTWATCH_")},
+        "PYTHONUNBUFFERED": "1",
+        "AGENTWATCH_HOME": str(home),
+        "TMPDIR": str(tmp),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentwatch.cli", "demo", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_ignore_sigint,
     )
     try:
         assert proc.stdout is not None
@@ -58,7 +80,15 @@ def test_demo_records_a_session_and_keeps_serving() -> None:
         assert error["error_type"] == "TimeoutError"
         assert {a["name"] for a in detail["agents"]} == {"researcher", "planner"}
         assert all(e["cost"] > 0 for e in detail["events"] if e["event_type"] == "llms")
-    finally:
-        proc.send_signal(signal.SIGINT)
+        assert [p.name[:16] for p in tmp.iterdir()] == ["agentwatch-demo-"]
+
+        proc.send_signal(stop)
         proc.communicate(timeout=30)
-    assert proc.returncode == 0
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:  # it did not stop: end it, so no process outlives the test
+            proc.kill()
+        proc.communicate()
+    assert list(tmp.iterdir()) == []  # the temporary database and home are gone
+    assert not (home / "jwt_secret").exists()
+    assert not home.exists()

@@ -57,11 +57,16 @@ def test_token_validation_matrix(v2: V2, server: TestServer) -> None:
         "alg none": pyjwt.encode(claims, "", "none"),
         "no exp": _forge(server, session_id, exp=None),
         "no project": _forge(server, session_id, project_id=None),
+        # PyJWT calls int() on exp: a string far in the future would pass its own check.
+        "string exp": _forge(server, session_id, exp=str(now + 10**9)),
+        "bool exp": _forge(server, session_id, exp=True),
+        "string iat": _forge(server, session_id, iat=str(now)),
         "tampered": _forge(server, session_id)[:-4] + "AAAA",
     }
     for name, token in rejected.items():
         answer = v2.events(token, [event()])
         assert answer.status_code == 401, name
+        assert answer.json()["path"] == "/v2/create_events", name
     assert v2.events(_forge(server, session_id), [event()]).status_code == 200
 
 

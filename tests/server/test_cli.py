@@ -93,3 +93,40 @@ def test_projects_and_keys(tmp_path: Path) -> None:
         assert _create_session(running.url, key).status_code == 401
         fresh = second.stdout.splitlines()[-1].split("=", 1)[1]
         assert _create_session(running.url, fresh).status_code == 200
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_database_secrets_and_their_directory_are_private(tmp_path: Path) -> None:
+    home = tmp_path / "fresh" / "home"  # created by the server
+    with serve(home, "--host", "0.0.0.0") as running:
+        key = running.api_key()
+        assert key is not None
+        url = running.url.replace("://0.0.0.0:", "://127.0.0.1:")
+        assert _create_session(url, key).status_code == 200  # the WAL file exists now
+        assert "dashboard admin password (shown once)" in running.output
+        assert _mode(home) == 0o700
+        for name in ("agentwatch.db", "agentwatch.db-wal", "jwt_secret", "admin_password"):
+            assert _mode(home / name) == 0o600, name
+    elsewhere = tmp_path / "db" / "nested" / "x.db"
+    with serve(tmp_path / "other", "--db", f"sqlite:///{elsewhere}"):
+        assert _mode(elsewhere.parent) == 0o700
+        assert _mode(elsewhere) == 0o600
+
+
+def test_a_restart_says_how_to_get_a_key(tmp_path: Path) -> None:
+    with serve(tmp_path) as first:
+        assert first.api_key() is not None
+        assert "keys create" not in first.output
+    with serve(tmp_path) as second:
+        assert second.api_key() is None
+        assert "agentwatch keys create --project default" in second.output
+    result = run_cli(["keys", "create", "--project", "default"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    with serve(tmp_path / "other") as fresh:  # no default project, another one
+        assert fresh.api_key() is not None
+    assert run_cli(["projects", "create", "research"], tmp_path / "elsewhere").returncode == 0
+    with serve(tmp_path / "elsewhere") as named:
+        assert "agentwatch keys create --project research" in named.output

@@ -11,9 +11,12 @@ from fastapi.staticfiles import StaticFiles
 from agentwatch.server.auth import TokenSigner, load_or_create_secret
 from agentwatch.server.context import ServerContext
 from agentwatch.server.dashboard import STATIC_DIR, apidocs
+from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddleware
 from agentwatch.server.errors import install_error_handlers
-from agentwatch.server.limits import BodyLimitMiddleware, InflightLimitMiddleware
+from agentwatch.server.hosts import HostGuardMiddleware, HostPolicy
+from agentwatch.server.limits import AdmissionMiddleware, BodyLimitMiddleware
+from agentwatch.server.precheck import CredentialPrecheck
 from agentwatch.server.pricing import PriceTable
 from agentwatch.server.refusals import RefusalLogMiddleware
 from agentwatch.server.routes import agentops4, api, dashboard, login, otlp, v2
@@ -42,9 +45,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     secret = settings.jwt_secret or load_or_create_secret(settings.home)
     owned = storage is None
     store = storage if storage is not None else Storage.open(settings.database_url)
-    context = ServerContext(
-        settings, store, TokenSigner(secret, settings.jwt_lifetime, settings.jwt_leeway), prices
-    )
+    signer = TokenSigner(secret, settings.jwt_lifetime, settings.jwt_leeway)
+    context = ServerContext(settings, store, signer, prices)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +54,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         if owned:
             store.close()
 
-    # FastAPI's own docs pages load from a CDN: the apidocs router serves them offline.
+    # FastAPI's own docs pages load from a CDN (and are public): the apidocs router serves
+    # them offline, behind the dashboard's login.
     app = FastAPI(
         title="agentwatch",
         description=_DESCRIPTION,
@@ -62,24 +65,30 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         docs_url=None,
         redoc_url=None,
     )
-    app.state.context = context
-    app.state.admin_auth = AdminAuth.create(
-        settings.host, settings.home, settings.admin_password, secret
+    admin = AdminAuth.create(
+        settings.host, settings.home, settings.admin_password, secret, LoginStore(store)
     )
+    app.state.context = context
+    app.state.admin_auth = admin
     app.state.secure_cookies = settings.base_url.startswith("https://")
     install_error_handlers(app)
-    app.include_router(v2.router)
-    app.include_router(otlp.router)
-    app.include_router(agentops4.router)
-    app.include_router(api.router)
-    app.include_router(dashboard.router)
-    app.include_router(login.router)
-    app.include_router(apidocs.router)  # before /static: it serves /static/vendor/*
+    # apidocs before /static: it serves /static/vendor/*.
+    modules = (v2, otlp, agentops4, api, dashboard, login, apidocs)
+    routers = [module.router for module in modules]
+    for router in routers:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Each add_middleware wraps the previous ones, so a request meets them bottom-up:
+    # headers on every answer; a foreign Host or Origin refused before anything else;
+    # credentials checked and a slot taken before the body is read; then the body.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+    )
+    routes = [route for router in routers for route in router.routes]
+    precheck = CredentialPrecheck(routes, signer, store, admin)
+    app.add_middleware(AdmissionMiddleware, gate=precheck, max_inflight=settings.max_inflight)
+    app.add_middleware(HostGuardMiddleware, policy=HostPolicy.from_settings(settings))
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Added last, so outermost: a slow upload holds its slot while its body arrives.
-    app.add_middleware(InflightLimitMiddleware, max_inflight=settings.max_inflight)
     # Outside everything: it sees the refusals of the middleware too.
     app.add_middleware(RefusalLogMiddleware)
     return app

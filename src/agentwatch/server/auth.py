@@ -7,7 +7,8 @@ constant-time anyway so that no code path compares secrets byte by byte.
 
 Session JWTs are HS256 (pinned: the algorithm in a token's header is never trusted),
 carry ``session_id``, ``project_id``, ``api_key_id`` (the API key row that issued them, so
-revoking the key revokes its tokens) and ``exp``, which is required.
+revoking the key revokes its tokens) and ``exp``, which is required and must be a JSON
+number: PyJWT would take ``"exp": "99999999999"`` (it calls ``int()`` on the claim).
 
 Project tokens (``POST /v3/auth/token``, which agentops 0.4 sends as Bearer on every OTLP
 export) are the same kind of JWT with ``scope = "project"`` and no session: they write
@@ -224,6 +225,10 @@ class TokenSigner:
             raise Unauthorized("Expired Token") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Invalid Token: {exc}") from None
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise Unauthorized(f"Invalid Token: {name} must be a number (NumericDate)")
         session_id, project_id = claims.get("session_id"), claims.get("project_id")
         if not isinstance(session_id, str) or not isinstance(project_id, str):
             raise Unauthorized("Invalid Token: session_id and project_id must be strings")
@@ -241,7 +246,7 @@ def load_or_create_secret(home: Path) -> str:
     path = home / "jwt_secret"
     if path.exists():
         return _read_secret(path)
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Written to a private temp file then hard-linked into place: two servers starting on
     # one home at once end up sharing whichever secret got linked first, never a torn file.
     fd, tmp = tempfile.mkstemp(dir=home, prefix=".jwt_secret.")

@@ -19,6 +19,7 @@ from agentwatch.settings_table import (
     from_environment,
     parse_non_negative_int,
     parse_optional_str,
+    parse_positive_float,
     parse_positive_int,
     parse_str,
 )
@@ -43,6 +44,15 @@ def _parse_path(raw: str) -> Path:
 
 def _parse_optional_path(raw: str) -> Path | None:
     return _parse_path(raw) if raw.strip() else None
+
+
+def _parse_hosts(raw: str) -> tuple[str, ...]:
+    """Comma-separated host names or addresses, lower-cased, without ports."""
+    hosts = tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
+    for host in hosts:
+        if host != "*" and (not host or any(c in host for c in "/@ ")):
+            raise ValueError("accepted: comma-separated host names or addresses, or *")
+    return hosts
 
 
 _MiB = 1024 * 1024
@@ -90,7 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AGENTWATCH_HOST",
         "127.0.0.1",
         parse_str,
-        "Interface `agentwatch serve` listens on.",
+        "Interface `agentwatch serve` listens on (`0.0.0.0` or `::` for all of them).",
     ),
     Setting(
         "port", "AGENTWATCH_PORT", 8000, _parse_port, "TCP port `agentwatch serve` listens on."
@@ -101,6 +111,16 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         parse_optional_str,
         "Base URL used in `session_url` answers; default: `http://<host>:<port>`.",
+    ),
+    Setting(
+        "allowed_hosts",
+        "AGENTWATCH_ALLOWED_HOSTS",
+        None,
+        _parse_hosts,
+        "Host names requests may name (comma-separated; `*`: any) besides loopback, the "
+        "bind address and `public_url`'s host; others get 400 (DNS rebinding). Default: none, "
+        "or `*` when `host` is a wildcard (`0.0.0.0`, `::`), where the dashboard asks for a "
+        "login and a rebound name carries no login cookie.",
     ),
     Setting(
         "max_body_bytes",
@@ -121,7 +141,16 @@ SETTINGS: tuple[Setting, ...] = (
         "AGENTWATCH_MAX_INFLIGHT",
         256,
         parse_positive_int,
-        "Requests one server process handles at once; beyond it, 503 with Retry-After.",
+        "Requests with valid credentials one server process handles at once; requests "
+        "without (login form, unknown paths) get a separate pool of an eighth of it, at most "
+        "a quarter of that per client address; beyond, 503 (429 for one client) with Retry-After.",
+    ),
+    Setting(
+        "body_timeout",
+        "AGENTWATCH_BODY_TIMEOUT",
+        30.0,
+        parse_positive_float,
+        "Seconds a client has to send a whole request body (slower: 408, and its slot is freed).",
     ),
     Setting(
         "prices_file",
@@ -155,9 +184,11 @@ class ServerSettings:
     host: str
     port: int
     public_url: str | None
+    allowed_hosts: tuple[str, ...] | None
     max_body_bytes: int
     max_batch_events: int
     max_inflight: int
+    body_timeout: float
     prices_file: Path | None
     admin_password: str | None = dataclasses.field(default=None, repr=False)
 
@@ -187,8 +218,14 @@ class ServerSettings:
 
     @property
     def base_url(self) -> str:
-        """Base URL for links handed to clients (``session_url``)."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """Base URL for links handed to clients (``session_url``): ``public_url`` or ``listen_url``."""
+        return self.public_url.rstrip("/") if self.public_url else self.listen_url
+
+    @property
+    def listen_url(self) -> str:
+        """``http://<host>:<port>``, an IPv6 host in brackets."""
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"http://{host}:{self.port}"
 
     def replace(self, **changes: Any) -> ServerSettings:
         """A copy with ``changes`` applied."""

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SyncASGITransport", "TestServer", "inprocess_server", "uvicorn_server"]
 
-INPROCESS_URL = "http://agentwatch.test"
+INPROCESS_HOST = "agentwatch.test"
+INPROCESS_URL = f"http://{INPROCESS_HOST}"
 
 
 @dataclass
@@ -134,8 +135,18 @@ def _server_parts(
 
 @contextlib.contextmanager
 def inprocess_server(db_url: str | None = None, **settings: Any) -> Iterator[TestServer]:
-    """A server called in-process; ``server.transport`` is a thread-safe sync transport."""
-    with _server_parts(db_url, dict(settings)) as (app, storage, key, project_id):
+    """A server called in-process; ``server.transport`` is a thread-safe sync transport.
+
+    Its URL's host (``agentwatch.test``) is added to ``allowed_hosts``, unless every host
+    is allowed anyway (a wildcard ``host`` without ``allowed_hosts``).
+    """
+    from agentwatch.server.hosts import HostPolicy
+
+    given = settings.get("allowed_hosts")
+    host = ServerSettings.load(environ={}, host=settings.get("host")).host
+    if given is not None or not HostPolicy(host, None, None).any_host:
+        settings["allowed_hosts"] = (*(given or ()), INPROCESS_HOST)
+    with _server_parts(db_url, settings) as (app, storage, key, project_id):
         transport = SyncASGITransport(app)
         try:
             yield TestServer(INPROCESS_URL, key, project_id, app, storage, transport)

@@ -5,9 +5,10 @@ load the upstream release files that the ``fastapi-offline`` package ships, from
 server, and start them from our own static scripts, so they work with no network and
 under a CSP without inline script.
 
-Every docs route is in :data:`router`, the schema (``/openapi.json``) included: putting
-the pages and the schema behind the dashboard login is a change to this module only (the
-release files themselves are public code and need no guard).
+Every docs route is in :data:`router`, the schema (``/openapi.json``) included, and the
+pages and the schema are behind the dashboard login (when it asks for one): the schema
+answers 401, the pages redirect to ``/login``. The release files themselves are public
+code and need no guard.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from agentwatch.server.dashboard.render import render_html
+from agentwatch.server.dashboard.render import denied, render_html
 from agentwatch.server.dashboard.security import CSP, CSP_HEADER
 from agentwatch.server.errors import NotFound
 
@@ -58,20 +59,22 @@ def redoc_csp(style_nonce: str) -> str:
 
 
 @router.get("/openapi.json")
-def openapi_schema(request: Request) -> JSONResponse:
+def openapi_schema(request: Request) -> Response:
+    if (refused := denied(request, as_json=True)) is not None:
+        return refused
     return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs")
 def swagger_ui(request: Request) -> Response:
     """Swagger UI over this server's OpenAPI schema."""
-    return _page(request, "swagger")
+    return denied(request) or _page(request, "swagger")
 
 
 @router.get("/redoc")
 def redoc(request: Request) -> Response:
     """ReDoc over this server's OpenAPI schema."""
-    return _page(request, "redoc")
+    return denied(request) or _page(request, "redoc")
 
 
 @router.get(ASSET_PREFIX + "{name}")

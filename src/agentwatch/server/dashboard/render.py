@@ -1,5 +1,8 @@
 """Page rendering: one Jinja2 environment (autoescape always on), filters, and the
-helpers every dashboard route shares (login check, CSRF cookie, JSON-or-HTML answer)."""
+helpers every dashboard route shares (login check, CSRF cookie, JSON-or-HTML answer).
+
+The login check asks the database (logins end server-side), so :func:`denied` and
+:func:`logged_in` block: call them from plain ``def`` routes or a worker thread."""
 
 from __future__ import annotations
 
@@ -17,11 +20,20 @@ from agentwatch.server.dashboard.security import (
     CSRF_COOKIE,
     LOGIN_COOKIE,
     AdminAuth,
-    new_csrf_token,
+    new_csrf_nonce,
 )
+from agentwatch.server.errors import error_response
 from agentwatch.server.storage.records import Project
 
-__all__ = ["denied", "logged_in", "page", "pick_project", "render_html", "wants_json"]
+__all__ = [
+    "admin_auth",
+    "denied",
+    "logged_in",
+    "page",
+    "pick_project",
+    "render_html",
+    "wants_json",
+]
 
 # Autoescape for every template, whatever its name: everything shown may come from an LLM.
 _ENV = jinja2.Environment(
@@ -97,21 +109,28 @@ def render_html(template: str, **context: Any) -> str:
     return _ENV.get_template(template).render(**context)
 
 
+def admin_auth(request: Request) -> AdminAuth:
+    auth = request.app.state.admin_auth
+    assert isinstance(auth, AdminAuth)
+    return auth
+
+
 def logged_in(request: Request) -> bool:
-    auth: AdminAuth = request.app.state.admin_auth
-    return auth.logged_in(request.cookies.get(LOGIN_COOKIE))
+    """True when the visitor may see the dashboard. Blocks (database)."""
+    return admin_auth(request).logged_in(request.cookies.get(LOGIN_COOKIE))
 
 
 def wants_json(request: Request) -> bool:
     return request.query_params.get("format") == "json"
 
 
-def denied(request: Request) -> Response | None:
-    """None when the visitor may see the dashboard, else what to answer instead."""
+def denied(request: Request, *, as_json: bool = False) -> Response | None:
+    """None when the visitor may see the dashboard, else what to answer instead: a 401
+    for JSON (``?format=json`` or ``as_json``), else a redirect to the login page. Blocks."""
     if logged_in(request):
         return None
-    if wants_json(request):
-        return JSONResponse({"detail": "log in to the dashboard first"}, status_code=401)
+    if as_json or wants_json(request):
+        return error_response(request.url.path, 401, "log in to the dashboard first (/login)")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
 
@@ -123,29 +142,39 @@ def _quote(text: str) -> str:
 
 
 def page(
-    request: Request, template: str, data: dict[str, Any], *, status: int = 200, **extra: Any
+    request: Request,
+    template: str,
+    data: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
-    """``data`` as JSON for ``?format=json``, else rendered by ``template``."""
+    """``data`` as JSON for ``?format=json``, else rendered by ``template``.
+
+    Asks the database whether the visitor is logged in (for the navigation) unless
+    ``show_nav`` is given: pass it from async code."""
     if wants_json(request):
-        return JSONResponse(data, status_code=status)
-    csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
-    auth: AdminAuth = request.app.state.admin_auth
+        return JSONResponse(data, status_code=status, headers=headers)
+    nonce = request.cookies.get(CSRF_COOKIE) or new_csrf_nonce()
+    auth = admin_auth(request)
+    login_cookie = request.cookies.get(LOGIN_COOKIE)
     extra.setdefault("project", None)
     extra.setdefault("projects", [])
+    extra.setdefault("show_nav", auth.logged_in(login_cookie))
     html = render_html(
         template,
         data=data,
-        csrf=csrf,
+        csrf=auth.csrf_token(nonce, login_cookie),
         login_required=auth.required,
-        show_nav=auth.logged_in(request.cookies.get(LOGIN_COOKIE)),
         path=request.url.path,
         **extra,
     )
-    response = HTMLResponse(html, status_code=status)
-    if request.cookies.get(CSRF_COOKIE) != csrf:
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    if request.cookies.get(CSRF_COOKIE) != nonce:
         response.set_cookie(
             CSRF_COOKIE,
-            csrf,
+            nonce,
             httponly=True,
             samesite="strict",
             secure=request.app.state.secure_cookies,

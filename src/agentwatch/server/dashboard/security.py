@@ -1,15 +1,23 @@
-"""Dashboard login, signed cookies, CSRF tokens and security headers.
+"""Dashboard login, login cookies, CSRF tokens and security headers.
 
 A server bound to loopback only is reachable by this machine's users, who can read the
-database anyway, so it needs no login. Bound to any other interface, the pages and their
-JSON ask for the admin password. The login cookie is an HMAC-signed expiry (no server
-state), HttpOnly and SameSite=Strict; forms carry a double-submit CSRF token.
+database anyway, so it needs no login (the Host check of :mod:`agentwatch.server.hosts`
+keeps rebound web pages out). Bound to any other interface, the pages and their JSON ask
+for the admin password. Checking it runs scrypt in a worker thread, at most two at once,
+and failures are throttled per client (:mod:`.throttle`).
+
+The login cookie carries a random token, its expiry and an HMAC of both (HttpOnly,
+SameSite=Strict); the token's login is a database row (:mod:`.logins`) that logging out
+deletes, so a copied cookie dies with the logout. Forms carry a CSRF token that is an HMAC
+of the ``aw_csrf`` cookie's nonce and of the login: cookies do not isolate ports, so a page
+on another local port can plant any ``aw_csrf`` cookie, but it cannot sign one.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -19,6 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
+from agentwatch.server.dashboard.logins import LoginStore, token_hash
+from agentwatch.server.dashboard.throttle import LoginThrottle
+from agentwatch.server.hosts import is_loopback
+
 __all__ = [
     "CSP",
     "CSP_HEADER",
@@ -27,6 +42,7 @@ __all__ = [
     "AdminAuth",
     "hash_password",
     "is_loopback",
+    "new_csrf_nonce",
     "verify_password",
 ]
 
@@ -45,15 +61,10 @@ CSP_HEADER = "content-security-policy"
 
 _CSP_NAME = CSP_HEADER.encode()
 
-_LOOPBACK = {"127.0.0.1", "::1", "localhost", "[::1]"}
-
 # scrypt at n=2**14, r=8: ~16 MiB and some tens of ms per check, as OWASP suggests.
 _N, _R, _P = 2**14, 8, 1
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` only accepts connections from this machine."""
-    return host.strip().lower() in _LOOPBACK or host.startswith("127.")
+# Password checks at once: each takes 16 MiB and a core; more would only queue on the CPU.
+_CONCURRENT_CHECKS = 2
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -86,55 +97,104 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class AdminAuth:
-    """Checks the admin password and signs/verifies login cookies."""
-
-    def __init__(self, required: bool, password_hash: str | None, secret: str) -> None:
-        self.required = required
-        self._hash = password_hash
-        # A key of its own, derived from the JWT secret: a login cookie is never a JWT.
-        self._key = hashlib.sha256(b"agentwatch-dashboard\0" + secret.encode()).digest()
-
-    @classmethod
-    def create(cls, host: str, home: Path, env_password: str | None, secret: str) -> AdminAuth:
-        """Set up for ``host``; on first non-loopback start, make and print a password."""
-        if is_loopback(host):
-            return cls(False, None, secret)
-        if env_password:
-            return cls(True, hash_password(env_password), secret)
-        return cls(True, _load_or_create_hash(home), secret)
-
-    def check_password(self, password: str) -> bool:
-        return self._hash is not None and verify_password(self._hash, password)
-
-    def login_cookie(self, now: float | None = None) -> str:
-        expires = int((now or time.time()) + LOGIN_LIFETIME)
-        return f"{expires}.{self._sign(f'login|{expires}')}"
-
-    def logged_in(self, cookie: str | None, now: float | None = None) -> bool:
-        if not self.required:
-            return True
-        if not cookie or "." not in cookie:
-            return False
-        expires, _, signature = cookie.partition(".")
-        if not hmac.compare_digest(signature, self._sign(f"login|{expires}")):
-            return False
-        try:
-            return int(expires) > (now or time.time())
-        except ValueError:
-            return False
-
-    def _sign(self, text: str) -> str:
-        return _b64(hmac.new(self._key, text.encode(), hashlib.sha256).digest())
-
-
-def new_csrf_token() -> str:
+def new_csrf_nonce() -> str:
+    """The value of a fresh ``aw_csrf`` cookie (forms carry its signed form)."""
     return secrets.token_urlsafe(24)
 
 
-def csrf_ok(cookie: str | None, submitted: str | None) -> bool:
-    """Double submit: the form's token equals the SameSite=Strict cookie's."""
-    return bool(cookie and submitted) and hmac.compare_digest(str(cookie), str(submitted))
+class AdminAuth:
+    """Checks the admin password, keeps logins, and signs login cookies and CSRF tokens."""
+
+    def __init__(
+        self,
+        required: bool,
+        password_hash: str | None,
+        secret: str,
+        logins: LoginStore | None = None,
+    ) -> None:
+        """``logins`` is needed when ``required``: it is where logins live."""
+        if required and logins is None:
+            raise ValueError("a dashboard that asks for a login needs a LoginStore")
+        self.required = required
+        self.throttle = LoginThrottle()
+        self._hash = password_hash
+        self._logins = logins
+        # A key of its own, derived from the JWT secret: a login cookie is never a JWT.
+        self._key = hashlib.sha256(b"agentwatch-dashboard\0" + secret.encode()).digest()
+        self._checks: anyio.CapacityLimiter | None = None
+
+    @classmethod
+    def create(
+        cls, host: str, home: Path, env_password: str | None, secret: str, logins: LoginStore
+    ) -> AdminAuth:
+        """Set up for ``host``; on first non-loopback start, make and print a password."""
+        if is_loopback(host):
+            return cls(False, None, secret, logins)
+        if env_password:
+            return cls(True, hash_password(env_password), secret, logins)
+        return cls(True, _load_or_create_hash(home), secret, logins)
+
+    def check_password(self, password: str) -> bool:
+        """Blocks for one scrypt (tens of ms of CPU): see :meth:`password_matches`."""
+        return self._hash is not None and verify_password(self._hash, password)
+
+    async def password_matches(self, password: str) -> bool:
+        """:meth:`check_password` in a worker thread, at most two at once: the event loop
+        (``/health``, ingest) never waits for scrypt."""
+        if self._checks is None:
+            self._checks = anyio.CapacityLimiter(_CONCURRENT_CHECKS)
+        return await anyio.to_thread.run_sync(self.check_password, password, limiter=self._checks)
+
+    def start_login(self, now: float | None = None) -> str:
+        """A new login: stores it and returns its cookie value. Blocks (database)."""
+        assert self._logins is not None
+        token = secrets.token_urlsafe(32)
+        expires = int((now or time.time()) + LOGIN_LIFETIME)
+        self._logins.add(token, dt.datetime.fromtimestamp(expires, dt.timezone.utc))
+        return f"{token}.{expires}.{self._sign(f'login|{token}|{expires}')}"
+
+    def signed_token(self, cookie: str | None, now: float | None = None) -> str | None:
+        """The token of a login cookie this server signed and that has not expired.
+
+        No database: cheap enough to run on every request before its body is read. Whether
+        the login still exists (no logout since) is :meth:`logged_in`'s question.
+        """
+        if not cookie or cookie.count(".") != 2:
+            return None
+        token, expires, signature = cookie.split(".")
+        if not hmac.compare_digest(signature, self._sign(f"login|{token}|{expires}")):
+            return None
+        if not expires.isdigit() or int(expires) <= (now or time.time()):
+            return None
+        return token
+
+    def logged_in(self, cookie: str | None) -> bool:
+        """True when no login is required or ``cookie`` is a live login. Blocks (database)."""
+        if not self.required:
+            return True
+        token = self.signed_token(cookie)
+        return token is not None and self._logins is not None and self._logins.is_active(token)
+
+    def end_login(self, cookie: str | None) -> None:
+        """Log out: the cookie's login is deleted, so no copy of it works. Blocks (database)."""
+        token = self.signed_token(cookie)
+        if token is not None and self._logins is not None:
+            self._logins.remove(token)
+
+    def csrf_token(self, nonce: str, login_cookie: str | None) -> str:
+        """The token forms carry: bound to the ``aw_csrf`` nonce and to the login, if any."""
+        token = self.signed_token(login_cookie)
+        binding = token_hash(token) if token else ""
+        return self._sign(f"csrf|{nonce}|{binding}")
+
+    def csrf_ok(self, nonce: str | None, login_cookie: str | None, submitted: str | None) -> bool:
+        """True when ``submitted`` is the token this server made for this nonce and login."""
+        if not nonce or not submitted:
+            return False
+        return hmac.compare_digest(self.csrf_token(nonce, login_cookie), submitted)
+
+    def _sign(self, text: str) -> str:
+        return _b64(hmac.new(self._key, text.encode(), hashlib.sha256).digest())
 
 
 def _load_or_create_hash(home: Path) -> str:
@@ -142,7 +202,7 @@ def _load_or_create_hash(home: Path) -> str:
     if path.exists():
         return path.read_text(encoding="ascii").strip()
     password = secrets.token_urlsafe(18)
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another server process on this home was first

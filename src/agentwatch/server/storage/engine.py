@@ -8,6 +8,8 @@ psycopg 3, a pooled engine with pre-ping; concurrency is left to the database.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +61,7 @@ def create_engine(url: str) -> sa.Engine:
 
 def _sqlite_engine(url: URL) -> sa.Engine:
     assert url.database is not None
-    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    _create_private(Path(url.database).expanduser())
     # Enough pooled connections for every worker thread of the server (40 by default):
     # SQLite connections are cheap, and a request must never wait on the pool.
     engine = sa.create_engine(
@@ -79,6 +81,14 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         cursor.close()
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing database file 0600 in a missing directory 0700: sessions hold
+    prompts and completions. SQLite gives its -wal and -shm files the database's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def insert(dialect_name: str, table: sa.Table) -> Any:

@@ -21,6 +21,7 @@ __all__ = [
     "UTCDateTime",
     "agents",
     "api_keys",
+    "dashboard_logins",
     "developer_errors",
     "events",
     "metadata",
@@ -228,4 +229,16 @@ developer_errors = sa.Table(
     sa.Column("stack_trace", sa.Text(), nullable=True),
     sa.Column("host_env", sa.Text(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# One row per dashboard login (the login cookie's token, SHA-256 hashed): logging out
+# deletes it, so a copied cookie stops working on every server process of the database.
+# No foreign keys: it stands alone.
+dashboard_logins = sa.Table(
+    "dashboard_logins",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_dashboard_logins_expires", "expires_at"),
 )
