@@ -15,11 +15,16 @@ from agentwatch.server.dashboard import apidocs
 from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import AdminAuth, hash_password
 from agentwatch.server.errors import BadRequest, ServerError, Unauthorized
+from agentwatch.server.limits import AdmissionMiddleware
 from agentwatch.server.precheck import CredentialPrecheck
-from agentwatch.server.routes import api, dashboard, login, v2
+from agentwatch.server.routes import agentops4, api, dashboard, login, otlp, v2
 from agentwatch.server.testing import TestServer, inprocess_server
 
-ROUTES = [r for module in (v2, api, dashboard, login, apidocs) for r in module.router.routes]
+ROUTES = [
+    r
+    for module in (v2, otlp, agentops4, api, dashboard, login, apidocs)
+    for r in module.router.routes
+]
 
 
 @pytest.fixture
@@ -90,19 +95,26 @@ def test_routes_that_need_an_api_key(server: TestServer) -> None:
     assert _refusal(gate, f"/v2/sessions/{uuid.uuid4()}/stats", "GET").status_code == 401
 
 
-def test_other_routes_are_never_refused_but_credentials_are_recognised(server: TestServer) -> None:
+def test_opentelemetry_routes_take_every_credential_form_before_the_body(
+    server: TestServer,
+) -> None:
     gate = _precheck(server)
     key = server.api_key
     basic_user = base64.b64encode(f"{key}:".encode()).decode()
     basic_password = base64.b64encode(f"pk-lf-x:{key}".encode()).decode()
+    project_token = server.app.state.context.signer.issue_project_token(
+        server.project_id, str(uuid.uuid4())
+    )
     for headers in (
         {"authorization": f"Bearer {key}"},
         {"authorization": key},
         {"authorization": f"Basic {basic_user}"},
         {"authorization": f"Basic {basic_password}"},
+        {"authorization": f"Bearer {project_token}"},
         {"x_agentops_api_key": key},
     ):
-        assert _check(gate, "/v1/traces", **headers) == server.project_id, headers
+        for path in ("/v1/traces", "/v1/logs", "/api/public/otel/v1/traces", "/v4/logs/upload/"):
+            assert _check(gate, path, **headers) == server.project_id, (path, headers)
     for headers in (
         {},
         {"authorization": f"Bearer {uuid.uuid4()}"},
@@ -110,9 +122,62 @@ def test_other_routes_are_never_refused_but_credentials_are_recognised(server: T
         {"authorization": "Bearer a.b.c"},
         {"x_agentops_api_key": "nonsense"},
     ):
-        assert _check(gate, "/v1/traces", **headers) is None, headers
+        refused = _refusal(gate, "/v1/traces", **headers)
+        assert refused.status_code == 401, headers
+        assert "X-Agentops-Api-Key" in refused.message
+
+
+def test_other_routes_are_never_refused_but_credentials_are_recognised(server: TestServer) -> None:
+    gate = _precheck(server)
+    key = server.api_key
+    for headers in ({"authorization": f"Bearer {key}"}, {"x_agentops_api_key": key}):
+        assert _check(gate, "/login", **headers) == server.project_id, headers
+    assert _check(gate, "/login", authorization=f"Bearer {uuid.uuid4()}") is None
     assert _check(gate, "/login") is None
+    assert _check(gate, "/sessions", "GET") is None
     assert _check(gate, "/v2/create_events", "GET") is None  # wrong method: the router's 405
+
+
+def test_a_page_loading_its_scripts_at_once_is_never_refused() -> None:
+    """A loopback dashboard has no credential: its dozen scripts must not count against
+    the small pool of requests without one (8 in flight per client here)."""
+
+    async def scenario() -> list[int]:
+        release = asyncio.Event()
+
+        async def app(scope: dict[str, object], receive: object, send: object) -> None:
+            await release.wait()
+
+        async def no_credential(scope: object) -> None:
+            return None
+
+        admission = AdmissionMiddleware(app, no_credential, max_inflight=256)  # type: ignore[arg-type]
+        statuses: list[int] = []
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(int(message["status"]))  # type: ignore[call-overload]
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b""}
+
+        def request(path: str) -> dict[str, object]:
+            return {"type": "http", "method": "GET", "path": path, "client": ("127.0.0.1", 1)}
+
+        scripts = [
+            asyncio.create_task(admission(request(f"/static/m{i}.js"), receive, send))
+            for i in range(24)
+        ]
+        pages = [
+            asyncio.create_task(admission(request("/sessions"), receive, send)) for _ in range(9)
+        ]
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(*scripts, *pages)
+        return statuses
+
+    statuses = asyncio.run(scenario())
+    assert statuses == [429]  # only the ninth page of one client, none of the scripts
 
 
 def test_a_signed_login_cookie_counts_as_a_credential(server: TestServer) -> None:

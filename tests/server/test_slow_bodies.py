@@ -184,6 +184,9 @@ def test_a_slow_authenticated_body_gets_408_and_frees_its_slot(tmp_path: Path) -
         session_id, jwt = _session(http, key)
         slow = Trickle(port, "/v2/create_events", {"Authorization": f"Bearer {jwt}"}, 1000)
         slow.tick()
+        # Give the server the moment it needs to admit the trickle before the first probe
+        # races it for the only slot (the probe would win, and the trickle get the 503).
+        time.sleep(0.5)
         # Wait until it holds the only slot: an authenticated request is then shed.
         accepted = 0
         while True:

@@ -96,7 +96,7 @@ class AdmissionMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == "/health":
+        if scope["type"] != "http" or _exempt(scope):
             await self.app(scope, receive, send)
             return
         try:
@@ -116,6 +116,16 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
         finally:
             pool.give_back(client)
+
+
+def _exempt(scope: Scope) -> bool:
+    """``/health``, and the dashboard's own files: a page loads a dozen scripts at once,
+    without credentials on a loopback server, and a file read holds no body and no
+    database connection."""
+    path = scope.get("path", "")
+    if path == "/health":
+        return True
+    return path.startswith("/static/") and scope.get("method") in ("GET", "HEAD")
 
 
 def _client(scope: Scope) -> str:
