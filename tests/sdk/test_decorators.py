@@ -111,15 +111,17 @@ def test_track_agent_names_events_and_registers_agents(server: TestServer, clien
     by_agent = {(e["agent_id"], e["event_type"]) for e in stored["events"]}
     assert by_agent == {
         (planner.agentwatch_agent_id, "actions"),  # type: ignore[attr-defined]
+        (planner.agentwatch_agent_id, "agents"),  # type: ignore[attr-defined]
         (researcher.agentwatch_agent_id, "tools"),  # type: ignore[attr-defined]
+        (researcher.agentwatch_agent_id, "agents"),  # type: ignore[attr-defined]
         (None, "actions"),
     }
 
 
 def test_agent_names_are_bounded() -> None:
-    from agentwatch.session.registry import registry
+    from agentwatch.session import sessions
 
-    limit = 10_000  # _BoundedNames.limit
+    limit = 10_000  # _Bounded.limit
     for _ in range(limit + 50):
         Planner("x")
-    assert len(registry.agent_names) <= limit
+    assert len(sessions.agents) <= limit

@@ -15,12 +15,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentwatch.events import ErrorEvent, LLMEvent, now_iso
 from agentwatch.instrumentation import _genai, _tokens
-from agentwatch.session.registry import registry
-from agentwatch.session.session import Session
+from agentwatch.session import Session, sessions
+
+if TYPE_CHECKING:
+    from agentwatch.session.registry import Scope
 
 __all__ = [
     "Accumulator",
@@ -66,6 +68,7 @@ class LLMCall:
         self.endpoint = endpoint
         self.session = session
         self.capture_content = session.manager.config.capture_content
+        self.registry = registry = session.manager.registry
         params = _genai.request_params(kwargs)
         self.prompt = endpoint.prompt(kwargs)
         self.event = LLMEvent(
@@ -73,6 +76,7 @@ class LLMCall:
             params=params,
             # Taken now: a stream may end in another context (or the finalizer thread).
             agent_id=registry.current_agent(),
+            parent_id=registry.parent_for(session.session_id),
             gen_ai=_genai.request_attributes(endpoint.system, params),
         )
         self.completion: dict[str, Any] | None = None
@@ -118,8 +122,16 @@ class LLMCall:
             internal_error("recording an LLM response")
         return result
 
+    def open_span(self) -> contextvars.Token[Scope | None]:
+        """Make the call the open span while the library runs it (see :meth:`close_span`)."""
+        event = self.event
+        return self.registry.open_span(event.id, self.session.session_id, agent_id=event.agent_id)
+
+    def close_span(self, token: contextvars.Token[Scope | None]) -> None:
+        self.registry.close_span(token)
+
     def finish(self, exc: BaseException | None = None) -> None:
-        """Record the event (and, given ``exc``, an ErrorEvent linked to it). Once only."""
+        """Record the event (and, given ``exc``, an ErrorEvent under it). Once only."""
         if self._done:
             return
         self._done = True
@@ -129,7 +141,7 @@ class LLMCall:
             if exc is not None:
                 error = ErrorEvent(trigger_event=event, exception=exc, code=_status_code(exc))
                 error.agent_id = event.agent_id
-                self.session.record(error)
+                self.session.record(error, parent=event)
         except Exception:
             internal_error("recording an LLM event")
 
@@ -196,7 +208,7 @@ def begin(endpoint: Endpoint, kwargs: dict[str, Any]) -> LLMCall | None:
     if _recording.get():
         return None
     try:
-        session = explicit if isinstance(explicit, Session) else registry.current()
+        session = explicit if isinstance(explicit, Session) else sessions.current()
         if session is None:
             if not _no_session_logged:
                 _no_session_logged = True
@@ -218,13 +230,14 @@ def sync_wrapper(original: Callable[..., Any], endpoint: Endpoint) -> Callable[.
         call = begin(endpoint, kwargs)
         if call is None:
             return original(self, *args, **kwargs)
-        token = _recording.set(True)
+        token, span = _recording.set(True), call.open_span()
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
             call.finish(exc)
             raise
         finally:
+            call.close_span(span)
             _recording.reset(token)
         return call.returned(result)
 
@@ -240,13 +253,14 @@ def async_wrapper(original: Callable[..., Any], endpoint: Endpoint) -> Callable[
         call = begin(endpoint, kwargs)
         if call is None:
             return await original(self, *args, **kwargs)
-        token = _recording.set(True)
+        token, span = _recording.set(True), call.open_span()
         try:
             result = await original(self, *args, **kwargs)
         except BaseException as exc:
             call.finish(exc)
             raise
         finally:
+            call.close_span(span)
             _recording.reset(token)
         return call.returned(result)
 
