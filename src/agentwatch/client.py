@@ -69,7 +69,7 @@ class Client:
         api = SessionApiClient(self.config, transport=transport)
         self.telemetry = SessionTelemetry(self.config, api, span_processors=span_processors)
         self._closed = False
-        exit_hooks.register(self)
+        exit_hooks.register(self, handle_signals=self.config.handle_signals)
         if self.config.instrument_llm_calls:
             # Patches openai/anthropic if imported, else when they are; imports neither.
             from agentwatch import instrumentation

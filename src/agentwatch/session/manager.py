@@ -125,6 +125,7 @@ class SessionManager:
                 "record() takes an Event (ActionEvent, ToolEvent, LLMEvent, ErrorEvent), "
                 f"not {type(event).__name__}"
             )
+        parent_id = None if parent is None else parent_id_of(parent)
         state = self.state
         if not state.is_running:
             self._warn_ended()
@@ -132,7 +133,7 @@ class SessionManager:
             return
         if event.end_timestamp is None:
             event.end_timestamp = now_iso()
-        self._place(event, parent)
+        self._place(event, parent_id)
         agent_id = event.agent_id
         with self._lock:
             if agent_id is not None and agent_id not in self._agents:
@@ -141,10 +142,10 @@ class SessionManager:
             self._counts[kind] = self._counts.get(kind, 0) + 1
         self._queue(event)
 
-    def _place(self, event: Event, parent: Parent | None) -> None:
+    def _place(self, event: Event, parent_id: str | uuid.UUID | None) -> None:
         """Set the event's parent and agent from the running context where not given."""
-        if parent is not None:
-            event.parent_id = parent_id_of(parent)
+        if parent_id is not None:
+            event.parent_id = parent_id
         scope = self.registry.scope()
         if scope is not None:
             if event.parent_id is None:
