@@ -5,6 +5,10 @@ only build and record an event: no I/O, no change to the arguments the library s
 (bar ``session=``, which is ours), and the original's result or exception reaches the
 caller unchanged. Failures of our own code are logged once and swallowed: the user's
 call never fails because of agentwatch.
+
+In the session tree, the call's event nests under the span open when the call was made
+(taken then: a stream may end elsewhere), and while the library runs the call it is the
+open span itself, so what is recorded meanwhile nests under it.
 """
 
 from __future__ import annotations

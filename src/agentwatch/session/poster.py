@@ -39,7 +39,7 @@ logger = logging.getLogger("agentwatch")
 # server that answers "slow down" (429), which is its normal way of pacing us.
 _OUTAGE_REASONS = frozenset({"connect", "network", "timeout", "http_502", "http_503", "http_504"})
 # An attempt this long without an answer is worth mentioning when delivery stalls.
-_STALLED_AFTER = 1.0
+_STALLED_AFTER = 0.2
 
 
 class RetryingPoster:
@@ -109,7 +109,7 @@ class RetryingPoster:
             started = min(self._attempts.values(), default=None)
         waited = None if started is None else time.monotonic() - started
         if waited is not None and waited >= _STALLED_AFTER:
-            return f"the server at {self._config.endpoint} has not answered for {waited:.0f} s"
+            return f"the server at {self._config.endpoint} has not answered for {waited:.1f} s"
         return None
 
     def close(self) -> None:

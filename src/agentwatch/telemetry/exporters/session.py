@@ -99,8 +99,11 @@ class SessionExporter:
         work = deque(self._limit.chunks(events))
         while work:
             chunk = work.popleft()
-            if len(chunk) == 1 and self._limit.too_large(chunk[0]):
-                self._too_large(session_id, chunk, account)
+            if self._limit.too_large(chunk):
+                if len(chunk) == 1:
+                    self._too_large(session_id, chunk, account)
+                else:  # cut before the cap came down: cut again rather than be refused
+                    work.extendleft(reversed(self._limit.chunks(chunk)))
                 continue
             try:
                 self._transport.create_events(session_id, chunk)

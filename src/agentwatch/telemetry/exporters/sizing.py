@@ -46,9 +46,9 @@ class BodyLimit:
         self.refused_at = size if self.refused_at is None else min(self.refused_at, size)
         self.cap = min(self.cap, max(size // 2, 1))
 
-    def too_large(self, event: bytes) -> bool:
-        """True if a body with this event alone is one the server already refused."""
-        return self.refused_at is not None and body_size((event,)) >= self.refused_at
+    def too_large(self, events: Sequence[bytes]) -> bool:
+        """True if a body carrying ``events`` is no smaller than one the server refused."""
+        return self.refused_at is not None and body_size(events) >= self.refused_at
 
     def chunks(self, events: list[bytes]) -> list[list[bytes]]:
         """``events`` in order, cut into runs of at most the cap (one event at least)."""
