@@ -152,6 +152,7 @@ class Event:
     parent_id: str | uuid.UUID | None = field(default=None, kw_only=True)
     kind: str | None = field(default=None, kw_only=True)
     name: str | None = field(default=None, kw_only=True)
+    status: str | None = field(default=None, kw_only=True)
 
     def _wire_extra(self, wire: dict[str, Any]) -> None:
         """Adjust the wire mapping for this event type (aliases, derived fields)."""
@@ -226,6 +227,7 @@ class ErrorEvent(Event):
     """
 
     event_type: str = EventType.ERROR.value
+    status: str | None = field(default="error", kw_only=True)
     trigger_event: Event | None = None
     exception: BaseException | None = None
     error_type: str | None = None
@@ -268,7 +270,7 @@ class AgentEvent(Event):
 
 
 # Tree fields sent only when set: the server reads an absent one as null.
-_OPTIONAL = ("parent_id", "kind", "name")
+_OPTIONAL = ("parent_id", "kind", "name", "status")
 
 
 def to_wire(event: Event, session_id: str) -> dict[str, Any]:

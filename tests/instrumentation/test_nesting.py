@@ -86,6 +86,8 @@ def test_a_failed_llm_call_has_its_error_under_it(
     assert llm["parent_id"] == tool["id"]
     assert error["parent_id"] == llm["id"] == error["trigger_event_id"]
     assert error["code"] == "500"
+    assert llm["data"]["status"] == "error"
+    assert "status" not in tool["data"]  # the tool caught the exception
 
 
 async def test_async_llm_calls_in_an_agent_method_nest_under_the_agent(

@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from agentwatch import ActionEvent, Client, LLMEvent
 from agentwatch.server.testing import TestServer
@@ -176,6 +177,21 @@ def test_the_session_tree_is_the_span_tree(
     assert json.loads(llm.to_json())["parent_id"] == f"0x{block.id.int & LOW_64:016x}"
     stored = {e["id"]: e for e in server.session(session.session_id)["events"]}
     assert stored[str(inner.id)]["parent_id"] == str(block.id)
+
+
+def test_a_span_that_raised_has_the_error_status(make_client: Callable[..., Client]) -> None:
+    memory = InMemorySpanExporter()
+    client = make_client(span_processors=[SimpleSpanProcessor(memory)])
+    session = client.start_session()
+    with pytest.raises(RuntimeError), session.span("boom"):
+        raise RuntimeError("boom")
+    session.end_session("Success")
+    client.shutdown()
+    span, error = memory.get_finished_spans()
+    assert (span.name, error.name) == ("actions", "errors")
+    assert span.status.status_code is StatusCode.ERROR
+    assert error.parent == span.context
+    assert error.status.status_code is StatusCode.ERROR
 
 
 def test_no_tracer_provider_is_made_or_installed(make_client: Callable[..., Client]) -> None:

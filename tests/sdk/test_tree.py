@@ -55,11 +55,13 @@ class Tree:
         return [e for e in self.events if e.get("parent_id") == wanted]
 
     def path(self, event: dict[str, Any]) -> list[str]:
-        """Names from the root down to ``event`` (action_type, tool name, agent name...)."""
+        """Names from the root down to ``event``, as the SDK sent them (action_type, tool
+        or agent name), else the event type."""
         names: list[str] = []
         node: dict[str, Any] | None = event
         while node is not None:
-            names.append(str(node.get("name") or node.get("action_type") or node["event_type"]))
+            sent = node["data"]
+            names.append(str(sent.get("action_type") or sent.get("name") or node["event_type"]))
             node = self.parent(node)
         return names[::-1]
 
@@ -119,6 +121,8 @@ def test_a_failed_call_has_its_error_under_it(server: TestServer, client: Client
     error = tree.one(event_type="errors")
     assert tree.path(error) == ["outer", "fragile", "errors"]
     assert error["trigger_event_id"] == tool["id"]
+    assert tool["data"]["status"] == "error"  # the span that raised
+    assert "status" not in tree.one(action_type="outer")["data"]  # it caught the error
 
 
 # -- agents -------------------------------------------------------------------------------
@@ -230,6 +234,8 @@ def test_a_failing_span_block_records_its_error_and_reraises(
     error = tree.one(event_type="errors")
     assert tree.path(error) == ["slow step", "errors"]
     assert error["error_type"] == "TimeoutError"
+    assert tree.parent(error) is not None
+    assert tree.parent(error)["data"]["status"] == "error"  # type: ignore[index]
 
 
 def test_module_level_span_uses_the_current_session(server: TestServer, client: Client) -> None:

@@ -175,6 +175,7 @@ class LLMCall:
         )
         if exc is not None:
             attributes["error.type"] = type(exc).__name__
+            event.status = "error"
         return event
 
     def _estimate_missing_tokens(self) -> None:

@@ -111,6 +111,8 @@ class OpenSpan:
         session = self.session if self.session is not None else self.registry.current()
         if session is None:
             return
+        if exc is not None:
+            event.status = "error"
         session.record(event)
         if exc is not None:
             error = ErrorEvent(trigger_event=event, exception=exc, agent_id=event.agent_id)

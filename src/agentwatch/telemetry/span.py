@@ -27,6 +27,7 @@ from agentwatch.telemetry import attributes
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+    from opentelemetry.trace import StatusCode
 
 __all__ = ["EventSpans", "span_id_of", "trace_id_of"]
 
@@ -52,7 +53,7 @@ class EventSpans:
 
     def build(self, wire: Mapping[str, Any], data: bytes) -> ReadableSpan:
         from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+        from opentelemetry.trace import SpanContext, SpanKind, Status, TraceFlags
 
         session_id = str(wire["session_id"])
         trace_id = trace_id_of(session_id)
@@ -72,6 +73,7 @@ class EventSpans:
             resource=self.resource,
             attributes=_attributes(wire, session_id, data),
             kind=SpanKind.INTERNAL,
+            status=Status(_status_code(wire.get("status"))),
             start_time=_nanos(wire.get("init_timestamp")),
             end_time=_nanos(wire.get("end_timestamp")),
             instrumentation_scope=self.scope,
@@ -101,6 +103,14 @@ def _attributes(wire: Mapping[str, Any], session_id: str, data: bytes) -> dict[s
         if value is not None:
             attrs[key] = str(value)
     return attrs
+
+
+def _status_code(status: object) -> StatusCode:
+    from opentelemetry.trace import StatusCode
+
+    if status == "error":
+        return StatusCode.ERROR
+    return StatusCode.OK if status == "ok" else StatusCode.UNSET
 
 
 def span_id_of(event_id: object) -> int:
