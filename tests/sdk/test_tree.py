@@ -366,3 +366,17 @@ def test_a_span_id_is_the_events_id_on_the_wire(server: TestServer, client: Clie
     tree = Tree(server, session)
     assert tree.one(action_type="outer")["parent_id"] == str(block.id)
     assert uuid.UUID(tree.one(name="block")["id"]) == block.id
+
+
+def test_a_span_left_in_another_context_is_still_recorded_and_never_raises(
+    server: TestServer, client: Client
+) -> None:
+    # As when the event loop finalizes an async generator: __exit__ runs elsewhere.
+    session = client.start_session()
+    block = session.span("moved")
+    block.__enter__()
+    contextvars.Context().run(block.__exit__, None, None, None)
+    session.record(ActionEvent(action_type="after"))  # this context still has it open
+    tree = Tree(server, session)
+    assert tree.one(name="moved").get("parent_id") is None
+    assert tree.path(tree.one(action_type="after")) == ["moved", "after"]

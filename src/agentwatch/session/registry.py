@@ -159,7 +159,13 @@ class Registry(Generic[S]):
         return _scope.set(Scope(span_id, session_id, agent_id, outer))
 
     def close_span(self, token: contextvars.Token[Scope | None]) -> None:
-        _scope.reset(token)
+        """Close the span ``token`` opened. Never raises: a block finished in another
+        context than it started in (an async generator finalized by the event loop) has
+        nothing to restore there."""
+        try:
+            _scope.reset(token)
+        except (ValueError, RuntimeError):
+            pass
 
     def scope(self) -> Scope | None:
         """The innermost open span of this context, or None."""

@@ -125,7 +125,8 @@ class SpanBlock:
     As a context manager it yields the event under construction (set its ``returns``,
     tokens, ...); as a decorator each call is one span, with its arguments as
     ``params`` and its result as ``returns``. The session is the one given, else the
-    one current when the block is entered.
+    one current when the block is entered. One block object may be entered again once
+    left, or nested in itself, but not by two threads or tasks at once (make one each).
     """
 
     __slots__ = ("_make_event", "_open", "_parent", "_registry", "_session")
