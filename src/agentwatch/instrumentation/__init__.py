@@ -23,7 +23,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from agentwatch.instrumentation import _patching
-from agentwatch.instrumentation._call import internal_error
+from agentwatch.instrumentation._errors import internal_error
 
 __all__ = ["LIBRARIES", "instrument", "uninstrument"]
 

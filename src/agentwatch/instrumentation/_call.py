@@ -19,38 +19,22 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from agentwatch.events import ErrorEvent, LLMEvent, now_iso
 from agentwatch.instrumentation import _genai, _tokens
+from agentwatch.instrumentation._errors import internal_error
+from agentwatch.instrumentation._stream import Accumulator, AsyncStreamProxy, StreamProxy
 from agentwatch.session import Session, sessions
 
 if TYPE_CHECKING:
     from agentwatch.session.registry import Scope
 
-__all__ = [
-    "Accumulator",
-    "Endpoint",
-    "LLMCall",
-    "async_wrapper",
-    "begin",
-    "internal_error",
-    "sync_wrapper",
-]
+__all__ = ["Endpoint", "LLMCall", "async_wrapper", "begin", "messages_list", "sync_wrapper"]
 
 logger = logging.getLogger("agentwatch")
 
 ORIGINAL = "__agentwatch_original__"
-
-
-class Accumulator(Protocol):
-    """Gathers a stream's chunks into the call's event."""
-
-    def add(self, item: Any) -> bool:
-        """Take one chunk; True when it carries output (text or a tool call)."""
-
-    def apply(self, call: LLMCall) -> None:
-        """Write what was gathered (model, completion, usage, stop reason) to ``call``."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +96,6 @@ class LLMCall:
 
     def returned(self, result: Any) -> Any:
         """Record a whole response, or wrap a stream so its end records the event."""
-        from agentwatch.instrumentation._stream import AsyncStreamProxy, StreamProxy
-
         endpoint = self.endpoint
         try:
             if isinstance(result, endpoint.stream_types):
@@ -271,21 +253,6 @@ def async_wrapper(original: Callable[..., Any], endpoint: Endpoint) -> Callable[
 
     setattr(create, ORIGINAL, original)
     return create
-
-
-# -- our own failures ------------------------------------------------------------------------
-
-internal_errors: dict[str, int] = {}
-
-
-def internal_error(where: str) -> None:
-    """Log a bug of ours once per place (with its traceback) and count it; never raises."""
-    count = internal_errors.get(where, 0)
-    internal_errors[where] = count + 1
-    if count == 0:
-        logger.exception(
-            "internal error while %s (the call itself is unaffected; please report this)", where
-        )
 
 
 def messages_list(kwargs: dict[str, Any], key: str) -> list[Any] | None:
