@@ -173,10 +173,14 @@ class SessionManager:
         else:
             known.name = name
         with self._lock:
-            self._register_agent(agent_id)
+            if agent_id in self._agents:  # known here already: a new display name
+                self.telemetry.create_agent(self.state.session_id, agent_id, name)
+            else:
+                self._register_agent(agent_id)
         return agent_id
 
     def _register_agent(self, agent_id: str) -> None:
+        """First sight of ``agent_id`` in this session: register it, note its span."""
         self._agents.add(agent_id)
         info = self.registry.agents.get(agent_id)
         name = "agent" if info is None else info.name

@@ -154,10 +154,10 @@ class ExportProcessor:
 
     def pending(self) -> int:
         """Events queued or in flight: neither delivered nor dropped yet."""
-        with self._lock:
-            in_flight = self._in_flight
-        queued = sum(1 for item in self._queue.copy() if type(item) is QueuedEvent)
-        return queued + (0 if in_flight is None else in_flight.unsettled)
+        with self._lock:  # no batch leaves the queue meanwhile: none is counted twice
+            in_flight = 0 if self._in_flight is None else self._in_flight.unsettled
+            queued = sum(1 for item in self._queue.copy() if type(item) is QueuedEvent)
+        return queued + in_flight
 
     def shutdown(self, timeout_millis: int = 5_000) -> None:
         """Flush within the timeout, then stop the worker.

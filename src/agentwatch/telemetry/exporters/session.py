@@ -65,13 +65,12 @@ class SessionExporter:
         budget = _Refusals(REFUSALS_PER_BATCH)
         waiting: dict[str, list[bytes]] = {}
         for item in batch:
-            if type(item) is QueuedEvent:
+            if isinstance(item, QueuedEvent):
                 events = waiting.get(item.session_id)
                 if events is None:
                     waiting[item.session_id] = events = []
                 events.append(item.data)
                 continue
-            assert not isinstance(item, QueuedEvent)
             earlier = waiting.pop(item.session_id, None)
             if earlier:
                 self._send_events(item.session_id, earlier, account, budget)
@@ -93,17 +92,18 @@ class SessionExporter:
     ) -> None:
         if not self._ensure_created(session_id):
             reason = self._refused.get(session_id, "session_not_created")
-            detail = f"session {session_id} is not on the server"
+            problem = self._transport.problem()
+            detail = f"session {session_id} is not on the server" + (
+                f": {problem}" if problem else ""
+            )
             account.dropped(reason, len(events), detail, session_id=session_id)
             return
         work = deque(self._limit.chunks(events))
         while work:
             chunk = work.popleft()
             if self._limit.too_large(chunk):
-                if len(chunk) == 1:
-                    self._too_large(session_id, chunk, account)
-                else:  # cut before the cap came down: cut again rather than be refused
-                    work.extendleft(reversed(self._limit.chunks(chunk)))
+                # Cut before the cap came down: cut again rather than be refused.
+                self._cut_again(session_id, chunk, work, account)
                 continue
             try:
                 self._transport.create_events(session_id, chunk)
@@ -115,14 +115,21 @@ class SessionExporter:
                 if not budget.spend():
                     self._give_up(session_id, [*chunk, *(e for c in work for e in c)], account)
                     return
-                if len(chunk) == 1:
-                    self._too_large(session_id, chunk, account)
-                else:
-                    work.extendleft(reversed(self._limit.chunks(chunk)))
+                self._cut_again(session_id, chunk, work, account)
             except ApiError as exc:
                 account.dropped(exc.reason, len(chunk), str(exc), session_id=session_id)
             else:
                 account.delivered(len(chunk))
+
+    def _cut_again(
+        self, session_id: str, chunk: list[bytes], work: deque[list[bytes]], account: BatchAccount
+    ) -> None:
+        """Put ``chunk`` back at the front of ``work`` in requests under the cap; a lone
+        event too large for the server is dropped instead."""
+        if len(chunk) == 1:
+            self._too_large(session_id, chunk, account)
+        else:
+            work.extendleft(reversed(self._limit.chunks(chunk)))
 
     def _too_large(self, session_id: str, chunk: list[bytes], account: BatchAccount) -> None:
         size = body_size(chunk)
