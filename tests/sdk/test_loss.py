@@ -224,3 +224,42 @@ def test_a_server_with_a_small_body_limit_gets_everything_but_the_oversized_even
     # A handful of 413s to find the limit (the huge event's among them), then requests under it.
     assert 0 < len(refused) <= 8
     assert len(sent) - len(refused) <= 8
+
+
+def test_an_outage_is_told_once_and_so_is_its_end(
+    server: TestServer, make_client: Callable[..., Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agentwatch")
+    assert server.transport is not None
+    refusing = RefusingTransport(
+        server.transport, path="/v2/create_events", status=503, message="overloaded"
+    )
+    client = make_client(transport=refusing)
+    session = client.start_session()
+    refusing.refuse_next = 2  # two attempts refused, then the server recovers
+    for i in range(60):
+        session.record(ActionEvent(action_type="a", params={"i": i}))
+    assert session.end_session("Success", timeout=30) is not None
+    assert refusing.refused == 2
+    assert client.dropped == {}
+    assert len(server.session(session.session_id)["events"]) == 60
+    down = f"the agentwatch server at {server.url} is unavailable"
+    assert [w for w in _warnings(caplog) if down in w] == [
+        f"{down} (POST /v2/create_events answered HTTP 503: overloaded); "
+        "events are kept and retried for up to 300 s"
+    ]
+    up = [r.getMessage() for r in caplog.records if "answers again" in r.getMessage()]
+    assert up == [f"the agentwatch server at {server.url} answers again"]
+
+
+def test_an_agent_registered_again_keeps_one_span(server: TestServer, client: Client) -> None:
+    from .test_tree import Researcher
+
+    session = client.start_session()
+    researcher = Researcher()
+    researcher.research("Rome")
+    session.create_agent("lead researcher", researcher.agentwatch_agent_id)  # type: ignore[attr-defined]
+    tree = Tree(server, session)
+    span = tree.one(event_type="agents")  # exactly one
+    assert span["data"]["name"] == "lead researcher"
+    assert [a["name"] for a in server.session(session.session_id)["agents"]] == ["lead researcher"]

@@ -203,8 +203,10 @@ class RetryingPoster:
         if failure.reason not in _OUTAGE_REASONS or self._outage is not None:
             return
         endpoint = self._config.endpoint
-        what = failure.what if isinstance(failure, _Unreachable) else str(failure)
-        self._outage = f"cannot reach the agentwatch server at {endpoint} ({what})"
+        if isinstance(failure, _Unreachable):
+            self._outage = f"cannot reach the agentwatch server at {endpoint} ({failure.what})"
+        else:
+            self._outage = f"the agentwatch server at {endpoint} is unavailable ({failure})"
         logger.warning(
             "%s; events are kept and retried for up to %g s",
             self._outage,
