@@ -66,8 +66,8 @@ class Client:
             )
         _configure_logging(self.config.log_level)
         self.registry = sessions
-        api = SessionApiClient(self.config, transport=transport)
-        self.telemetry = SessionTelemetry(self.config, api, span_processors=span_processors)
+        self.api = SessionApiClient(self.config, transport=transport)
+        self.telemetry = SessionTelemetry(self.config, self.api, span_processors=span_processors)
         self._closed = False
         exit_hooks.register(self, handle_signals=self.config.handle_signals)
         if self.config.instrument_llm_calls:
