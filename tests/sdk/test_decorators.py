@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentwatch import Client, Session, record_action, record_tool, track_agent
 from agentwatch.server.testing import TestServer
+from agentwatch.session.spans import CallParams
 
 
 @record_action()
@@ -125,3 +129,44 @@ def test_agent_names_are_bounded() -> None:
     for _ in range(limit + 50):
         Planner("x")
     assert len(sessions.agents) <= limit
+
+
+# -- the arguments as params: the fast path gives what Signature.bind gives -------------------
+
+
+def _plain(a: int, b: str = "b", *, c: float = 1.5, d: Any = None) -> None: ...
+
+
+def _method(self: Any, x: int, y: int = 2) -> None: ...
+
+
+def _star(a: int, *rest: int, key: str = "k", **extra: Any) -> None: ...
+
+
+def _required_kw(a: int, *, must: str) -> None: ...
+
+
+def _by_bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    signature = inspect.signature(func)
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {"args": list(args), "kwargs": dict(kwargs)}
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k not in {"self", "cls"}}
+
+
+_NAMES = st.sampled_from(["a", "b", "c", "d", "x", "y", "self", "key", "must", "zz"])
+
+
+@given(
+    func=st.sampled_from([_plain, _method, _star, _required_kw]),
+    args=st.lists(st.integers(), max_size=5).map(tuple),
+    kwargs=st.dictionaries(_NAMES, st.integers(), max_size=4),
+)
+def test_params_are_what_signature_bind_gives(
+    func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    fast = CallParams(inspect.signature(func)).of(args, dict(kwargs))
+    slow = _by_bind(func, args, kwargs)
+    assert list(fast.items()) == list(slow.items())  # the same, in the same order

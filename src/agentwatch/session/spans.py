@@ -32,7 +32,15 @@ from agentwatch.events import (
 )
 from agentwatch.session.registry import Registry, Scope
 
-__all__ = ["OpenSpan", "Recorder", "SpanBlock", "event_for_kind", "span_of_kind", "wrap_calls"]
+__all__ = [
+    "CallParams",
+    "OpenSpan",
+    "Recorder",
+    "SpanBlock",
+    "event_for_kind",
+    "span_of_kind",
+    "wrap_calls",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,11 +193,12 @@ def wrap_calls(
     """
     signature = inspect.signature(func)
     takes_session = "session" in signature.parameters
+    params = CallParams(signature)
 
     def open_for(args: tuple[Any, ...], kwargs: dict[str, Any]) -> OpenSpan:
         explicit = None if takes_session else kwargs.pop("session", None)
         event = make_event()
-        event.params = _params(signature, args, kwargs)
+        event.params = params.of(args, kwargs)
         return OpenSpan(event, registry, explicit if explicit is not None else session)
 
     if inspect.iscoroutinefunction(func):
@@ -230,11 +239,58 @@ def _returned(span: OpenSpan, result: Any) -> None:
     span.close()
 
 
-def _params(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    try:
-        bound = signature.bind(*args, **kwargs)
-    except TypeError:
-        # The call itself is wrong; the function will raise. Keep what was passed.
-        return {"args": list(args), "kwargs": dict(kwargs)}
-    bound.apply_defaults()
-    return {k: v for k, v in bound.arguments.items() if k not in _SKIPPED_PARAMS}
+class CallParams:
+    """A call's arguments by parameter name, defaults applied, ``self``/``cls`` left out.
+
+    ``Signature.bind`` is a third of a decorated call's cost; for the usual signature
+    (named parameters only, no ``*args``/``**kwargs``) a precomputed mapping gives the
+    same result, and any call it does not cover takes ``bind``.
+    """
+
+    __slots__ = ("_defaults", "_fast", "_known", "_names", "_positional", "_signature")
+
+    def __init__(self, signature: inspect.Signature) -> None:
+        self._signature = signature
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        values = list(signature.parameters.values())
+        self._fast = all(p.kind in named for p in values)
+        self._names = [p.name for p in values]
+        self._known = frozenset(self._names)
+        self._positional = [
+            p.name for p in values if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ]
+        self._defaults = {p.name: p.default for p in values if p.default is not p.empty}
+
+    def of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self._fast and len(args) <= len(self._positional):
+            given = dict(zip(self._positional, args, strict=False))  # fewer args than names
+            given.update(kwargs)
+            # Shorter: a keyword repeats a positional argument; unknown names: bind() says.
+            if len(given) == len(args) + len(kwargs) and given.keys() <= self._known:
+                found = self._fill(given)
+                if found is not None:
+                    return found
+        return self._bound(args, kwargs)
+
+    def _fill(self, given: dict[str, Any]) -> dict[str, Any] | None:
+        """In signature order, with defaults; None if a required argument is missing."""
+        params: dict[str, Any] = {}
+        for name in self._names:
+            if name in given:
+                value = given[name]
+            elif name in self._defaults:
+                value = self._defaults[name]
+            else:
+                return None  # the call is wrong: bind() says how
+            if name not in _SKIPPED_PARAMS:
+                params[name] = value
+        return params
+
+    def _bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError:
+            # The call itself is wrong; the function will raise. Keep what was passed.
+            return {"args": list(args), "kwargs": dict(kwargs)}
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k not in _SKIPPED_PARAMS}
