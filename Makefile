@@ -2,10 +2,10 @@
 PYTHON ?= python3
 PY_DIRS := src tests bench
 
-.PHONY: help install lint format typecheck test check bench agentops-venv
+.PHONY: help install lint format typecheck test check bench agentops-venv otel-versions
 
 help:
-	@echo "targets: install lint format typecheck test check bench agentops-venv"
+	@echo "targets: install lint format typecheck test check bench agentops-venv otel-versions"
 
 # Playwright is used with Debian's /usr/bin/chromium, so no browser download here.
 install:
@@ -34,6 +34,11 @@ check: lint typecheck test
 # Builds (or reuses) the agentops 0.3.26 virtual environment used by tests/e2e.
 agentops-venv:
 	$(PYTHON) tests/e2e/agentops_venv.py
+
+# The SDK's OpenTelemetry tests (pytest -m otel) on opentelemetry-sdk 1.27 (the oldest
+# supported) and the latest, each in a venv under ~/.cache/agentwatch-tests (built once).
+otel-versions:
+	$(PYTHON) tests/otel_versions.py
 
 # Creates/reuses bench/.venvs/*, measures everything, writes bench/RESULTS.md; then the
 # instrumentation overhead (this environment: it needs openai and the tests' fake

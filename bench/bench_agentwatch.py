@@ -4,7 +4,11 @@ Runs in the agentwatch venv (``pip install -e .[server]`` of this checkout).
 
 * ``record``      ``session.record(ActionEvent)`` p50/p99 on the caller's thread and a
                   50,000-event burst delivered to the stub (the same stub and unit as the
-                  references, so the figures compare directly).
+                  references, so the figures compare directly). ``--nested``: the same
+                  inside two open spans (``session.span()`` blocks), so that each event
+                  takes its parent from the context (issue 11).
+* ``decorated``   one call of a ``@record_tool`` function (three arguments, ~150-character
+                  result), and the same function undecorated: the decorator's overhead.
 * ``threads``     the same with 8 threads recording into 8 sessions.
 * ``start``       ``client.start_session()`` on the caller's thread.
 * ``memory``      RSS with 100,000 events queued while the server is down, then 10,000
@@ -39,6 +43,7 @@ from common import (
     RETURNS,
     arg,
     emit,
+    flag,
     free_port,
     guard_loopback,
     latency_summary_us,
@@ -51,7 +56,7 @@ from common import (
 
 guard_loopback()
 
-from agentwatch import ActionEvent, Client  # noqa: E402
+from agentwatch import ActionEvent, Client, record_tool  # noqa: E402
 
 SERVER_HELPER = Path(__file__).with_name("agentwatch_server.py")
 
@@ -67,20 +72,28 @@ def event() -> ActionEvent:
     return ActionEvent(action_type="web_search", params=PARAMS, returns=RETURNS)
 
 
-def record_burst(client: Client, n: int) -> tuple[Any, list[int], float]:
-    """Start a session and record ``n`` events, each timed; (session, ns, loop seconds)."""
+def record_burst(client: Client, n: int, nested: bool = False) -> tuple[Any, list[int], float]:
+    """Start a session and record ``n`` events, each timed; (session, ns, loop seconds).
+
+    ``nested``: inside two open spans, as an agent's tool would record (the spans end
+    after the loop and are delivered with the events: n + 2 in all).
+    """
     session = client.start_session(tags=["bench"])
     start = time.perf_counter()
-    durations = time_calls(lambda i: session.record(event()), n)
+    if nested:
+        with session.span("agent_loop", kind="chain"), session.span("step"):
+            durations = time_calls(lambda i: session.record(event()), n)
+    else:
+        durations = time_calls(lambda i: session.record(event()), n)
     return session, durations, time.perf_counter() - start
 
 
-def cmd_record(stub: str, n: int) -> dict[str, Any]:
+def cmd_record(stub: str, n: int, nested: bool = False) -> dict[str, Any]:
     client = make_client(stub)
     baseline = stub_count(stub, "v2_events")
     bytes_before = stub_count(stub, "wire_bytes")
     cpu_start = time.process_time()
-    session, durations, loop_s = record_burst(client, n)
+    session, durations, loop_s = record_burst(client, n, nested)
     during_loop = stub_count(stub, "v2_events") - baseline
     end_start = time.perf_counter()
     session.end_session("Success")
@@ -92,7 +105,7 @@ def cmd_record(stub: str, n: int) -> dict[str, Any]:
     client.shutdown(timeout=5)
     return {
         **latency_summary_us(durations),
-        "n": n,
+        "n": n + 2 if nested else n,
         "caller_events_per_s": n / loop_s,
         "delivered_during_loop": during_loop,
         "delivered": delivered,
@@ -102,6 +115,37 @@ def cmd_record(stub: str, n: int) -> dict[str, Any]:
         "end_session_s": end_s,
         "dropped": dropped,
         "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def _web_search(query: str, max_results: int, strict: bool) -> str:
+    return RETURNS
+
+
+web_search = record_tool("web_search")(_web_search)
+
+
+def cmd_decorated(stub: str, n: int) -> dict[str, Any]:
+    """A ``@record_tool`` call against the same function undecorated, both timed alone."""
+    client = make_client(stub)
+    baseline = stub_count(stub, "v2_events")
+    session = client.start_session(tags=["bench", "decorated"])
+    time_calls(lambda i: _web_search(**PARAMS), 2000)  # warm-up
+    bare = time_calls(lambda i: _web_search(**PARAMS), n)
+    durations = time_calls(lambda i: web_search(**PARAMS), n)
+    session.end_session("Success")
+    delivered = wait_for_quiet(stub, "v2_events") - baseline
+    dropped = client.dropped
+    client.shutdown(timeout=5)
+    summary = latency_summary_us(durations)
+    bare_p50 = latency_summary_us(bare)["p50_us"]
+    return {
+        **summary,
+        "n": n,
+        "bare_p50_us": bare_p50,
+        "overhead_p50_us": summary["p50_us"] - bare_p50,
+        "delivered": delivered,
+        "dropped": dropped,
     }
 
 
@@ -363,7 +407,8 @@ def main() -> None:
         emit({"unavailable": reason})
         return
     commands = {
-        "record": lambda: cmd_record(stub, int(arg("n", "50000"))),
+        "record": lambda: cmd_record(stub, int(arg("n", "50000")), flag("nested")),
+        "decorated": lambda: cmd_decorated(stub, int(arg("n", "50000"))),
         "threads": lambda: cmd_threads(stub, int(arg("threads", "8")), int(arg("n", "10000"))),
         "start": lambda: cmd_start(stub, int(arg("n", "200"))),
         "memory": lambda: cmd_memory(int(arg("n", "100000")), int(arg("overflow", "10000"))),

@@ -4,6 +4,10 @@ The unit is what perf.md §1 measured: ``start_as_current_span`` + 6 ``set_attri
 (str, str, str, str, int, bool) + end, with a no-op exporter behind the default
 BatchSpanProcessor (queue 2048, batch 512, 5 s). Each call is timed alone on the
 caller's thread; a block-timed pass gives the per-span cost without timer overhead.
+
+``--decorated``: the unit is instead one call of a function decorated with
+``tracer.start_as_current_span`` (OTel's own decorator: a span around the call, no
+attributes), for the decorated-call row beside ``@record_tool`` and agentops' ``@tool``.
 Runs in the floor venv. Options: ``--n`` spans (default 100,000).
 """
 
@@ -15,7 +19,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from common import arg, emit, latency_summary_us, percentile, time_calls
+from common import PARAMS, RETURNS, arg, emit, flag, latency_summary_us, percentile, time_calls
 
 BLOCK = 1000
 
@@ -46,6 +50,15 @@ def main() -> None:
             span.set_attribute("event.params", '{"query": "flights to Rome"}')
             span.set_attribute("event.index", i)
             span.set_attribute("event.ok", True)
+
+    @tracer.start_as_current_span("web_search")
+    def web_search(query: str, max_results: int, strict: bool) -> str:
+        return RETURNS
+
+    if flag("decorated"):
+
+        def one_span(i: int) -> None:
+            web_search(**PARAMS)
 
     time_calls(one_span, 2000)  # warm-up
     singles = time_calls(one_span, n)

@@ -18,6 +18,11 @@ SDK_ROWS = [
         "span + 6 attributes, BatchSpanProcessor, no-op exporter",
     ),
     (
+        "otel_decorated",
+        "raw OpenTelemetry, decorated call",
+        "call of a `@tracer.start_as_current_span` function (no attributes)",
+    ),
+    (
         "ao3_walk",
         "agentops 0.3.26, defaults",
         "`ActionEvent(...)` + `session.record()` (stack walk)",
@@ -26,8 +31,12 @@ SDK_ROWS = [
     ("ao4", "agentops 0.4.21 (OTel 1.36)", "call of an `@agentops.tool` function"),
     ("langfuse", "langfuse", "`start_observation(as_type='tool')` + `update` + `end`"),
     ("aw_record", "**agentwatch**", "`session.record(ActionEvent(...))`"),
+    ("aw_record_nested", "**agentwatch**, nested", "same inside two open `session.span()` blocks"),
     ("aw_threads", "**agentwatch**, 8 threads", "same, 8 threads into 8 sessions"),
+    ("aw_decorated", "**agentwatch**, decorated call", "call of a `@record_tool` function"),
 ]
+# Rows whose unit is not a burst delivered to the stub while timing the caller.
+_NOT_BURSTS = ("otel", "otel_decorated", "aw_threads", "aw_decorated")
 VERSION_KEYS = {
     "floor": [
         "opentelemetry-sdk",
@@ -97,6 +106,7 @@ def write_report(data: Data) -> str:
         header(data),
         sdk_table(runs),
         targets_table(data, runs),
+        tree_targets_table(runs),
         startup_section(data, runs),
         floors_section(runs),
         versions_section(data),
@@ -143,10 +153,10 @@ def sdk_table(runs: Runs) -> str:
                     unit,
                     runs.cell(key, "p50_us"),
                     runs.cell(key, "p99_us"),
-                    runs.cell(key, "caller_events_per_s", scale=1.0) if key != "otel" else NA,
+                    runs.cell(key, "caller_events_per_s", scale=1.0),
                     delivered_cell(runs, key),
-                    runs.cell(key, "delivered_per_s") if key != "otel" else NA,
-                    runs.cell(key, "cpu_us_per_event") if key != "otel" else NA,
+                    runs.cell(key, "delivered_per_s"),
+                    runs.cell(key, "cpu_us_per_event"),
                     runs.cell(key, "wire_bytes_per_event", 0),
                     runs.cell(key, "end_session_s", 3),
                     runs.cell(key, "peak_rss_mib"),
@@ -177,9 +187,9 @@ def sdk_table(runs: Runs) -> str:
 
 
 def delivered_cell(runs: Runs, key: str) -> str:
-    if key == "otel":
+    if key.startswith("otel"):
         return f"{runs.cell(key, 'exported', 0)} / {runs.cell(key, 'spans', 0)}"
-    if key == "aw_threads":
+    if key in _NOT_BURSTS:
         return f"{runs.cell(key, 'delivered', 0)} / {runs.cell(key, 'n', 0)}"
     during = runs.cell(key, "delivered_during_loop", 0)
     return f"{runs.cell(key, 'delivered', 0)} / {runs.cell(key, 'n', 0)} ({during})"
@@ -258,6 +268,58 @@ def targets_table(data: Data, runs: Runs) -> str:
         end_pending_row(runs),
     ]
     return "\n".join(rows)
+
+
+def tree_targets_table(runs: Runs) -> str:
+    """Issue 11: recording a tree costs no more than the targets allow."""
+    otel_p50, otel_p99 = runs.median("otel", "p50_us"), runs.median("otel", "p99_us")
+    nested_p50 = runs.median("aw_record_nested", "p50_us")
+    nested_p99 = runs.median("aw_record_nested", "p99_us")
+    rows = [
+        "## agentwatch against the targets of issue 11 (the session tree)",
+        "",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+        target_row(
+            "`record()` p50 with nesting (two open spans)",
+            f"{runs.cell('aw_record_nested', 'p50_us')} µs",
+            f"≤ 0.5 x raw OTel span p50 = {num(0.5 * (otel_p50 or 0))} µs",
+            nested_p50,
+            0.5 * otel_p50 if otel_p50 else None,
+        ),
+        target_row(
+            "`record()` p99 with nesting",
+            f"{runs.cell('aw_record_nested', 'p99_us')} µs",
+            f"≤ raw OTel span p99 = {num(otel_p99 or 0)} µs",
+            nested_p99,
+            otel_p99,
+        ),
+        nested_burst_row(runs),
+        (
+            "| decorated call, p50 (overhead over the bare function) |"
+            f" `@record_tool` {runs.cell('aw_decorated', 'p50_us')} µs"
+            f" ({runs.cell('aw_decorated', 'overhead_p50_us')});"
+            f" OTel `@start_as_current_span` {runs.cell('otel_decorated', 'p50_us')} µs;"
+            f" `@agentops.tool` (0.4) {runs.cell('ao4', 'p50_us')} µs"
+            " | reported | - |"
+        ),
+        "| the OTLP tee (GenAI spans out), when on | not built yet (issue 11, item 2) | reported | - |",
+    ]
+    return "\n".join(rows)
+
+
+def nested_burst_row(runs: Runs) -> str:
+    key = "aw_record_nested"
+    figure = "50,000-event burst with nesting, delivered (+ the 2 spans)"
+    if reason := runs.unavailable(key):
+        return f"| {figure} | {reason} | all, 0 dropped | - |"
+    delivered, n = runs.values(key, "delivered"), runs.values(key, "n")
+    dropped = [r.get("dropped") for r in runs.results(key)]
+    met = NA if not n else ("yes" if delivered and min(delivered) >= n[0] else "**no**")
+    return (
+        f"| {figure} | {runs.cell(key, 'delivered', 0)} of {num(n[0] if n else 0, 0)},"
+        f" SDK drop counts {dropped} | all, 0 dropped | {met} |"
+    )
 
 
 def target_row(

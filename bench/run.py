@@ -8,7 +8,9 @@
 4. Measure import times with ``python -X importtime``.
 5. Write bench/RESULTS.md and the raw runs to bench/out/results.json.
 
-Options: ``--quick`` (one run each, small bursts: a smoke test of the harness).
+Options: ``--quick`` (one run each, small bursts: a smoke test of the harness);
+``--only KEY,KEY`` (just those benches, e.g. ``otel,aw_record_nested``: the report goes
+to bench/out/RESULTS-only.md, never over RESULTS.md; no import times).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 import venvs
 from agentwatch.server.pgcluster import ClusterUnavailable, throwaway_cluster
-from common import RESULT_PREFIX, flag, free_port, get_json, wait_until_up
+from common import RESULT_PREFIX, arg, flag, free_port, get_json, wait_until_up
 from report import write_report
 
 OUT_DIR = venvs.BENCH_DIR / "out"
@@ -57,6 +59,13 @@ def benches(quick: bool) -> list[Bench]:
     walk_n = "500" if quick else "10000"  # ~1 ms per event: 50,000 would take a minute
     return [
         Bench("otel", venvs.FLOOR, "bench_otel.py", ["--n", "10000" if quick else "100000"], 5),
+        Bench(
+            "otel_decorated",
+            venvs.FLOOR,
+            "bench_otel.py",
+            ["--decorated", "--n", "10000" if quick else "100000"],
+            5,
+        ),
         Bench("ao3_walk", venvs.AGENTOPS03, "bench_agentops03.py", ["--n", walk_n]),
         Bench("ao3_nowalk", venvs.AGENTOPS03, "bench_agentops03.py", ["--n", burst, "--no-walk"]),
         Bench("ao4", venvs.AGENTOPS04, "bench_agentops04.py", ["--n", burst]),
@@ -70,10 +79,12 @@ def benches(quick: bool) -> list[Bench]:
 
 
 def agentwatch_benches(quick: bool, burst: str) -> list[Bench]:
-    """The agentwatch SDK figures of issue 6 (bench_agentwatch.py; hooks for new ones)."""
+    """The agentwatch SDK figures of issues 6 and 11 (bench_agentwatch.py; hooks for new ones)."""
     small = "1000" if quick else "10000"
     runs = [
         ("aw_record", ["record", "--n", burst]),
+        ("aw_record_nested", ["record", "--nested", "--n", burst]),
+        ("aw_decorated", ["decorated", "--n", burst]),
         ("aw_threads", ["threads", "--threads", "8", "--n", "250" if quick else "10000"]),
         ("aw_start", ["start", "--n", "200"]),
         ("aw_memory", ["memory", "--n", "5000" if quick else "100000"]),
@@ -168,8 +179,11 @@ IMPORTS = [
 
 
 @contextmanager
-def postgres() -> Iterator[str | ClusterUnavailable]:
+def postgres(needed: bool = True) -> Iterator[str | ClusterUnavailable]:
     """The throwaway cluster's admin URL, or why there is none (the PG figures say so)."""
+    if not needed:
+        yield ClusterUnavailable("not started: no bench of this run needs it")
+        return
     with ExitStack() as stack:
         try:
             # Default durability (fsync, synchronous_commit on): what a user gets.
@@ -233,18 +247,32 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def selected(quick: bool, only: str) -> list[Bench]:
+    """Every bench, or those named in ``--only`` (unknown names are an error)."""
+    every = benches(quick)
+    if not only:
+        return every
+    wanted = set(only.split(","))
+    unknown = wanted - {b.key for b in every}
+    if unknown:
+        raise SystemExit(f"--only: no bench named {', '.join(sorted(unknown))}")
+    return [b for b in every if b.key in wanted]
+
+
 def main() -> None:
-    quick = flag("quick")
+    quick, only = flag("quick"), arg("only", "")
     started = time.monotonic()
     load_at_start = machine()["load"]
-    for spec in venvs.ALL:
+    all_benches = selected(quick, only)
+    needed = [spec for spec in venvs.ALL if any(b.venv is spec for b in all_benches)]
+    for spec in {venvs.FLOOR, *needed}:  # the stub runs in the floor venv
         log(f"venv {spec.name}: {venvs.ensure(spec)}")
     OUT_DIR.mkdir(exist_ok=True)
     scratch = OUT_DIR / "scratch"
     scratch.mkdir(exist_ok=True)
-    all_benches = benches(quick)
     rounds = 1 if quick else max(b.runs for b in all_benches)
-    with stub_server(scratch) as stub, postgres() as pg:
+    wants_pg = any("{pg}" in a for b in all_benches for a in b.args)
+    with stub_server(scratch) as stub, postgres(wants_pg) as pg:
         for round_no in range(rounds):
             for bench in all_benches:
                 if round_no < bench.runs:
@@ -252,22 +280,28 @@ def main() -> None:
                     run_once(bench, stub, pg, scratch)
                     log(f"round {round_no + 1} {bench.key}: {time.monotonic() - t0:.1f} s")
         stub_calls: dict[str, int] = get_json(f"{stub}/_stub/stats")
-    imports = import_times()
-    log("imports measured")
+    imports = {} if only else import_times()
+    log("imports measured" if imports else "imports not measured (--only)")
     data = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {**machine(), "load_at_start": load_at_start},
         "agentwatch_revision": agentwatch_revision(),
         "quick": quick,
         "elapsed_s": time.monotonic() - started,
-        "versions": {spec.name: venvs.freeze(spec) for spec in venvs.ALL},
+        "versions": {spec.name: venvs.freeze(spec) for spec in needed},
         "benches": {b.key: {"results": b.results, "errors": b.errors} for b in all_benches},
         "imports_ms": imports,
         "stub_calls": stub_calls,
     }
-    (OUT_DIR / "results.json").write_text(json.dumps(data, indent=1))
-    # A --quick run is a smoke test: its report stays out of the repository.
-    target = OUT_DIR / "RESULTS-quick.md" if quick else venvs.BENCH_DIR / "RESULTS.md"
+    name = "results-only.json" if only else "results.json"
+    (OUT_DIR / name).write_text(json.dumps(data, indent=1))
+    # A --quick or --only run is partial: its report stays out of the repository.
+    if only:
+        target = OUT_DIR / "RESULTS-only.md"
+    elif quick:
+        target = OUT_DIR / "RESULTS-quick.md"
+    else:
+        target = venvs.BENCH_DIR / "RESULTS.md"
     target.write_text(write_report(data))
     log(f"wrote {target} in {time.monotonic() - started:.0f} s")
 

@@ -2,7 +2,8 @@
 
     import agentwatch
     agentwatch.init(api_key="...")            # starts a session
-    agentwatch.record(ActionEvent(action_type="plan", params={...}))
+    with agentwatch.span("plan"):              # events recorded inside nest under it
+        agentwatch.record(ActionEvent(action_type="search", params={...}))
     agentwatch.end_session("Success")
 
 The module-level functions act on the session current in the calling context
@@ -25,8 +26,10 @@ from agentwatch.events import (
     EndState,
     ErrorEvent,
     Event,
+    EventKind,
     EventType,
     LLMEvent,
+    Parent,
     ToolEvent,
 )
 from agentwatch.exceptions import (
@@ -37,8 +40,8 @@ from agentwatch.exceptions import (
     RetryableApiError,
     SessionStateError,
 )
-from agentwatch.session.registry import registry
-from agentwatch.session.session import Session
+from agentwatch.session import Session, sessions
+from agentwatch.session.spans import SpanBlock, span_of_kind
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -53,6 +56,7 @@ __all__ = [
     "EndState",
     "ErrorEvent",
     "Event",
+    "EventKind",
     "EventType",
     "FatalApiError",
     "LLMEvent",
@@ -76,6 +80,7 @@ __all__ = [
     "record_tool",
     "set_tags",
     "shutdown",
+    "span",
     "start_session",
     "track_agent",
 ]
@@ -144,13 +149,25 @@ def end_session(
     return get_client().end_session(end_state, end_state_reason, video, is_auto_end)
 
 
-def record(event: Event) -> None:
-    """Record ``event`` in the current session. Never raises because of the server."""
-    session = registry.current()
+def record(event: Event, *, parent: Parent | None = None) -> None:
+    """Record ``event`` in the current session. Never raises because of the server.
+
+    ``parent`` (an event or an event id) picks the event it nests under; by default it
+    is the span open here (see :func:`span`), if any.
+    """
+    session = sessions.current()
     if session is not None:
-        session.record(event)
+        session.record(event, parent=parent)
     elif _default is not None:
-        _default.record(event)
+        _default.record(event, parent=parent)
+
+
+def span(
+    name: str, kind: str | EventKind = EventKind.ACTION, *, parent: Parent | None = None
+) -> SpanBlock:
+    """A ``with`` / ``async with`` block, or a decorator, recorded as one span of the
+    session current when it is entered (see :meth:`Session.span`)."""
+    return span_of_kind(name, kind, sessions, None, parent)
 
 
 def add_tags(tags: Sequence[str] | str) -> None:
@@ -171,11 +188,11 @@ def get_analytics() -> dict[str, Any]:
 
 def get_active_sessions() -> list[Session]:
     """Every running session in this process, of any client, oldest first."""
-    return registry.active()
+    return sessions.active()
 
 
 def get_session(session_id: str | uuid.UUID) -> Session | None:
-    return registry.get(str(session_id))
+    return sessions.get(str(session_id))
 
 
 def end_all_sessions(

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from agentwatch import exit as exit_hooks
 from agentwatch.config import Config
-from agentwatch.events import EndState, Event
+from agentwatch.events import EndState, Event, Parent
 from agentwatch.exceptions import ConfigurationError, SessionStateError
+from agentwatch.session import sessions
 from agentwatch.session.api import SessionApiClient
 from agentwatch.session.manager import SessionManager
-from agentwatch.session.registry import registry
 from agentwatch.session.session import Session
+from agentwatch.session.state import SessionState
 from agentwatch.session.telemetry import SessionTelemetry
 
 if TYPE_CHECKING:
@@ -64,10 +65,11 @@ class Client:
                 "(`agentwatch serve` prints one on first start; `agentwatch keys create` makes more)"
             )
         _configure_logging(self.config.log_level)
+        self.registry = sessions
         self.api = SessionApiClient(self.config, transport=transport)
         self.telemetry = SessionTelemetry(self.config, self.api, span_processors=span_processors)
         self._closed = False
-        exit_hooks.register(self)
+        exit_hooks.register(self, handle_signals=self.config.handle_signals)
         if self.config.instrument_llm_calls:
             # Patches openai/anthropic if imported, else when they are; imports neither.
             from agentwatch import instrumentation
@@ -91,14 +93,16 @@ class Client:
         """
         if self._closed:
             raise SessionStateError("this Client has been shut down; create a new one")
-        session_id = _session_id(inherited_session_id)
-        all_tags = list(dict.fromkeys([*self.config.default_tags, *_tags(tags)]))
-        session = Session(session_id=session_id, tags=all_tags)
-        session._manager = SessionManager(
-            session, config=self.config, telemetry=self.telemetry, registry=registry
+        state = SessionState(
+            _session_id(inherited_session_id),
+            tags=list(dict.fromkeys([*self.config.default_tags, *_tags(tags)])),
         )
-        session.manager.start()
-        registry.set_current(session)
+        manager = SessionManager(
+            state, config=self.config, telemetry=self.telemetry, registry=self.registry
+        )
+        session = Session(manager)
+        manager.start(session)
+        self.registry.set_current(session)
         return session
 
     def end_session(
@@ -117,14 +121,15 @@ class Client:
             return None
         return self._current("end_session").end_session(end_state, end_state_reason, video)
 
-    def record(self, event: Event) -> None:
-        """Record ``event`` in the current session (warns and counts if there is none)."""
+    def record(self, event: Event, *, parent: Parent | None = None) -> None:
+        """Record ``event`` in the current session (warns and counts if there is none);
+        ``parent`` as for :meth:`Session.record`."""
         session = self.current_session
         if session is None:
             _warn_no_session("record")
             self.telemetry.drops.add("no_session")
             return
-        session.record(event)
+        session.record(event, parent=parent)
 
     def add_tags(self, tags: Sequence[str] | str) -> None:
         self._current("add_tags").add_tags(list(_tags(tags)))
@@ -142,7 +147,7 @@ class Client:
     @property
     def current_session(self) -> Session | None:
         """This client's session current in the calling context (see :class:`Registry`)."""
-        session = registry.current()
+        session = self.registry.current()
         if session is not None and session.manager.telemetry is self.telemetry:
             return session
         mine = self.active_sessions
@@ -150,7 +155,7 @@ class Client:
 
     @property
     def active_sessions(self) -> list[Session]:
-        return [s for s in registry.active() if s.manager.telemetry is self.telemetry]
+        return [s for s in self.registry.active() if s.manager.telemetry is self.telemetry]
 
     # -- delivery --------------------------------------------------------------------------
 
@@ -160,8 +165,17 @@ class Client:
 
     @property
     def dropped(self) -> dict[str, int]:
-        """Events that could not be delivered, by reason (empty when nothing was lost)."""
+        """Events that could not be delivered, by reason (empty when nothing was lost).
+
+        Counted when given up on, so exact at any moment: every event recorded is
+        delivered, in here, or :attr:`pending`.
+        """
         return self.telemetry.drops.snapshot()
+
+    @property
+    def pending(self) -> int:
+        """Events recorded but neither delivered nor dropped yet (queued or in flight)."""
+        return self.telemetry.pending()
 
     def end_all_sessions(
         self,

@@ -3,11 +3,14 @@ and ``track_agent`` for the agents that make them.
 
 They work on sync and async functions. The call's arguments become ``params`` (by
 parameter name, defaults applied, ``self``/``cls`` left out), its result ``returns``,
-with timestamps around the call. If it raises, the event is recorded with an
-``ErrorEvent`` linked to it, and the exception propagates unchanged.
+with timestamps around the call. While it runs, the call is the open span: events
+recorded inside (other decorated calls, LLM calls) nest under it. If it raises, the
+event is recorded with an ``ErrorEvent`` under it (linked as its trigger), and the
+exception propagates unchanged.
 
-The session is the one current in the calling context; a ``session=`` keyword that the
-function itself does not declare picks one explicitly and is not passed on.
+The session is the one current in the calling context when the call starts; a
+``session=`` keyword that the function itself does not declare picks one explicitly and
+is not passed on.
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
-from agentwatch.events import ActionEvent, ErrorEvent, Event, ToolEvent, now_iso
-from agentwatch.session.registry import registry
-from agentwatch.session.session import Session
+from agentwatch.events import ActionEvent, ToolEvent, new_id
+from agentwatch.session import Session, sessions
+from agentwatch.session.registry import AgentInfo
+from agentwatch.session.spans import wrap_calls
 
 __all__ = ["record_action", "record_tool", "track_agent"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-_SKIPPED_PARAMS = frozenset({"self", "cls"})
+# (agent id, agent span id) of the agent a method runs for; None where unknown.
+AgentOf = Callable[..., tuple[str, uuid.UUID] | None]
 
 
 def record_action(event_name: str | None = None) -> Callable[[F], F]:
@@ -35,7 +40,7 @@ def record_action(event_name: str | None = None) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         name = event_name or func.__name__
-        return _wrap(func, lambda: ActionEvent(action_type=name))
+        return wrap_calls(func, lambda: ActionEvent(action_type=name), sessions)
 
     return decorate
 
@@ -45,79 +50,9 @@ def record_tool(tool_name: str | None = None) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         name = tool_name or func.__name__
-        return _wrap(func, lambda: ToolEvent(name=name))
+        return wrap_calls(func, lambda: ToolEvent(name=name), sessions)
 
     return decorate
-
-
-def _wrap(func: F, make_event: Callable[[], Event]) -> F:
-    signature = inspect.signature(func)
-    takes_session = "session" in signature.parameters
-
-    def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Event, Session | None]:
-        session = None if takes_session else kwargs.pop("session", None)
-        event = make_event()
-        event.params = _params(signature, args, kwargs)
-        return event, session
-
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            event, session = start(args, kwargs)
-            try:
-                result = await func(*args, **kwargs)
-            except BaseException as exc:
-                _record_failure(session, event, exc)
-                raise
-            _record_success(session, event, result)
-            return result
-
-        return cast(F, async_wrapper)
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        event, session = start(args, kwargs)
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            _record_failure(session, event, exc)
-            raise
-        _record_success(session, event, result)
-        return result
-
-    return cast(F, wrapper)
-
-
-def _params(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    try:
-        bound = signature.bind(*args, **kwargs)
-    except TypeError:
-        # The call itself is wrong; the function will raise. Keep what was passed.
-        return {"args": list(args), "kwargs": dict(kwargs)}
-    bound.apply_defaults()
-    return {k: v for k, v in bound.arguments.items() if k not in _SKIPPED_PARAMS}
-
-
-def _record_success(session: Session | None, event: Event, result: Any) -> None:
-    event.returns = result
-    event.end_timestamp = now_iso()
-    screenshot = getattr(result, "screenshot", None)
-    if isinstance(event, ActionEvent) and isinstance(screenshot, str):
-        event.screenshot = screenshot
-    _record(session, event)
-
-
-def _record_failure(session: Session | None, event: Event, exc: BaseException) -> None:
-    event.end_timestamp = now_iso()
-    _record(session, event)
-    _record(session, ErrorEvent(trigger_event=event, exception=exc))
-
-
-def _record(session: Session | None, event: Event) -> None:
-    target = session if session is not None else registry.current()
-    if target is not None:
-        target.record(event)
 
 
 # -- agents ------------------------------------------------------------------------------
@@ -133,11 +68,13 @@ def track_agent(name: type[T]) -> type[T]: ...
 
 def track_agent(name: Any = None) -> Any:
     """Mark a class (or function) as an agent: events recorded while its code runs carry
-    its ``agent_id``, and the agent is registered in the session that sees it first.
+    its ``agent_id`` and nest under its span, and the agent is registered in each
+    session that sees it (its span recorded there when the session ends).
 
     On a class, each instance is an agent named ``agentwatch_name=`` (constructor
     keyword) > ``name`` > ``self.role`` > the class name. Usable bare (``@track_agent``)
-    or called (``@track_agent("planner")``).
+    or called (``@track_agent("planner")``). The agent span nests under the span open
+    where the agent was created.
     """
     if isinstance(name, type):
         return _track_class(name, None)
@@ -150,6 +87,13 @@ def track_agent(name: Any = None) -> Any:
     return decorate
 
 
+def _new_agent(name: str) -> tuple[str, uuid.UUID]:
+    """A new agent id and span id, remembered (with where it was made) in the registry."""
+    agent_id, span_id = str(uuid.uuid4()), new_id()
+    sessions.agents[agent_id] = AgentInfo(name, span_id, sessions.scope())
+    return agent_id, span_id
+
+
 def _track_class(cls: type[T], name: str | None) -> type[T]:
     original_init = cls.__init__
     init_params = _init_params(original_init)
@@ -159,19 +103,25 @@ def _track_class(cls: type[T], name: str | None) -> type[T]:
         explicit = kwargs.pop("agentwatch_name", None)
         session = kwargs.pop("session", None) if "session" not in init_params else None
         original_init(self, *args, **kwargs)
-        agent_name = explicit or name or getattr(self, "role", None) or cls.__name__
-        self.agentwatch_agent_id = str(uuid.uuid4())
-        self.agentwatch_agent_name = str(agent_name)
-        registry.agent_names[self.agentwatch_agent_id] = self.agentwatch_agent_name
-        target = session if isinstance(session, Session) else registry.current()
+        agent_name = str(explicit or name or getattr(self, "role", None) or cls.__name__)
+        self.agentwatch_agent_id, self.agentwatch_span_id = _new_agent(agent_name)
+        self.agentwatch_agent_name = agent_name
+        target = session if isinstance(session, Session) else sessions.current()
         if target is not None:
-            target.create_agent(self.agentwatch_agent_name, self.agentwatch_agent_id)
+            target.create_agent(agent_name, self.agentwatch_agent_id)
 
     setattr(cls, "__init__", __init__)  # noqa: B010 - mypy refuses assigning a method
     for attr, value in list(vars(cls).items()):
         if not attr.startswith("_") and inspect.isfunction(value):
-            setattr(cls, attr, _as_agent(value, lambda self: self.agentwatch_agent_id))
+            setattr(cls, attr, _as_agent(value, _instance_agent))
     return cls
+
+
+def _instance_agent(self: Any = None, *_: Any) -> tuple[str, uuid.UUID] | None:
+    try:
+        return self.agentwatch_agent_id, self.agentwatch_span_id
+    except AttributeError:  # a method called before __init__ ran, or on the class
+        return None
 
 
 def _init_params(init: Callable[..., Any]) -> set[str]:
@@ -182,42 +132,42 @@ def _init_params(init: Callable[..., Any]) -> set[str]:
 
 
 def _track_function(func: F, name: str) -> F:
-    agent_id = str(uuid.uuid4())
-    registry.agent_names[agent_id] = name
-    wrapped = _as_agent(func, lambda *_: agent_id)
-    wrapped.agentwatch_agent_id = agent_id  # type: ignore[attr-defined]
+    agent = _new_agent(name)
+    wrapped = _as_agent(func, lambda *_: agent)
+    wrapped.agentwatch_agent_id = agent[0]  # type: ignore[attr-defined]
+    wrapped.agentwatch_span_id = agent[1]  # type: ignore[attr-defined]
     wrapped.agentwatch_agent_name = name  # type: ignore[attr-defined]
     return wrapped
 
 
-def _as_agent(func: F, agent_of: Callable[..., str | None]) -> F:
-    """Run ``func`` with its agent current, so events recorded inside carry its id."""
+def _as_agent(func: F, agent_of: AgentOf) -> F:
+    """Run ``func`` inside its agent's span, so events recorded there carry the agent's
+    id and nest under its span (in whichever session records them)."""
 
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = registry.set_agent(_agent_for(agent_of, args))
+            agent = agent_of(*args[:1])
+            if agent is None:
+                return await func(*args, **kwargs)
+            token = sessions.open_span(agent[1], None, agent_id=agent[0])
             try:
                 return await func(*args, **kwargs)
             finally:
-                registry.reset_agent(token)
+                sessions.close_span(token)
 
         return cast(F, async_wrapper)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = registry.set_agent(_agent_for(agent_of, args))
+        agent = agent_of(*args[:1])
+        if agent is None:
+            return func(*args, **kwargs)
+        token = sessions.open_span(agent[1], None, agent_id=agent[0])
         try:
             return func(*args, **kwargs)
         finally:
-            registry.reset_agent(token)
+            sessions.close_span(token)
 
     return cast(F, wrapper)
-
-
-def _agent_for(agent_of: Callable[..., str | None], args: tuple[Any, ...]) -> str | None:
-    try:
-        return agent_of(*args[:1])
-    except AttributeError:
-        return None

@@ -20,13 +20,18 @@ from typing import Any
 
 __all__ = [
     "ActionEvent",
+    "AgentEvent",
     "EndState",
     "ErrorEvent",
     "Event",
+    "EventKind",
     "EventType",
     "LLMEvent",
+    "Parent",
     "ToolEvent",
+    "new_id",
     "now_iso",
+    "parent_id_of",
 ]
 
 
@@ -38,6 +43,37 @@ class EventType(str, enum.Enum):
     API = "apis"
     TOOL = "tools"
     ERROR = "errors"
+    AGENT = "agents"  # the span of a tracked agent, which its methods' events nest under
+
+
+class EventKind(str, enum.Enum):
+    """What a node of the session tree is (``kind`` on the wire).
+
+    Without one, the server derives it from ``event_type`` (llms → llm, tools → tool,
+    actions → action, errors → error, anything else → other).
+    """
+
+    LLM = "llm"
+    TOOL = "tool"
+    ACTION = "action"
+    AGENT = "agent"
+    CHAIN = "chain"
+    RETRIEVAL = "retrieval"
+    EMBEDDING = "embedding"
+    ERROR = "error"
+    OTHER = "other"
+
+    @classmethod
+    def parse(cls, value: str | EventKind) -> EventKind:
+        """The member for ``value``; raises ``ValueError`` naming the accepted values."""
+        if isinstance(value, EventKind):
+            return value
+        if isinstance(value, str):
+            for member in cls:
+                if value.lower() == member.value:
+                    return member
+        accepted = ", ".join(m.value for m in cls)
+        raise ValueError(f"kind={value!r} is not valid; accepted: {accepted}")
 
 
 class EndState(str, enum.Enum):
@@ -74,7 +110,7 @@ _RAND_B_BITS = 62
 _RAND_B_MASK = (1 << _RAND_B_BITS) - 1
 
 
-def _new_id() -> uuid.UUID:
+def new_id() -> uuid.UUID:
     """A new event id: a time-ordered UUID, version 7 (RFC 9562).
 
     48 bits of Unix milliseconds, then 74 random bits. Ordered by time, ids land at the
@@ -110,8 +146,13 @@ class Event:
     init_timestamp: str = field(default_factory=now_iso)
     end_timestamp: str | None = None
     agent_id: str | None = None
-    id: uuid.UUID = field(default_factory=_new_id)
+    id: uuid.UUID = field(default_factory=new_id)
     session_id: str | None = None
+    # The tree (wire extension): keyword-only, so positional construction is unchanged.
+    parent_id: str | uuid.UUID | None = field(default=None, kw_only=True)
+    kind: str | None = field(default=None, kw_only=True)
+    name: str | None = field(default=None, kw_only=True)
+    status: str | None = field(default=None, kw_only=True)
 
     def _wire_extra(self, wire: dict[str, Any]) -> None:
         """Adjust the wire mapping for this event type (aliases, derived fields)."""
@@ -127,7 +168,8 @@ class ActionEvent(Event):
     screenshot: str | None = None
 
     def _wire_extra(self, wire: dict[str, Any]) -> None:
-        wire["name"] = self.action_type
+        if self.name is None:
+            wire["name"] = self.action_type
 
 
 @dataclass
@@ -185,6 +227,7 @@ class ErrorEvent(Event):
     """
 
     event_type: str = EventType.ERROR.value
+    status: str | None = field(default="error", kw_only=True)
     trigger_event: Event | None = None
     exception: BaseException | None = None
     error_type: str | None = None
@@ -213,10 +256,45 @@ class ErrorEvent(Event):
         wire["timestamp"] = self.init_timestamp
 
 
+@dataclass
+class AgentEvent(Event):
+    """The span of one agent (:func:`agentwatch.track_agent`) in one session.
+
+    Its id is the agent's span id, which the events recorded while the agent's methods
+    run name as their parent; ``agent_id`` is the agent's id. Recorded when the
+    session ends, after its children: the server does not mind the order.
+    """
+
+    event_type: str = EventType.AGENT.value
+    kind: str | None = field(default=EventKind.AGENT.value, kw_only=True)
+
+
+# Tree fields sent only when set: the server reads an absent one as null.
+_OPTIONAL = ("parent_id", "kind", "name", "status")
+
+
 def to_wire(event: Event, session_id: str) -> dict[str, Any]:
     """The JSON object ``create_events`` carries for ``event`` in ``session_id``."""
     wire = event.__dict__.copy()
     wire["id"] = str(event.id)
     wire["session_id"] = session_id
+    for key in _OPTIONAL:
+        if wire[key] is None:
+            del wire[key]
     event._wire_extra(wire)
     return wire
+
+
+Parent = Event | str | uuid.UUID
+"""What ``parent=`` accepts: the parent event itself, or its id."""
+
+
+def parent_id_of(parent: Parent) -> str | uuid.UUID:
+    """The id ``parent`` names; raises ``TypeError`` for anything else."""
+    if isinstance(parent, Event):
+        return parent.id
+    if isinstance(parent, str | uuid.UUID):
+        return parent
+    raise TypeError(
+        f"parent={parent!r} is not valid; accepted: an Event, or an event id (str or UUID)"
+    )

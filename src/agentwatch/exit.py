@@ -16,33 +16,41 @@ import signal
 import threading
 import weakref
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from agentwatch.client import Client
+__all__ = ["Endable", "register", "unregister"]
 
-__all__ = ["register", "unregister"]
 
-_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+class Endable(Protocol):
+    """What is ended at exit (a :class:`~agentwatch.Client`)."""
+
+    def shutdown(self, timeout: float | None = None, *, reason: str | None = None) -> None: ...
+
+    def end_all_sessions(
+        self, end_state: Any = ..., reason: str | None = None, timeout: float | None = None
+    ) -> None: ...
+
+
+_clients: weakref.WeakSet[Endable] = weakref.WeakSet()
 _lock = threading.Lock()
 _atexit_installed = False
 _previous: dict[int, Any] = {}
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def register(client: Client) -> None:
-    """Have ``client``'s sessions ended at exit (and on signals, if its settings say so)."""
+def register(client: Endable, *, handle_signals: bool) -> None:
+    """Have ``client``'s sessions ended at exit (and on SIGTERM/SIGINT if ``handle_signals``)."""
     global _atexit_installed
     with _lock:
         _clients.add(client)
         if not _atexit_installed:
             atexit.register(_at_exit)
             _atexit_installed = True
-    if client.config.handle_signals:
+    if handle_signals:
         _install_signal_handlers()
 
 
-def unregister(client: Client) -> None:
+def unregister(client: Endable) -> None:
     with _lock:
         _clients.discard(client)
 

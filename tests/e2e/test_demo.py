@@ -73,12 +73,23 @@ def test_demo_records_a_session_keeps_serving_and_cleans_up(
             "tools": 3,
             "actions": 3,
             "errors": 1,
+            "agents": 2,  # the span of each tracked agent, its actions' parent
         }
         [error] = [e for e in detail["events"] if e["event_type"] == "errors"]
         [failed] = [e for e in detail["events"] if e["id"] == error["trigger_event_id"]]
         assert failed["name"] == "flight_search"
         assert error["error_type"] == "TimeoutError"
         assert {a["name"] for a in detail["agents"]} == {"researcher", "planner"}
+        # A tree: the researcher's action under its agent span, the tool and LLM call under it.
+        by_id = {e["id"]: e for e in detail["events"]}
+        [research] = [e for e in detail["events"] if e.get("action_type") == "research"]
+        assert by_id[research["parent_id"]]["event_type"] == "agents"
+        under = {
+            by_id[e["id"]]["event_type"]
+            for e in detail["events"]
+            if e.get("parent_id") == research["id"]
+        }
+        assert under == {"tools", "llms"}
         assert all(e["cost"] > 0 for e in detail["events"] if e["event_type"] == "llms")
         assert [p.name[:16] for p in tmp.iterdir()] == ["agentwatch-demo-"]
 

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from agentwatch import Session
-from agentwatch.instrumentation import _call, instrument, uninstrument
+from agentwatch.instrumentation import _errors, instrument, uninstrument
 from agentwatch.instrumentation._stream import flush_finalizer
 from agentwatch.server.testing import TestServer
 from tests.instrumentation.fake_provider import FakeProvider, serve
@@ -34,10 +34,10 @@ def _leave_the_process_as_found() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _no_internal_errors() -> Iterator[None]:
     """Every test ends instrumented and without a bug of ours swallowed on the way."""
-    _call.internal_errors.clear()
+    _errors.internal_errors.clear()
     yield
     flush_finalizer()
-    assert _call.internal_errors == {}
+    assert _errors.internal_errors == {}
     instrument()
 
 

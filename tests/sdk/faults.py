@@ -1,11 +1,15 @@
-"""Fault injection in front of the real server: transports that hold, refuse or record requests.
+"""Fault injection: transports in front of the real server that hold, refuse or record
+requests, and a real socket that never answers.
 
-These wrap the in-process transport of :class:`agentwatch.server.testing.TestServer`;
-everything they let through is answered by the real server.
+The transports wrap the in-process transport of
+:class:`agentwatch.server.testing.TestServer`; everything they let through is answered
+by the real server.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 import zlib
@@ -91,3 +95,43 @@ class RecordingTransport(httpx.BaseTransport):
             inflated = zlib.decompress(body, wbits=31)
         self.sent.append((request.url.path, len(body), len(inflated)))
         return self.inner.handle_request(request)
+
+
+class BlackHole:
+    """A TCP server that accepts connections, reads what is sent and never answers.
+
+    Connections stay open until :meth:`close` (the client's read blocks until its own
+    timeout): a server that hangs, as opposed to one that refuses or resets.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self._sock.settimeout(0.05)
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self.received = 0  # bytes read from all connections
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def __enter__(self) -> BlackHole:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                conn, _ = self._sock.accept()
+                conn.setblocking(False)
+                self._held.append(conn)
+            for conn in self._held:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    self.received += len(conn.recv(65536))

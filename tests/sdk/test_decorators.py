@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentwatch import Client, Session, record_action, record_tool, track_agent
 from agentwatch.server.testing import TestServer
+from agentwatch.session.spans import CallParams
 
 
 @record_action()
@@ -111,15 +115,58 @@ def test_track_agent_names_events_and_registers_agents(server: TestServer, clien
     by_agent = {(e["agent_id"], e["event_type"]) for e in stored["events"]}
     assert by_agent == {
         (planner.agentwatch_agent_id, "actions"),  # type: ignore[attr-defined]
+        (planner.agentwatch_agent_id, "agents"),  # type: ignore[attr-defined]
         (researcher.agentwatch_agent_id, "tools"),  # type: ignore[attr-defined]
+        (researcher.agentwatch_agent_id, "agents"),  # type: ignore[attr-defined]
         (None, "actions"),
     }
 
 
 def test_agent_names_are_bounded() -> None:
-    from agentwatch.session.registry import registry
+    from agentwatch.session import sessions
 
-    limit = 10_000  # _BoundedNames.limit
+    limit = 10_000  # _Bounded.limit
     for _ in range(limit + 50):
         Planner("x")
-    assert len(registry.agent_names) <= limit
+    assert len(sessions.agents) <= limit
+
+
+# -- the arguments as params: the fast path gives what Signature.bind gives -------------------
+
+
+def _plain(a: int, b: str = "b", *, c: float = 1.5, d: Any = None) -> None: ...
+
+
+def _method(self: Any, x: int, y: int = 2) -> None: ...
+
+
+def _star(a: int, *rest: int, key: str = "k", **extra: Any) -> None: ...
+
+
+def _required_kw(a: int, *, must: str) -> None: ...
+
+
+def _by_bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    signature = inspect.signature(func)
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {"args": list(args), "kwargs": dict(kwargs)}
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k not in {"self", "cls"}}
+
+
+_NAMES = st.sampled_from(["a", "b", "c", "d", "x", "y", "self", "key", "must", "zz"])
+
+
+@given(
+    func=st.sampled_from([_plain, _method, _star, _required_kw]),
+    args=st.lists(st.integers(), max_size=5).map(tuple),
+    kwargs=st.dictionaries(_NAMES, st.integers(), max_size=4),
+)
+def test_params_are_what_signature_bind_gives(
+    func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    fast = CallParams(inspect.signature(func)).of(args, dict(kwargs))
+    slow = _by_bind(func, args, kwargs)
+    assert list(fast.items()) == list(slow.items())  # the same, in the same order

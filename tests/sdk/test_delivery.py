@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from agentwatch import ActionEvent, Client
 from agentwatch.server.testing import TestServer, inprocess_server
-from agentwatch.telemetry.exporters.session import MAX_REQUEST_BYTES
+from agentwatch.telemetry.exporters.sizing import MAX_REQUEST_BYTES
 
 from .faults import GatedTransport, RecordingTransport, RefusingTransport
 

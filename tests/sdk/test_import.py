@@ -13,8 +13,10 @@ import sys
 
 # Loaded on first use instead: the server stack (own extra), httpx (on the first Client),
 # the LLM libraries (instrumented when the application imports them), importlib.metadata
-# (SDK version, on first session) and decimal (token costs, when the server answers one).
+# (SDK version, on first session), decimal (token costs, when the server answers one) and
+# OpenTelemetry (when span processors are given: the SDK records without a tracer).
 MUST_STAY_OUT = (
+    "opentelemetry",
     "agentwatch.server",
     "fastapi",
     "sqlalchemy",
@@ -49,9 +51,11 @@ def test_the_first_client_loads_what_it_needs() -> None:
         "import json, sys, agentwatch; "
         "c = agentwatch.Client(api_key='00000000-0000-4000-8000-000000000000', "
         "endpoint='http://127.0.0.1:9', handle_signals=False); "
-        "print(json.dumps(['httpx' in sys.modules])); c.shutdown(timeout=0.1)"
+        "print(json.dumps(['httpx' in sys.modules, 'opentelemetry' in sys.modules])); "
+        "c.shutdown(timeout=0.1)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert json.loads(out.stdout.splitlines()[-1]) == [True]
+    # httpx is there; OpenTelemetry still is not: no span processors were given.
+    assert json.loads(out.stdout.splitlines()[-1]) == [True, False]

@@ -6,8 +6,9 @@ others when (if ever) they are imported. It imports nothing the program did not.
 :func:`uninstrument` puts the original methods back. Both are idempotent.
 
 Each call made while a session is current (or with ``session=...``, a keyword that is
-not passed on to the provider) is recorded in that session as an ``LLMEvent``; a failed
-call also records an ``ErrorEvent`` linked to it and re-raises the very same exception.
+not passed on to the provider) is recorded in that session as an ``LLMEvent``, under the
+span open where it was made; a failed call also records an ``ErrorEvent`` under it and
+re-raises the very same exception.
 Without a session the call runs untouched. Module per library: :mod:`.openai`,
 :mod:`.anthropic`; shared parts: :mod:`._call` (one call), :mod:`._stream` (stream
 proxies), :mod:`._genai` (parameters, GenAI attributes, redaction), :mod:`._patching`.
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from agentwatch.instrumentation import _patching
-from agentwatch.instrumentation._call import internal_error
+from agentwatch.instrumentation._errors import internal_error
 
 __all__ = ["LIBRARIES", "instrument", "uninstrument"]
 

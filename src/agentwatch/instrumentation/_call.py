@@ -5,6 +5,10 @@ only build and record an event: no I/O, no change to the arguments the library s
 (bar ``session=``, which is ours), and the original's result or exception reaches the
 caller unchanged. Failures of our own code are logged once and swallowed: the user's
 call never fails because of agentwatch.
+
+In the session tree, the call's event nests under the span open when the call was made
+(taken then: a stream may end elsewhere), and while the library runs the call it is the
+open span itself, so what is recorded meanwhile nests under it.
 """
 
 from __future__ import annotations
@@ -15,36 +19,22 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from agentwatch.events import ErrorEvent, LLMEvent, now_iso
 from agentwatch.instrumentation import _genai, _tokens
-from agentwatch.session.registry import registry
-from agentwatch.session.session import Session
+from agentwatch.instrumentation._errors import internal_error
+from agentwatch.instrumentation._stream import Accumulator, AsyncStreamProxy, StreamProxy
+from agentwatch.session import Session, sessions
 
-__all__ = [
-    "Accumulator",
-    "Endpoint",
-    "LLMCall",
-    "async_wrapper",
-    "begin",
-    "internal_error",
-    "sync_wrapper",
-]
+if TYPE_CHECKING:
+    from agentwatch.session.registry import Scope
+
+__all__ = ["Endpoint", "LLMCall", "async_wrapper", "begin", "messages_list", "sync_wrapper"]
 
 logger = logging.getLogger("agentwatch")
 
 ORIGINAL = "__agentwatch_original__"
-
-
-class Accumulator(Protocol):
-    """Gathers a stream's chunks into the call's event."""
-
-    def add(self, item: Any) -> bool:
-        """Take one chunk; True when it carries output (text or a tool call)."""
-
-    def apply(self, call: LLMCall) -> None:
-        """Write what was gathered (model, completion, usage, stop reason) to ``call``."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +56,7 @@ class LLMCall:
         self.endpoint = endpoint
         self.session = session
         self.capture_content = session.manager.config.capture_content
+        self.registry = registry = session.manager.registry
         params = _genai.request_params(kwargs)
         self.prompt = endpoint.prompt(kwargs)
         self.event = LLMEvent(
@@ -73,6 +64,7 @@ class LLMCall:
             params=params,
             # Taken now: a stream may end in another context (or the finalizer thread).
             agent_id=registry.current_agent(),
+            parent_id=registry.parent_for(session.session_id),
             gen_ai=_genai.request_attributes(endpoint.system, params),
         )
         self.completion: dict[str, Any] | None = None
@@ -104,8 +96,6 @@ class LLMCall:
 
     def returned(self, result: Any) -> Any:
         """Record a whole response, or wrap a stream so its end records the event."""
-        from agentwatch.instrumentation._stream import AsyncStreamProxy, StreamProxy
-
         endpoint = self.endpoint
         try:
             if isinstance(result, endpoint.stream_types):
@@ -118,8 +108,16 @@ class LLMCall:
             internal_error("recording an LLM response")
         return result
 
+    def open_span(self) -> contextvars.Token[Scope | None]:
+        """Make the call the open span while the library runs it (see :meth:`close_span`)."""
+        event = self.event
+        return self.registry.open_span(event.id, self.session.session_id, agent_id=event.agent_id)
+
+    def close_span(self, token: contextvars.Token[Scope | None]) -> None:
+        self.registry.close_span(token)
+
     def finish(self, exc: BaseException | None = None) -> None:
-        """Record the event (and, given ``exc``, an ErrorEvent linked to it). Once only."""
+        """Record the event (and, given ``exc``, an ErrorEvent under it). Once only."""
         if self._done:
             return
         self._done = True
@@ -129,7 +127,7 @@ class LLMCall:
             if exc is not None:
                 error = ErrorEvent(trigger_event=event, exception=exc, code=_status_code(exc))
                 error.agent_id = event.agent_id
-                self.session.record(error)
+                self.session.record(error, parent=event)
         except Exception:
             internal_error("recording an LLM event")
 
@@ -159,6 +157,7 @@ class LLMCall:
         )
         if exc is not None:
             attributes["error.type"] = type(exc).__name__
+            event.status = "error"
         return event
 
     def _estimate_missing_tokens(self) -> None:
@@ -196,7 +195,7 @@ def begin(endpoint: Endpoint, kwargs: dict[str, Any]) -> LLMCall | None:
     if _recording.get():
         return None
     try:
-        session = explicit if isinstance(explicit, Session) else registry.current()
+        session = explicit if isinstance(explicit, Session) else sessions.current()
         if session is None:
             if not _no_session_logged:
                 _no_session_logged = True
@@ -218,13 +217,14 @@ def sync_wrapper(original: Callable[..., Any], endpoint: Endpoint) -> Callable[.
         call = begin(endpoint, kwargs)
         if call is None:
             return original(self, *args, **kwargs)
-        token = _recording.set(True)
+        token, span = _recording.set(True), call.open_span()
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
             call.finish(exc)
             raise
         finally:
+            call.close_span(span)
             _recording.reset(token)
         return call.returned(result)
 
@@ -240,33 +240,19 @@ def async_wrapper(original: Callable[..., Any], endpoint: Endpoint) -> Callable[
         call = begin(endpoint, kwargs)
         if call is None:
             return await original(self, *args, **kwargs)
-        token = _recording.set(True)
+        token, span = _recording.set(True), call.open_span()
         try:
             result = await original(self, *args, **kwargs)
         except BaseException as exc:
             call.finish(exc)
             raise
         finally:
+            call.close_span(span)
             _recording.reset(token)
         return call.returned(result)
 
     setattr(create, ORIGINAL, original)
     return create
-
-
-# -- our own failures ------------------------------------------------------------------------
-
-internal_errors: dict[str, int] = {}
-
-
-def internal_error(where: str) -> None:
-    """Log a bug of ours once per place (with its traceback) and count it; never raises."""
-    count = internal_errors.get(where, 0)
-    internal_errors[where] = count + 1
-    if count == 0:
-        logger.exception(
-            "internal error while %s (the call itself is unaffected; please report this)", where
-        )
 
 
 def messages_list(kwargs: dict[str, Any], key: str) -> list[Any] | None:

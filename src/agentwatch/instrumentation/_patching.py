@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from agentwatch.instrumentation._call import ORIGINAL, async_wrapper, internal_error, sync_wrapper
+from agentwatch.instrumentation._call import ORIGINAL, async_wrapper, sync_wrapper
+from agentwatch.instrumentation._errors import internal_error
 
 if TYPE_CHECKING:
     from agentwatch.instrumentation._call import Endpoint

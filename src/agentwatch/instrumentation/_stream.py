@@ -1,7 +1,7 @@
 """Streams stay streams: proxies that watch a library's stream as the user reads it.
 
 A proxy hands out the wrapped stream's own chunks as they arrive (no buffering, no
-read-ahead) and feeds each to an :class:`~agentwatch.instrumentation._call.Accumulator`.
+read-ahead) and feeds each to an :class:`Accumulator`.
 The event is recorded once, when the stream ends, fails, is closed (``close()``, leaving
 ``with``) or is garbage-collected unfinished. Every other attribute (``response``,
 helpers) is the wrapped stream's, and ``isinstance(proxy, openai.Stream)`` still holds.
@@ -18,17 +18,32 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from agentwatch.instrumentation._call import internal_error
+from agentwatch.instrumentation._errors import internal_error
 
-if TYPE_CHECKING:
-    from agentwatch.instrumentation._call import Accumulator, LLMCall
-
-__all__ = ["AsyncStreamProxy", "StreamProxy", "flush_finalizer"]
+__all__ = ["Accumulator", "AsyncStreamProxy", "StreamProxy", "StreamedCall", "flush_finalizer"]
 
 
-def finish_stream(call: LLMCall, accumulator: Accumulator, exc: BaseException | None) -> None:
+class StreamedCall(Protocol):
+    """The call a stream belongs to (an ``LLMCall``): when output first came, and its end."""
+
+    first_output: float | None
+
+    def finish(self, exc: BaseException | None = None) -> None: ...
+
+
+class Accumulator(Protocol):
+    """Gathers a stream's chunks into the call's event (one per library, per stream)."""
+
+    def add(self, item: Any) -> bool:
+        """Take one chunk; True when it carries output (text or a tool call)."""
+
+    def apply(self, call: Any) -> None:
+        """Write what was gathered (model, completion, usage, stop reason) to ``call``."""
+
+
+def finish_stream(call: StreamedCall, accumulator: Accumulator, exc: BaseException | None) -> None:
     try:
         accumulator.apply(call)
     except Exception:
@@ -37,7 +52,7 @@ def finish_stream(call: LLMCall, accumulator: Accumulator, exc: BaseException | 
 
 
 class _ProxyBase:
-    def __init__(self, wrapped: Any, call: LLMCall, accumulator: Accumulator) -> None:
+    def __init__(self, wrapped: Any, call: StreamedCall, accumulator: Accumulator) -> None:
         self._aw_wrapped = wrapped
         self._aw_call = call
         self._aw_accumulator = accumulator

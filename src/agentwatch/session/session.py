@@ -1,54 +1,96 @@
-"""``Session``: the state of one agent run and its public API.
+"""``Session``: one agent run, as the program sees it.
 
-A plain data container; every operation is delegated to its :class:`SessionManager`.
-Use it as a context manager to make it current in a block and to end it on leaving
-(``Success``, or ``Fail`` if an exception escapes).
+The public API of a session and a read-only view of its state; every operation is
+delegated to the :class:`SessionManager` it is given when made (by
+:meth:`agentwatch.Client.start_session`). Use it as a context manager to make it current
+in a block and to end it on leaving (``Success``, or ``Fail`` if an exception escapes).
 """
 
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from agentwatch.events import EndState, Event, now_iso
-from agentwatch.session.registry import registry
+from agentwatch.events import EndState, Event, EventKind, Parent
+from agentwatch.session.spans import SpanBlock, span_of_kind
 
 if TYPE_CHECKING:
     from decimal import Decimal
 
     from agentwatch.session.manager import SessionManager
+    from agentwatch.session.registry import Registered
 
 __all__ = ["Session"]
 
 
-@dataclass(eq=False)
 class Session:
     """One agent run. Create with :meth:`agentwatch.Client.start_session`."""
 
-    session_id: str
-    tags: list[str] = field(default_factory=list)
-    init_timestamp: str = field(default_factory=now_iso)
-    end_timestamp: str | None = None
-    end_state: str = EndState.INDETERMINATE.value
-    end_state_reason: str | None = None
-    video: str | None = None
-    token_cost: Decimal | None = None
-    is_running: bool = True
-    _manager: SessionManager | None = field(default=None, repr=False)
-    _tokens: list[contextvars.Token[Session | None]] = field(default_factory=list, repr=False)
+    def __init__(self, manager: SessionManager) -> None:
+        self.manager = manager
+        self._tokens: list[contextvars.Token[Registered | None]] = []
+
+    # -- state (read-only; the manager changes it) ---------------------------------------
 
     @property
-    def manager(self) -> SessionManager:
-        if self._manager is None:
-            raise RuntimeError("Session objects are made by Client.start_session()")
-        return self._manager
+    def session_id(self) -> str:
+        return self.manager.state.session_id
 
-    def record(self, event: Event) -> None:
+    @property
+    def tags(self) -> list[str]:
+        return list(self.manager.state.tags)
+
+    @property
+    def init_timestamp(self) -> str:
+        return self.manager.state.init_timestamp
+
+    @property
+    def end_timestamp(self) -> str | None:
+        return self.manager.state.end_timestamp
+
+    @property
+    def end_state(self) -> str:
+        return self.manager.state.end_state
+
+    @property
+    def end_state_reason(self) -> str | None:
+        return self.manager.state.end_state_reason
+
+    @property
+    def video(self) -> str | None:
+        return self.manager.state.video
+
+    @property
+    def token_cost(self) -> Decimal | None:
+        return self.manager.state.token_cost
+
+    @property
+    def is_running(self) -> bool:
+        return self.manager.state.is_running
+
+    # -- operations ------------------------------------------------------------------------
+
+    def record(self, event: Event, *, parent: Parent | None = None) -> None:
         """Record ``event`` in this session. Costs microseconds; no I/O; never raises
-        because of the network or the server."""
-        self.manager.record_event(event)
+        because of the network or the server.
+
+        It nests under ``parent`` (an event or an event id) if given, else under its own
+        ``parent_id``, else under the span open where it is recorded, else the session.
+        """
+        self.manager.record_event(event, parent)
+
+    def span(
+        self, name: str, kind: str | EventKind = EventKind.ACTION, *, parent: Parent | None = None
+    ) -> SpanBlock:
+        """A block (``with`` / ``async with``) or decorated function recorded as one span.
+
+        Events recorded inside nest under it. ``kind`` is an :class:`EventKind`: ``llm``
+        and ``tool`` spans are recorded as an ``LLMEvent`` / ``ToolEvent``, the others as an
+        ``ActionEvent`` named ``name``. The ``with`` statement yields the event, to fill
+        in (``returns``, tokens...). Raises ``ValueError`` for an unknown kind.
+        """
+        return span_of_kind(name, kind, self.manager.registry, self, parent)
 
     def end_session(
         self,
@@ -88,11 +130,15 @@ class Session:
 
     @property
     def session_url(self) -> str:
-        """Where the session can be seen in the dashboard."""
+        """Where the session can be seen in the dashboard (as the server answered it,
+        once it has confirmed the session; until then the URL it is expected at)."""
         return self.manager.session_url
 
+    def __repr__(self) -> str:
+        return f"Session(session_id={self.session_id!r}, is_running={self.is_running})"
+
     def __enter__(self) -> Session:
-        self._tokens.append(registry.set_current(self))
+        self._tokens.append(self.manager.registry.set_current(self))
         return self
 
     def __exit__(
@@ -102,7 +148,7 @@ class Session:
         tb: TracebackType | None,
     ) -> None:
         if self._tokens:
-            registry.reset(self._tokens.pop())
+            self.manager.registry.reset(self._tokens.pop())
         if self.is_running:
             if exc is None:
                 self.end_session(EndState.SUCCESS)

@@ -1,14 +1,14 @@
-"""``SessionTelemetry``: the OpenTelemetry side of a client's sessions.
+"""``SessionTelemetry``: the export pipeline of a client's sessions.
 
 One instance per :class:`~agentwatch.Client`, shared by all its sessions: one
-``TracerProvider``, one :class:`ExportProcessor` (one worker thread) and one
-:class:`SessionExporter`. A thousand concurrent sessions cost a thousand small state
-objects, not a thousand threads.
+:class:`ExportProcessor` (one worker thread) and one :class:`SessionExporter` sending
+through the client's transport. A thousand concurrent sessions cost a thousand small
+state objects, not a thousand threads.
 
-Each recorded event becomes one finished span whose trace id is the session id. The
-span is an :class:`~agentwatch.telemetry.span.EventSpan` built directly (no tracer, no
-context attach/detach, no sampler call): recording costs one JSON encoding, one small
-object and one deque append on the caller's thread.
+Recording an event costs one JSON encoding, one small object and one deque append on
+the caller's thread; no tracer, no context attach. Where OpenTelemetry span processors
+are attached, the event is also built into a genuine ``ReadableSpan`` for them
+(:mod:`agentwatch.telemetry.span`).
 """
 
 from __future__ import annotations
@@ -17,48 +17,43 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
 from agentwatch import encoding
 from agentwatch.config import Config
 from agentwatch.events import Event, to_wire
 from agentwatch.host_env import host_env, sdk_version
-from agentwatch.session.api import SessionApiClient
-from agentwatch.session.registry import registry
 from agentwatch.telemetry.drops import DropCounter
 from agentwatch.telemetry.exporters.session import SessionExporter
-from agentwatch.telemetry.ops import CreateAgent, CreateSession, UpdateSession
+from agentwatch.telemetry.items import CreateAgent, CreateSession, QueuedEvent, UpdateSession
 from agentwatch.telemetry.processor import ExportProcessor
-from agentwatch.telemetry.span import EventSpan
 
 if TYPE_CHECKING:
     from decimal import Decimal
+
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from agentwatch.telemetry.span import EventSpans
+    from agentwatch.telemetry.transport import SessionTransport
 
 __all__ = ["SessionTelemetry"]
 
 
 class SessionTelemetry:
-    """Records events as spans and runs the export pipeline.
+    """Queues events and session operations; the worker delivers them through ``transport``.
 
-    ``span_processors`` are extra OpenTelemetry processors (an OTLP exporter's, say)
-    that also receive every event span.
+    ``span_processors`` are OpenTelemetry processors (an OTLP exporter's, say) that also
+    receive every event, as a finished span, when it is recorded.
     """
 
     def __init__(
         self,
         config: Config,
-        api: SessionApiClient,
+        transport: SessionTransport,
         *,
         span_processors: Sequence[SpanProcessor] = (),
     ) -> None:
         self.drops = DropCounter()
         self.exporter = SessionExporter(
-            api,
-            self.drops,
-            host_env=lambda: host_env(config.env_data_opt_out),
-            on_session_url=_remember_session_url,
+            transport, self.drops, host_env=lambda: host_env(config.env_data_opt_out)
         )
         self.processor = ExportProcessor(
             self.exporter,
@@ -67,33 +62,32 @@ class SessionTelemetry:
             interval=config.flush_interval,
             drops=self.drops,
         )
-        self.resource = Resource.create({"service.name": "agentwatch"})
-        self.scope = InstrumentationScope("agentwatch", sdk_version())
-        self.provider = TracerProvider(resource=self.resource, shutdown_on_exit=False)
-        self.provider.add_span_processor(self.processor)
-        self._extra = tuple(span_processors)
-        for extra in self._extra:
-            self.provider.add_span_processor(extra)
+        self.spans: EventSpans | None = None
+        if span_processors:
+            from agentwatch.telemetry.span import EventSpans
+
+            self.spans = EventSpans(span_processors, sdk_version())
 
     # -- the hot path ------------------------------------------------------------------
 
     def record_event(self, session_id: str, event: Event) -> bool:
         """Queue ``event`` for export; False if it was dropped (and counted). No I/O."""
+        wire = to_wire(event, session_id)
         # orjson returns its output in a 4 KB buffer whatever the length; an event may wait
         # in the queue a long time, so keep a right-sized copy (4.5 KB -> 0.7 KB per event).
-        data = memoryview(encoding.dumps(to_wire(event, session_id))).tobytes()
-        span = EventSpan(
-            session_id, data, event_type=event.event_type, resource=self.resource, scope=self.scope
-        )
-        queued = self.processor.put_event(span)
-        for extra in self._extra:
-            extra.on_end(span)
+        data = memoryview(encoding.dumps(wire)).tobytes()
+        queued = self.processor.put_event(QueuedEvent(session_id, data))
+        if self.spans is not None:
+            self.spans.on_end(wire, data)
         return queued
 
     # -- session operations (queued in order with the events) ----------------------------
 
-    def create_session(self, session_id: str, body: dict[str, Any]) -> None:
-        self.processor.put_op(CreateSession(session_id, body))
+    def create_session(self, session_id: str, body: dict[str, Any]) -> Future[str | None]:
+        """Queue the session's creation; the future gets the URL the server answers."""
+        op = CreateSession(session_id, body)
+        self.processor.put_op(op)
+        return op.result
 
     def create_agent(self, session_id: str, agent_id: str, name: str) -> None:
         self.processor.put_op(CreateAgent(session_id, agent_id, name))
@@ -106,7 +100,15 @@ class SessionTelemetry:
         self.processor.put_op(op, urgent=urgent)
         return op.result
 
-    # -- flushing ------------------------------------------------------------------------
+    # -- delivery ------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """Events recorded but neither delivered nor dropped yet."""
+        return self.processor.pending()
+
+    def delivery_problem(self) -> str | None:
+        """Why events are not getting through right now (endpoint and error), or None."""
+        return self.exporter.problem()
 
     def flush(self, timeout: float) -> bool:
         """Block until everything queued so far is delivered (or given up); False on timeout."""
@@ -115,12 +117,5 @@ class SessionTelemetry:
     def shutdown(self, timeout: float) -> None:
         """Flush within ``timeout``, then stop; what could not be sent is counted as dropped."""
         self.processor.shutdown(int(timeout * 1000))
-        for extra in self._extra:
-            extra.shutdown()
-
-
-def _remember_session_url(session_id: str, url: str) -> None:
-    """Keep the dashboard URL the server answered on the (still running) session."""
-    session = registry.get(session_id)
-    if session is not None:
-        session.manager.server_url = url
+        if self.spans is not None:
+            self.spans.shutdown()

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections import Counter
 
-__all__ = ["DropCounter"]
+__all__ = ["BatchAccount", "DropCounter"]
 
 logger = logging.getLogger("agentwatch")
 
@@ -63,3 +63,62 @@ class DropCounter:
     def total(self) -> int:
         with self._lock:
             return sum(self._counts.values())
+
+
+class BatchAccount:
+    """The fate of one export batch's events: each is delivered or dropped, once.
+
+    The exporter reports every event of the batch here. At shutdown the processor first
+    has drops withheld (the requests it interrupts fail, and it counts those itself, in
+    one message), then gives up on what is still unreported (a request a server holds
+    unanswered): reports about the batch after that are ignored, so no event is counted
+    twice or not at all.
+    """
+
+    __slots__ = ("_abandoned", "_drops", "_lock", "_unsettled", "_withheld", "_withholding")
+
+    def __init__(self, drops: DropCounter, events: int) -> None:
+        self._drops = drops
+        self._unsettled = events
+        self._withheld = 0
+        self._withholding = False
+        self._abandoned = False
+        self._lock = threading.Lock()
+
+    @property
+    def unsettled(self) -> int:
+        """Events of the batch neither delivered nor dropped yet."""
+        return self._unsettled
+
+    def delivered(self, count: int) -> None:
+        with self._lock:
+            if not self._abandoned:
+                self._unsettled -= count
+
+    def dropped(
+        self, reason: str, count: int, detail: str = "", *, session_id: str | None = None
+    ) -> None:
+        with self._lock:
+            if self._abandoned:
+                return
+            self._unsettled -= count
+            if self._withholding:
+                self._withheld += count
+                return
+        self._drops.add(reason, count, detail, session_id=session_id)
+
+    def withhold(self) -> None:
+        """From now on, keep drops for :meth:`abandon` to return instead of counting them."""
+        with self._lock:
+            self._withholding = True
+
+    def abandon(self) -> tuple[int, int]:
+        """Give up on the batch: (events still unreported, drops withheld), for the
+        caller to count. Later reports about this batch are ignored."""
+        with self._lock:
+            if self._abandoned:
+                return 0, 0
+            self._abandoned = True
+            lost = (self._unsettled, self._withheld)
+            self._unsettled = self._withheld = 0
+        return lost

@@ -1,11 +1,12 @@
 """The export queue: one bounded FIFO and one worker thread per client.
 
 Why not OpenTelemetry's ``BatchSpanProcessor``: it drops silently when full, cannot
-carry session operations in order with the spans, and runs one thread per provider
-(AgentOps 0.3 made one per session). This processor keeps the same contract
-(``on_end``, ``force_flush``, ``shutdown``) and adds what agentwatch promises: drops
-counted by reason, session operations never dropped, a flush that waits only for what
-was queued before it, and a fresh queue in a forked child.
+carry session operations in order with the events, and runs one thread per provider
+(AgentOps 0.3 made one per session). This processor keeps the same shape (``put``,
+``force_flush``, ``shutdown``) and adds what agentwatch promises: drops counted by
+reason, each event accounted for exactly once (delivered, dropped, or still pending),
+session operations never dropped, a flush that waits only for what was queued before
+it, and a fresh queue in a forked child.
 """
 
 from __future__ import annotations
@@ -19,26 +20,22 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-
-from agentwatch.telemetry.drops import DropCounter
-from agentwatch.telemetry.ops import SessionOp
+from agentwatch.exceptions import RetryableApiError
+from agentwatch.telemetry.drops import BatchAccount, DropCounter
+from agentwatch.telemetry.items import ExportItem, QueuedEvent, SessionOp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["ExportItem", "ExportProcessor", "ItemExporter"]
+__all__ = ["ExportProcessor", "ItemExporter"]
 
 logger = logging.getLogger("agentwatch")
-
-ExportItem = ReadableSpan | SessionOp
 
 # A thread recording in a tight loop never gives up the GIL by itself: the export thread
 # then gets it only when the interpreter forces a switch (every 5 ms) and, as it needs
 # it back after each blocking socket call, sends a batch every few tens of ms. A loop of
 # 200,000 events filled the queue and lost a third of them. The queue absorbs bursts;
-# once it is half full, one ``record()`` in this many yields the GIL (``time.sleep(0)``)
+# once it is half full, one ``put_event`` in this many yields the GIL (``time.sleep(0)``)
 # and the export thread catches up. Below half, no call pays for it (each yield costs
 # the caller one stretch of the export thread's work: a tail-latency cost).
 _YIELD_EVERY = 64
@@ -47,17 +44,22 @@ _YIELD_EVERY = 64
 class ItemExporter(Protocol):
     """What the worker hands batches to (:class:`SessionExporter`)."""
 
-    def export(self, batch: Sequence[ExportItem]) -> None: ...
+    def export(self, batch: Sequence[ExportItem], account: BatchAccount) -> None:
+        """Deliver ``batch``, reporting the fate of each of its events to ``account``."""
 
-    def shutdown(self) -> None: ...
+    def problem(self) -> str | None:
+        """Why delivery is failing or stuck right now, or None."""
+
+    def shutdown(self) -> None:
+        """Interrupt waits in progress; later exports fail fast."""
 
 
 class _FlushMarker(threading.Event):
     """Set by the worker once everything queued before it has been exported."""
 
 
-class ExportProcessor(SpanProcessor):
-    """Queues spans and session operations; a daemon worker exports them in batches.
+class ExportProcessor:
+    """Queues events and session operations; a daemon worker exports them in batches.
 
     ``put_event`` is the hot path: an append to a deque (atomic under the GIL), no lock,
     no I/O. The worker starts lazily on the first item and again after a fork.
@@ -94,28 +96,26 @@ class ExportProcessor(SpanProcessor):
         # Set (before ``_wake``) when everything queued must go now, not only full batches.
         self._send_all = False
         self._send_all_lock = threading.Lock()
+        # Guards taking a batch off the queue, the batch in flight and ``_stopping``:
+        # an item leaves the queue either in a batch or counted by shutdown, never both.
+        self._lock = threading.Lock()
+        self._in_flight: BatchAccount | None = None
         self._worker: threading.Thread | None = None
         self._pid = os.getpid()
         self._stopping = False
 
     # -- producer side -------------------------------------------------------------
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        pass
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self.put_event(span)
-
-    def put_event(self, span: ReadableSpan) -> bool:
-        """Queue one event span; False (and counted) when the queue is full or shut down."""
+    def put_event(self, event: QueuedEvent) -> bool:
+        """Queue one event; False (and counted) when the queue is full or shut down."""
         queue = self._queue
         if len(queue) >= self._max_queue_size or self._stopping:
             self.drops.add(
                 "queue_full" if not self._stopping else "after_shutdown",
-                session_id=getattr(span, "session_id", None),
+                session_id=event.session_id,
             )
             return False
-        queue.append(span)
+        queue.append(event)
         if self._worker is None:
             self._start_worker()
             return True
@@ -152,21 +152,57 @@ class ExportProcessor(SpanProcessor):
         self._request_send_all()
         return marker.wait(timeout_millis / 1000)
 
+    def pending(self) -> int:
+        """Events queued or in flight: neither delivered nor dropped yet."""
+        with self._lock:  # no batch leaves the queue meanwhile: none is counted twice
+            in_flight = 0 if self._in_flight is None else self._in_flight.unsettled
+            queued = sum(1 for item in self._queue.copy() if type(item) is QueuedEvent)
+        return queued + in_flight
+
     def shutdown(self, timeout_millis: int = 5_000) -> None:
-        """Flush within the timeout, then stop the worker; what is left is counted as dropped."""
+        """Flush within the timeout, then stop the worker.
+
+        Every event not delivered by then is counted as dropped (``shutdown``), with one
+        warning that says why: what is left in the queue, what the interrupted requests
+        carried, and the batch whose request is still unanswered (a server that holds
+        the connection: the worker, a daemon thread, is left blocked in it).
+        """
         if self._stopping:
             return
         flushed = self.force_flush(timeout_millis)
-        self._stopping = True
+        problem = self._exporter.problem()
+        with self._lock:
+            self._stopping = True
+            in_flight = self._in_flight
+        if in_flight is not None:
+            in_flight.withhold()
         # Closing the exporter interrupts a retry backoff the worker may be sleeping in.
         self._exporter.shutdown()
         self._request_send_all()
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(0.5 if flushed else 1.0)
-        left = sum(1 for item in self._queue if isinstance(item, ReadableSpan))
-        self._queue.clear()
-        self.drops.add("shutdown", left, "not delivered before the shutdown timeout")
+        unanswered, interrupted = (0, 0) if in_flight is None else in_flight.abandon()
+        left = self._take_leftovers()
+        detail = "not delivered before the shutdown timeout"
+        if unanswered:
+            detail += f" ({unanswered} in a request still unanswered)"
+        if problem:
+            detail += f": {problem}"
+        self.drops.add("shutdown", unanswered + interrupted + left, detail)
+
+    def _take_leftovers(self) -> int:
+        """Empty the queue after shutdown; returns the events in it. Operations in it
+        fail (their futures get the error), so nobody waits for them forever."""
+        events = 0
+        with self._lock:
+            while self._queue:
+                item = self._queue.popleft()
+                if isinstance(item, QueuedEvent):
+                    events += 1
+                elif not isinstance(item, _FlushMarker):
+                    _fail(item)
+        return events
 
     # -- worker side ---------------------------------------------------------------
 
@@ -199,6 +235,21 @@ class ExportProcessor(SpanProcessor):
         """Export full batches; with ``send_all``, everything queued (flush markers too)."""
         queue = self._queue
         while queue and (send_all or len(queue) >= self._max_batch_size):
+            taken = self._take_batch()
+            if taken is None:
+                return  # shutting down: what is left is counted by shutdown()
+            batch, account, marker = taken
+            if batch:
+                self._export(batch, account)
+            if marker is not None:
+                marker.set()
+
+    def _take_batch(self) -> tuple[list[ExportItem], BatchAccount, _FlushMarker | None] | None:
+        """Up to a batch of items (stopping at a flush marker), registered as in flight."""
+        with self._lock:
+            if self._stopping:
+                return None
+            queue = self._queue
             batch: list[ExportItem] = []
             marker: _FlushMarker | None = None
             while queue and len(batch) < self._max_batch_size:
@@ -207,18 +258,27 @@ class ExportProcessor(SpanProcessor):
                     marker = item
                     break
                 batch.append(item)
-            if batch:
-                self._export(batch)
-            if marker is not None:
-                marker.set()
+            account = BatchAccount(self.drops, sum(type(i) is QueuedEvent for i in batch))
+            self._in_flight = account
+        return batch, account, marker
 
-    def _export(self, batch: list[ExportItem]) -> None:
+    def _export(self, batch: list[ExportItem], account: BatchAccount) -> None:
         try:
-            self._exporter.export(batch)
+            self._exporter.export(batch, account)
         except Exception:
             # The exporter handles API failures itself; this is a bug, never the user's.
             logger.exception("agentwatch: internal error while exporting a batch")
-            self.drops.add("internal_error", sum(isinstance(i, ReadableSpan) for i in batch))
+            account.dropped("internal_error", account.unsettled)
+        with self._lock:
+            self._in_flight = None
+
+
+def _fail(op: SessionOp) -> None:
+    result = getattr(op, "result", None)
+    if result is not None and not result.done():
+        result.set_exception(
+            RetryableApiError("not sent: the client shut down", status=None, reason="shutdown")
+        )
 
 
 class _AfterFork:

@@ -1,143 +1,143 @@
-"""``EventSpan``: one recorded event as a finished OpenTelemetry span.
+"""Recorded events as genuine OpenTelemetry ``ReadableSpan`` objects.
 
-A ``ReadableSpan`` built the usual way costs the recording thread a ``SpanContext``, an
-attribute dict, two timestamp conversions and a handful of objects that the garbage
-collector then walks for as long as the span waits in the export queue. The
-:class:`~agentwatch.telemetry.exporters.session.SessionExporter` needs none of that: it
-sends the event's JSON, encoded once when the event was recorded.
+agentwatch does not record through a tracer: a real OTel span costs the caller about as
+much as the whole of ``record()`` is allowed to (bench/README.md, "An honest OpenTelemetry
+layer"), and the export queue needs only the event's JSON. Where OpenTelemetry
+processors are attached (``Client(span_processors=...)``), each event is also built into
+a ``ReadableSpan`` through its public constructor, and handed to them when recorded.
 
-So an ``EventSpan`` keeps only that JSON (bytes) and the session id, in slots: one
-small object per queued event, holding nothing the collector has to follow. Everything
-else a span has (context, attributes, start and end time) is read from the JSON on
-first access, for the OpenTelemetry processors a user adds
-(``Client(span_processors=...)``), and is then what a span from a tracer would be:
-trace id = session id, span id = the low 64 bits of the event id, and the attributes
-of :mod:`agentwatch.telemetry.attributes`.
+The mapping, one span per event: trace id = the session id, span id = the low 64 bits
+of the event id, parent = the span of the event's ``parent_id`` (same trace), start
+and end = the event's timestamps, and the attributes of
+:mod:`agentwatch.telemetry.attributes`. Built from the event's wire mapping, so the same
+function serves the queued JSON of an event (an OTLP exporter on the export thread).
+
+The OpenTelemetry SDK is imported by :class:`EventSpans`, not by this module's import.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-import orjson
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from typing import TYPE_CHECKING, Any
 
 from agentwatch.telemetry import attributes
 
-__all__ = ["EventSpan"]
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+    from opentelemetry.trace import StatusCode
 
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+__all__ = ["EventSpans", "span_id_of", "trace_id_of"]
+
 _LOW_64 = (1 << 64) - 1
 
 
-class EventSpan(ReadableSpan):
-    """A finished span for one event; cheap to build, cheap to keep queued."""
+class EventSpans:
+    """Builds each recorded event into a ``ReadableSpan`` for ``processors``."""
 
-    __slots__ = (
-        "_attribute_map",
-        "_instrumentation_scope",
-        "_name",
-        "_resource",
-        "_span_context",
-        "_wire",
-        "data",
-        "session_id",
-    )
+    def __init__(self, processors: Sequence[SpanProcessor], sdk_version: str) -> None:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-    # The fields of ReadableSpan that are the same for every event span.
-    _kind = SpanKind.INTERNAL
-    _parent = None
-    _events = ()
-    _links = ()
-    _status = Status(StatusCode.UNSET)
-    _instrumentation_info = None
+        self.processors = tuple(processors)
+        self.resource = Resource.create({"service.name": "agentwatch"})
+        self.scope = InstrumentationScope("agentwatch", sdk_version)
 
-    def __init__(
-        self,
-        session_id: str,
-        data: bytes,
-        *,
-        event_type: str,
-        resource: Resource,
-        scope: InstrumentationScope,
-    ) -> None:
-        # ReadableSpan.__init__ is not called: it would set eagerly what is computed lazily.
-        self.session_id = session_id
-        #: The event as the JSON object ``create_events`` carries (id, agent, times in it).
-        self.data = data
-        self._name = event_type
-        self._resource = resource
-        self._instrumentation_scope = scope
-        self._span_context: SpanContext | None = None
-        self._attribute_map: dict[str, Any] | None = None
-        self._wire: dict[str, Any] | None = None
+    def on_end(self, wire: Mapping[str, Any], data: bytes) -> None:
+        """Hand the span of one event (its wire mapping and JSON) to every processor."""
+        span = self.build(wire, data)
+        for processor in self.processors:
+            processor.on_end(span)
 
-    def _event(self) -> dict[str, Any]:
-        """The event's JSON, parsed once, for the fields a span shows."""
-        if self._wire is None:
-            wire = orjson.loads(self.data)
-            self._wire = wire if isinstance(wire, dict) else {}
-        return self._wire
+    def build(self, wire: Mapping[str, Any], data: bytes) -> ReadableSpan:
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import SpanContext, SpanKind, Status, TraceFlags
 
-    # -- what ReadableSpan reads, computed on first access -----------------------------
+        session_id = str(wire["session_id"])
+        trace_id = trace_id_of(session_id)
+        flags = TraceFlags(TraceFlags.SAMPLED)
+        parent_id = wire.get("parent_id")
+        parent = (
+            None
+            if parent_id is None
+            else SpanContext(trace_id, span_id_of(parent_id), is_remote=False, trace_flags=flags)
+        )
+        return ReadableSpan(
+            name=str(wire.get("event_type")),
+            context=SpanContext(
+                trace_id, span_id_of(wire["id"]), is_remote=False, trace_flags=flags
+            ),
+            parent=parent,
+            resource=self.resource,
+            attributes=_attributes(wire, session_id, data),
+            kind=SpanKind.INTERNAL,
+            status=Status(_status_code(wire.get("status"))),
+            start_time=_nanos(wire.get("init_timestamp")),
+            end_time=_nanos(wire.get("end_timestamp")),
+            instrumentation_scope=self.scope,
+        )
 
-    @property
-    def _context(self) -> SpanContext:  # type: ignore[override]
-        if self._span_context is None:
-            span_id = _id_int(self._event().get("id")) & _LOW_64 or 1  # a span id is not 0
-            self._span_context = SpanContext(_trace_id(self.session_id), span_id, False, _SAMPLED)
-        return self._span_context
-
-    @property
-    def _attributes(self) -> dict[str, Any]:  # type: ignore[override]
-        if self._attribute_map is None:
-            event = self._event()
-            attrs: dict[str, Any] = {
-                attributes.SESSION_ID: self.session_id,
-                attributes.EVENT_ID: str(event.get("id")),
-                attributes.EVENT_TYPE: self._name,
-                attributes.EVENT_DATA: self.data.decode(),
-            }
-            if event.get("agent_id") is not None:
-                attrs[attributes.AGENT_ID] = str(event["agent_id"])
-            self._attribute_map = attrs
-        return self._attribute_map
-
-    @property
-    def _start_time(self) -> int | None:  # type: ignore[override]
-        return _nanos(self._event().get("init_timestamp"))
-
-    @property
-    def _end_time(self) -> int | None:  # type: ignore[override]
-        return _nanos(self._event().get("end_timestamp"))
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
 
 
-def _id_int(event_id: object) -> int:
-    """The event id as a 128-bit int (a UUID's own; a hash of anything else)."""
-    try:
-        return uuid.UUID(str(event_id)).int
-    except ValueError:
-        return uuid.uuid5(uuid.NAMESPACE_OID, str(event_id)).int
+_OPTIONAL = (
+    (attributes.AGENT_ID, "agent_id"),
+    (attributes.EVENT_KIND, "kind"),
+    (attributes.PARENT_ID, "parent_id"),
+)
+
+
+def _attributes(wire: Mapping[str, Any], session_id: str, data: bytes) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        attributes.SESSION_ID: session_id,
+        attributes.EVENT_ID: str(wire["id"]),
+        attributes.EVENT_TYPE: str(wire.get("event_type")),
+        attributes.EVENT_DATA: data.decode(),
+    }
+    for key, name in _OPTIONAL:
+        value = wire.get(name)
+        if value is not None:
+            attrs[key] = str(value)
+    return attrs
+
+
+def _status_code(status: object) -> StatusCode:
+    from opentelemetry.trace import StatusCode
+
+    if status == "error":
+        return StatusCode.ERROR
+    return StatusCode.OK if status == "ok" else StatusCode.UNSET
+
+
+def span_id_of(event_id: object) -> int:
+    """The span id of an event: the low 64 bits of its id (a UUID's; a hash of anything
+    else), never 0 (an invalid span id)."""
+    return _id_int(event_id) & _LOW_64 or 1
 
 
 @functools.lru_cache(maxsize=4096)
-def _trace_id(session_id: str) -> int:
+def trace_id_of(session_id: str) -> int:
+    """The trace id of a session: its id as a 128-bit integer."""
+    return _id_int(session_id)
+
+
+def _id_int(value: object) -> int:
+    if isinstance(value, uuid.UUID):
+        return value.int
     try:
-        return uuid.UUID(session_id).int
+        return uuid.UUID(str(value)).int
     except ValueError:
-        return uuid.uuid5(uuid.NAMESPACE_OID, session_id).int
+        return uuid.uuid5(uuid.NAMESPACE_OID, str(value)).int
 
 
-def _nanos(timestamp: str | None) -> int | None:
-    if timestamp is None:
+def _nanos(timestamp: object) -> int | None:
+    if not isinstance(timestamp, str):
         return None
     try:
         return int(datetime.fromisoformat(timestamp).timestamp() * 1e9)
-    except (TypeError, ValueError):
+    except ValueError:
         return None

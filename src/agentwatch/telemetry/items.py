@@ -1,9 +1,10 @@
-"""Session operations that travel through the export queue beside the event spans.
+"""What travels through the export queue: recorded events, and session operations.
 
 Creating a session, registering an agent and updating a session are queued in the
 same FIFO as the session's events, so the exporter performs them in the order the
 program did them: ``create_session`` before the session's first events, the final
-``update_session`` after its last ones. None of them blocks the caller.
+``update_session`` after its last ones. None of them blocks the caller; an operation
+whose answer someone needs carries a future for it.
 """
 
 from __future__ import annotations
@@ -14,20 +15,48 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from decimal import Decimal
 
-__all__ = ["CreateAgent", "CreateSession", "SessionOp", "UpdateSession"]
+__all__ = [
+    "CreateAgent",
+    "CreateSession",
+    "ExportItem",
+    "QueuedEvent",
+    "SessionOp",
+    "UpdateSession",
+]
 
-# Plain slotted classes rather than dataclasses: one is made per queued operation, and
-# a module of dataclasses costs import time that ``import agentwatch`` pays.
+# Plain slotted classes rather than dataclasses: one is made per queued item, and a
+# module of dataclasses costs import time that ``import agentwatch`` pays.
+
+
+class QueuedEvent:
+    """One recorded event: its JSON as ``create_events`` carries it, encoded once when it
+    was recorded, and its session. One small object per queued event, holding nothing
+    the garbage collector has to follow."""
+
+    __slots__ = ("data", "session_id")
+
+    def __init__(self, session_id: str, data: bytes) -> None:
+        self.session_id = session_id
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"QueuedEvent({self.session_id!r}, {len(self.data)} bytes)"
 
 
 class CreateSession:
-    """``POST /v2/create_session`` for ``session_id`` (re-attaches when inherited)."""
+    """Create ``session_id`` on the server (re-attaches when inherited).
 
-    __slots__ = ("body", "session_id")
+    ``result`` receives the dashboard URL the server answered (``None`` if it sent
+    none), or the exception if the server refused the session for good. It stays
+    pending while the server cannot be reached.
+    """
+
+    __slots__ = ("body", "result", "session_id")
 
     def __init__(self, session_id: str, body: dict[str, Any]) -> None:
         self.session_id = session_id
         self.body = body
+        self.result: Future[str | None] = Future()
 
     def __repr__(self) -> str:
         return f"CreateSession({self.session_id!r})"
@@ -67,3 +96,4 @@ class UpdateSession:
 
 
 SessionOp = CreateSession | CreateAgent | UpdateSession
+ExportItem = QueuedEvent | SessionOp
