@@ -2,10 +2,10 @@
 PYTHON ?= python3
 PY_DIRS := src tests bench
 
-.PHONY: help install lint format typecheck test check bench agentops-venv
+.PHONY: help install lint format typecheck test check bench agentops-venv otel-client-venvs
 
 help:
-	@echo "targets: install lint format typecheck test check bench agentops-venv"
+	@echo "targets: install lint format typecheck test check bench agentops-venv otel-client-venvs"
 
 # Playwright is used with Debian's /usr/bin/chromium, so no browser download here.
 install:
@@ -31,9 +31,14 @@ test:
 
 check: lint typecheck test
 
-# Builds (or reuses) the agentops 0.3.26 virtual environment used by tests/e2e.
+# Build (or reuse) the virtual environments of the real client libraries tests/e2e runs
+# (tests/e2e/client_venvs.py): agentops 0.3.26; agentops 0.4.21 with OpenTelemetry 1.36;
+# the OTel SDK, OpenInference, openai-v2, Langfuse and Logfire together.
 agentops-venv:
-	$(PYTHON) tests/e2e/agentops_venv.py
+	$(PYTHON) tests/e2e/client_venvs.py agentops03
+
+otel-client-venvs:
+	$(PYTHON) tests/e2e/client_venvs.py agentops04 otel-clients
 
 # Creates/reuses bench/.venvs/*, measures everything, writes bench/RESULTS.md; then the
 # instrumentation overhead (this environment: it needs openai and the tests' fake

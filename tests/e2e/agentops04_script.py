@@ -6,35 +6,25 @@ the session (tags, end state). In it an ``@agent`` class whose ``@operation`` ca
 ``OPENAI_BASE_URL``). What the script prints while the session runs is captured by
 agentops and uploaded to ``/v4/logs/upload/`` when the session ends.
 
-agentops 0.4.21 sends its metrics to a hard-coded vendor host (no setting); here they are
-pointed at agentwatch's ``/v1/metrics`` so that nothing leaves the machine. Prints the
+agentops 0.4.21 sends its metrics to a hard-coded vendor host (no setting);
+``agentops_metrics`` points them at agentwatch's ``/v1/metrics`` so that nothing leaves
+the machine. Prints the
 trace id (decimal and hex) and the token agentops was given.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from client_common import emit
+from client_common import emit  # first: it guards DNS and collects warnings
 
-from agentops.sdk.core import TracingCore
+# isort: split
+import agentops_metrics  # noqa: F401  (before init: metrics to agentwatch, not the vendor)
 
-
-def point_metrics_at_agentwatch() -> None:
-    """Before init: 0.4.21 hard-codes its metrics endpoint (no setting, not in Config)."""
-    original = TracingCore.initialize
-
-    def initialize(self: TracingCore, jwt_provider: Any = None, **kwargs: Any) -> None:
-        kwargs["metrics_endpoint"] = os.environ["AGENTWATCH_ENDPOINT"] + "/v1/metrics"
-        original(self, jwt_provider=jwt_provider, **kwargs)
-
-    TracingCore.initialize = initialize  # type: ignore[method-assign]
-
-
-point_metrics_at_agentwatch()
-
+# isort: split
 # README: agentops
+import os
+
 import agentops
 
 agentops.init(

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from client_common import emit, env
+from client_common import emit, env  # first: it guards DNS and collects warnings
 
+# isort: split
 # README: langfuse
 from langfuse import get_client, observe, propagate_attributes
 

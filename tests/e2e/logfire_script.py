@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from client_common import emit, env
+from client_common import emit, env  # first: it guards DNS and collects warnings
 
+# isort: split
 # README: logfire
 import logfire
 import openai
@@ -37,7 +38,9 @@ WEATHER_TOOL = {
 
 
 def get_weather(city: str) -> dict[str, Any]:
-    with logfire.span("get_weather {city}", city=city, **{"gen_ai.operation.name": "execute_tool"}) as span:
+    with logfire.span(
+        "get_weather {city}", city=city, **{"gen_ai.operation.name": "execute_tool"}
+    ) as span:
         result = {"city": city, "temperature_c": 21}
         span.set_attributes(
             {

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from client_common import emit, env
+from client_common import emit, env  # first: it guards DNS and collects warnings
 
+# isort: split
 # README: openai-v2
 from opentelemetry import _logs, metrics, trace
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter

@@ -8,12 +8,14 @@ result. ``openai`` talks to the fake provider (``OPENAI_BASE_URL``). Prints the 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-from client_common import emit, env
+from client_common import emit, env  # first: it guards DNS and collects warnings
 
+# isort: split
 # README: openinference
+import os
+
 from openinference.instrumentation.openai import OpenAIInstrumentor
 from phoenix.otel import register
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 
-from client_common import emit, env
+from client_common import emit, env  # first: it guards DNS and collects warnings
 
+# isort: split
 # README: otel-sdk
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -77,14 +78,19 @@ def main() -> None:
             "gen_ai.tool.call.arguments": CALL_ARGUMENTS,
             "gen_ai.tool.call.result": TOOL_RESULT,
         }
-        with tracer.start_as_current_span("execute_tool get_weather", attributes=tool_attributes) as tool:
+        with tracer.start_as_current_span(
+            "execute_tool get_weather", attributes=tool_attributes
+        ) as tool:
             spans["tool"] = format(tool.get_span_context().span_id, "016x")
         answer = {
             "role": "assistant",
             "parts": [{"type": "text", "content": ANSWER}],
             "finish_reason": "stop",
         }
-        result = {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": TOOL_RESULT}]}
+        result = {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": TOOL_RESULT}],
+        }
         spans["chat2"] = chat(tracer, "house-model-1", [user, asks, result], answer)
         trace_id = format(agent.get_span_context().trace_id, "032x")
     provider.shutdown()  # flushes the batch processor
