@@ -157,6 +157,9 @@ def _get(server: TestServer, path: str, **params: Any) -> Any:
 
 # -- the stored tree -------------------------------------------------------------------------
 
+# What the user asks the agent in every script.
+QUESTION = "What is the weather in Rome?"
+
 
 class Tree:
     """The events of one session as a tree: by id, by kind, parents and children."""
@@ -208,3 +211,35 @@ def gpt_4o_mini_cost(prompt: int, completion: int, cached: int = 0) -> Decimal:
 
 def cost_of(event: dict[str, Any]) -> Decimal | None:
     return None if event["cost"] is None else Decimal(str(event["cost"]))
+
+
+def text_of(message: dict[str, Any]) -> Any:
+    """A chat message's text: its ``content`` string, or the text parts of a list."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content
+
+
+def called(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(function name, parsed arguments) of each tool call a message makes."""
+    calls = message.get("tool_calls") or []
+    return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
+
+
+def check_agent_run(tree: Tree, agent: dict[str, Any], llms: list[dict[str, Any]]) -> None:
+    """The two chats and the tool are the agent's children, in order: chat, tool, chat."""
+    tool = tree.one("tool")
+    children = tree.children(agent)
+    assert [e["id"] for e in children if e["kind"] in ("llm", "tool")] == [
+        llms[0]["id"],
+        tool["id"],
+        llms[1]["id"],
+    ]
+    assert tool["name"] == "get_weather"
+    first, second = llms
+    assert [m["role"] for m in first["data"]["prompt"]][-1] == "user"
+    assert text_of(first["data"]["prompt"][-1]) == QUESTION
+    assert called(first["data"]["completion"]) == [("get_weather", {"city": "Rome"})]
+    roles = [m["role"] for m in second["data"]["prompt"]]
+    assert roles[-3:] == ["user", "assistant", "tool"], roles
