@@ -15,7 +15,7 @@ from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddl
 from agentwatch.server.errors import install_error_handlers
 from agentwatch.server.limits import BodyLimitMiddleware, InflightLimitMiddleware
 from agentwatch.server.pricing import PriceTable
-from agentwatch.server.routes import api, dashboard, login, v2
+from agentwatch.server.routes import api, dashboard, login, otlp, v2
 from agentwatch.server.settings import ServerSettings
 from agentwatch.server.storage import Storage
 
@@ -25,6 +25,7 @@ _DESCRIPTION = """Session observability for AI agents.
 
 * `/v2/*` — the AgentOps v2 ingest protocol (API key, then a per-session JWT).
 * `/api/*` — JSON read API, authenticated by the project API key in `X-Agentops-Api-Key`.
+* `/v1/traces`, `/v1/logs`, `/v1/metrics` — OpenTelemetry OTLP/HTTP receiver (protobuf or JSON).
 """
 
 
@@ -60,6 +61,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.secure_cookies = settings.base_url.startswith("https://")
     install_error_handlers(app)
     app.include_router(v2.router)
+    app.include_router(otlp.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(login.router)

@@ -8,10 +8,20 @@ constant-time anyway so that no code path compares secrets byte by byte.
 Session JWTs are HS256 (pinned: the algorithm in a token's header is never trusted),
 carry ``session_id``, ``project_id``, ``api_key_id`` (the API key row that issued them, so
 revoking the key revokes its tokens) and ``exp``, which is required.
+
+Project tokens (``POST /v3/auth/token``, which agentops 0.4 sends as Bearer on every OTLP
+export) are the same kind of JWT with ``scope = "project"`` and no session: they write
+into any session of their project, live :data:`PROJECT_TOKEN_LIFETIME` (agentops never
+refreshes one) and are revoked with their key. Neither kind is accepted as the other.
+
+OpenTelemetry clients present the project API key in whatever header their SDK fills:
+:func:`presented_credentials` lists the candidates of a request, in the order tried.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import hmac
@@ -29,6 +39,8 @@ import jwt
 from agentwatch.server.errors import BadRequest, Unauthorized
 
 __all__ = [
+    "PROJECT_TOKEN_LIFETIME",
+    "ProjectClaims",
     "SessionClaims",
     "TokenSigner",
     "bearer_token",
@@ -37,10 +49,13 @@ __all__ = [
     "load_or_create_secret",
     "new_api_key",
     "parse_api_key",
+    "presented_credentials",
 ]
 
 _ALGORITHM = "HS256"
 _PREFIX_LEN = 8
+PROJECT_TOKEN_LIFETIME = 365 * 24 * 3600
+_PROJECT_SCOPE = "project"
 
 
 def new_api_key() -> str:
@@ -87,6 +102,38 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+def presented_credentials(authorization: str | None, api_key: str | None) -> list[str]:
+    """The credentials a request presents, in the order to try them: the
+    ``X-Agentops-Api-Key`` header, then what ``Authorization`` carries — ``Bearer <key or
+    token>``, a bare ``<key or token>`` (Logfire), or ``Basic`` with the key as user or as
+    password (Langfuse's public/secret pair: either may be the key)."""
+    found = [api_key.strip()] if api_key and api_key.strip() else []
+    if not authorization or not authorization.strip():
+        return found
+    scheme, _, rest = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer" and rest.strip():
+        found.append(rest.strip())
+    elif scheme.lower() == "basic" and rest.strip():
+        try:
+            user, _, password = (
+                base64.b64decode(rest.strip(), validate=True).decode().partition(":")
+            )
+        except (binascii.Error, UnicodeDecodeError):
+            return found
+        found.extend(part.strip() for part in (user, password) if part.strip())
+    elif not rest:
+        found.append(scheme)
+    return found
+
+
+@dataclass(frozen=True)
+class ProjectClaims:
+    """What a verified project token says."""
+
+    project_id: str
+    key_id: str
+
+
 @dataclass(frozen=True)
 class SessionClaims:
     """What a verified session token says."""
@@ -122,6 +169,42 @@ class TokenSigner:
         if key_id is not None:
             claims["api_key_id"] = key_id
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+
+    def issue_project_token(self, project_id: str, key_id: str) -> str:
+        """A project token (see the module docstring) for the key ``key_id``."""
+        now = int(time.time())
+        claims = {
+            "scope": _PROJECT_SCOPE,
+            "project_id": project_id,
+            "api_key_id": key_id,
+            "iat": now,
+            "exp": now + PROJECT_TOKEN_LIFETIME,
+        }
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+
+    def verify_project_token(self, token: str) -> ProjectClaims:
+        """Check a project token's signature, algorithm, expiry and scope.
+
+        Raises :class:`Unauthorized`; a session token is not a project token.
+        """
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                leeway=self._leeway,
+                options={"require": ["exp", "scope", "project_id", "api_key_id"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Expired Token") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"Invalid Token: {exc}") from None
+        project_id, key_id = claims.get("project_id"), claims.get("api_key_id")
+        if claims.get("scope") != _PROJECT_SCOPE or not isinstance(project_id, str):
+            raise Unauthorized("Invalid Token: not a project token")
+        if not isinstance(key_id, str):
+            raise Unauthorized("Invalid Token: api_key_id must be a string")
+        return ProjectClaims(project_id, key_id)
 
     def verify(self, token: str) -> SessionClaims:
         """Check signature, algorithm and expiry. Raises :class:`Unauthorized`.

@@ -1,12 +1,14 @@
-"""What every route needs, built once per app: settings, storage, token signer, prices."""
+"""What every route needs, built once per app: settings, storage, token signer, prices,
+and the OTLP receiver's counters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from agentwatch.server.auth import TokenSigner
+from agentwatch.server.otlp.stats import ReceiverStats
 from agentwatch.server.pricing import PriceTable
 from agentwatch.server.settings import ServerSettings
 from agentwatch.server.storage import Storage
@@ -20,6 +22,7 @@ class ServerContext:
     storage: Storage
     signer: TokenSigner
     prices: PriceTable
+    otlp_stats: ReceiverStats = field(default_factory=ReceiverStats)
 
     def session_url(self, session_id: str) -> str:
         """Where a person sees the session (the dashboard's drilldown page)."""

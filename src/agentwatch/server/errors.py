@@ -1,7 +1,11 @@
 """Server exceptions, each carrying its HTTP status, and the one handler that renders them.
 
 Every error answer has the body that PROTOCOL.md fixes: ``{"path": "<url path>",
-"message": "<text>"}``. The tree::
+"message": "<text>"}`` — except on the OpenTelemetry receiver's paths (:data:`OTLP_PATHS`),
+where it is what OTLP/HTTP clients parse: a ``google.rpc.Status`` (``code`` = the gRPC
+code of the HTTP status, ``message``), in protobuf when the request was protobuf, else in
+JSON. :func:`error_body` decides, for the handlers here and for the middleware in
+``limits.py`` alike. The tree::
 
     ServerError
     ├── BadRequest             400  malformed input (bad JSON, corrupt gzip, bad id)
@@ -16,18 +20,20 @@ Every error answer has the body that PROTOCOL.md fixes: ``{"path": "<url path>",
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "OTLP_PATHS",
     "BadRequest",
     "Forbidden",
     "NotFound",
@@ -37,6 +43,7 @@ __all__ = [
     "Unauthorized",
     "Unprocessable",
     "UnsupportedMediaType",
+    "error_body",
     "error_response",
     "install_error_handlers",
 ]
@@ -91,11 +98,55 @@ class ServiceUnavailable(ServerError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+# The OTLP/HTTP receiver's paths (routes/otlp.py): errors there are OTLP's Status.
+OTLP_PATHS = frozenset({"/v1/traces", "/v1/logs", "/v1/metrics", "/api/public/otel/v1/traces"})
+_PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
+# HTTP status -> gRPC status code, for google.rpc.Status (OTLP/HTTP answers carry one).
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 415: 3, 422: 3, 429: 8, 503: 14}
+
+
+def is_protobuf(content_type: str | None) -> bool:
+    """Whether a Content-Type header names protobuf (OTLP's binary encoding)."""
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() in _PROTOBUF_TYPES
+
+
+def error_body(
+    path: str, content_type: str | None, status_code: int, message: str
+) -> tuple[bytes, str]:
+    """(body, its Content-Type) of an error answer to a request for ``path`` whose body
+    had ``content_type``: OTLP's Status on :data:`OTLP_PATHS`, the protocol's JSON elsewhere."""
+    if path not in OTLP_PATHS:
+        return json.dumps({"path": path, "message": message}).encode(), "application/json"
+    code = _GRPC_CODES.get(status_code, 2 if status_code < 500 else 13)  # UNKNOWN / INTERNAL
+    if is_protobuf(content_type):
+        from google.rpc.status_pb2 import Status
+
+        return Status(code=code, message=message).SerializeToString(), "application/x-protobuf"
+    return json.dumps({"code": code, "message": message}).encode(), "application/json"
+
+
 def error_response(
-    path: str, status_code: int, message: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    """The protocol's error body with ``status_code``."""
-    return JSONResponse({"path": path, "message": message}, status_code, headers=headers)
+    path: str,
+    status_code: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    content_type: str | None = None,
+) -> Response:
+    """The error answer for ``path`` (see :func:`error_body`) with ``status_code``."""
+    if path not in OTLP_PATHS:
+        return JSONResponse({"path": path, "message": message}, status_code, headers=headers)
+    body, media_type = error_body(path, content_type, status_code, message)
+    return Response(body, status_code, headers=headers, media_type=media_type)
+
+
+def _respond(
+    request: Request, status_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return error_response(
+        request.url.path, status_code, message, headers, request.headers.get("content-type")
+    )
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str]:
@@ -123,34 +174,32 @@ def _location(loc: Sequence[Any]) -> str:
     return text or "body"
 
 
-async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+async def _server_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServerError)
-    return error_response(request.url.path, exc.status_code, exc.message, exc.headers)
+    return _respond(request, exc.status_code, exc.message, exc.headers)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     status, message = describe_validation_errors(exc.errors())
-    return error_response(request.url.path, status, message)
+    return _respond(request, status, message)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
+    return _respond(request, exc.status_code, str(exc.detail), exc.headers)
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> Response:
     # A locked SQLite file, an unreachable PostgreSQL or an exhausted connection pool is
     # transient: 503 + Retry-After tells SDKs to retry the same batch (ingest is idempotent).
     logger.warning("database error on %s: %s", request.url.path, exc)
-    return error_response(
-        request.url.path, 503, "database unavailable, retry later", {"Retry-After": "1"}
-    )
+    return _respond(request, 503, "database unavailable, retry later", {"Retry-After": "1"})
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("unexpected error on %s", request.url.path)
-    return error_response(request.url.path, 500, "internal server error")
+    return _respond(request, 500, "internal server error")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -14,10 +14,11 @@ limit: CVE-2024-36129 in the OpenTelemetry collector was exactly this). A declar
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from agentwatch.server.errors import error_body
 
 __all__ = ["BodyLimitMiddleware", "InflightLimitMiddleware"]
 
@@ -155,9 +156,10 @@ async def _send_error(
     message: str,
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    payload = json.dumps({"path": scope.get("path", ""), "message": message}).encode()
+    request_type = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+    payload, media_type = error_body(scope.get("path", ""), request_type, status, message)
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media_type.encode()),
         (b"content-length", str(len(payload)).encode()),
     ]
     await send(

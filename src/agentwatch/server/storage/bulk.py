@@ -47,6 +47,13 @@ class BulkInsert:
             returned.extend(conn.exec_driver_sql(sql, params).scalars())
         return returned
 
+    def rows(self, conn: sa.Connection) -> list[tuple[Any, ...]]:
+        """Run the statements; returns the rows of the RETURNING columns."""
+        returned: list[tuple[Any, ...]] = []
+        for sql, params in self.statements:
+            returned.extend(tuple(row) for row in conn.exec_driver_sql(sql, params))
+        return returned
+
 
 def prepare_insert(
     dialect: Dialect,
@@ -56,7 +63,8 @@ def prepare_insert(
     returning: str,
 ) -> BulkInsert:
     """An insert of ``rows`` (mappings with every column of ``table``) skipping rows that
-    conflict on ``conflict``, returning ``returning`` of the rows inserted.
+    conflict on ``conflict``, returning ``returning`` (one column, or several separated by
+    commas: read those with :meth:`BulkInsert.rows`) of the rows inserted.
 
     Does not touch the database: call it before taking a lock.
     """

@@ -39,8 +39,10 @@ __all__ = [
     "PreparedEvents",
     "SessionConflict",
     "UnknownSession",
+    "add_to_counters",
     "counter_of",
     "create_or_attach_session",
+    "event_row",
     "insert_events",
     "insert_prepared",
     "prepare_events",
@@ -191,7 +193,7 @@ def prepare_events(
     concurrent batches sharing ids take their row locks in one order (no deadlock).
     """
     unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
-    rows = [_event_row(r, project_id, session_id, now) for r in unique]
+    rows = [event_row(r, project_id, session_id, now) for r in unique]
     insert = bulk.prepare_insert(dialect, events, rows, ("session_id", "id"), "id")
     return PreparedEvents(project_id, session_id, tuple(unique), insert)
 
@@ -207,7 +209,7 @@ def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
     if not new:
         require_session(conn, batch.project_id, batch.session_id)
         return 0
-    _add_to_counters(conn, batch.project_id, batch.session_id, new, [])
+    add_to_counters(conn, batch.project_id, batch.session_id, new, [])
     return len(new)
 
 
@@ -242,14 +244,14 @@ def update_events(
             fresh.append(record)
             continue
         merged = renormalize({**json.loads(old.data), **record.data})
-        row = _event_row(merged, project_id, session_id, now)
+        row = event_row(merged, project_id, session_id, now)
         del row["received_at"]
         conn.execute(
             events.update()
             .where(events.c.session_id == session_id, events.c.id == record.id)
             .values(row)
         )
-        _add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
+        add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
     return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
 
 
@@ -290,9 +292,8 @@ def counter_of(event_type: str) -> str:
     return event_type if event_type in COUNTER_KINDS else "other"
 
 
-def _event_row(
-    r: EventRecord, project_id: str, session_id: str, now: dt.datetime
-) -> dict[str, Any]:
+def event_row(r: EventRecord, project_id: str, session_id: str, now: dt.datetime) -> dict[str, Any]:
+    """The ``events`` row of ``r`` in ``session_id`` (its JSON document encoded)."""
     return {
         "session_id": session_id,
         "id": r.id,
@@ -330,7 +331,7 @@ _COUNTERS = (
 )
 
 
-def _add_to_counters(
+def add_to_counters(
     conn: sa.Connection,
     project_id: str,
     session_id: str,

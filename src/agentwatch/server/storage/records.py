@@ -6,7 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ApiKeyInfo", "EventRecord", "KeyOwner", "Project", "SessionFields"]
+__all__ = [
+    "ApiKeyInfo",
+    "EventRecord",
+    "KeyOwner",
+    "Project",
+    "SessionFields",
+    "SpanOutcome",
+    "SpanWrite",
+]
 
 
 @dataclass(frozen=True)
@@ -77,3 +85,38 @@ class EventRecord:
     trace_id: str | None = None  # OTLP trace id, 32 hex digits; None for v2 events
     name: str | None = None  # display name: action type, tool name, model, span name ...
     status: str = "unset"  # one of schema.SPAN_STATUSES
+
+
+@dataclass(frozen=True)
+class SpanWrite:
+    """One OpenTelemetry span to store, with what it says about its session.
+
+    Which session it lands in is decided in the database (see ``storage/traces.py``):
+    its trace's session if the trace is known, else ``named_session``, else
+    ``trace_session``.
+    """
+
+    where: str  # the span's place in its request, for refusal messages
+    trace_id: str
+    trace_session: str  # the session of a trace no span names one for (derived from it)
+    named_session: str | None  # the session a span names (session.id ...), as a UUID
+    external_id: str | None  # the name as sent, when it is not the UUID itself
+    records: tuple[EventRecord, ...]  # the span, then the error events it gives
+    root: bool  # a span without parent: its end ends the session
+    tags: tuple[str, ...] = ()
+    end_state: str | None = None  # Success / Fail
+    user_id: str | None = None
+    metadata: str | None = None  # JSON text
+    agent_id: str | None = None
+    agent_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SpanOutcome:
+    """What became of a batch of :class:`SpanWrite`: spans taken (new or already stored)
+    and the refusals, one message each."""
+
+    accepted: int
+    inserted: int
+    refused: tuple[str, ...]
+    sessions: tuple[str, ...]  # the sessions written into

@@ -14,13 +14,15 @@ import sqlalchemy as sa
 
 from agentwatch.server import auth
 from agentwatch.server.storage import engine as engines
-from agentwatch.server.storage import ingest, migrate, overview, queries
+from agentwatch.server.storage import ingest, migrate, overview, queries, traces
 from agentwatch.server.storage.records import (
     ApiKeyInfo,
     EventRecord,
     KeyOwner,
     Project,
     SessionFields,
+    SpanOutcome,
+    SpanWrite,
 )
 from agentwatch.server.storage.schema import api_keys, projects
 
@@ -246,6 +248,22 @@ class Storage:
         with self.write() as conn:
             ingest.require_session(conn, project_id, session_id)
             ingest.upsert_thread(conn, session_id, thread_id, agent_id, utcnow())
+
+    def insert_spans(self, project_id: str, writes: Sequence[SpanWrite]) -> SpanOutcome:
+        """Store OpenTelemetry spans in their sessions (see :mod:`.traces`), once each.
+
+        Raises ``ingest.SessionConflict`` when a session it meant to create was created by
+        another project meanwhile (nothing is stored: retrying sorts it out).
+        """
+        now = utcnow()
+        batch = traces.prepare_spans(project_id, writes, now)
+        with self.write() as conn:
+            return traces.store_spans(conn, batch, now)
+
+    def set_trace_logs(self, project_id: str, trace_id: str, trace_session: str, text: str) -> str:
+        """Keep a process's captured output on its trace's session; returns the session id."""
+        with self.write() as conn:
+            return traces.set_trace_logs(conn, project_id, trace_id, trace_session, text, utcnow())
 
     def record_developer_error(self, project_id: str, values: dict[str, Any]) -> None:
         with self.write() as conn:

@@ -1,0 +1,138 @@
+"""One OTLP export request, decoded, mapped and stored; and its answer.
+
+Blocking (call from a worker thread). Spans and log records that cannot be taken are
+counted and named in the answer's ``partial_success``; the others are stored whatever is
+wrong with their neighbours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from agentwatch.server.context import ServerContext
+from agentwatch.server.errors import ServiceUnavailable
+from agentwatch.server.otlp import decode
+from agentwatch.server.otlp.mapping import MappedSpan, is_pending, map_span
+from agentwatch.server.otlp.sessions import span_writes
+from agentwatch.server.otlp.spans import Span
+from agentwatch.server.storage.ingest import SessionConflict
+
+__all__ = ["RECEIVERS", "ExportResult", "answer", "receive_metrics", "receive_traces"]
+
+logger = logging.getLogger("agentwatch.server")
+_SHOWN_REFUSALS = 5
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """How much of a request was taken; ``refused`` names each item that was not."""
+
+    signal: str  # traces, logs, metrics
+    accepted: int
+    refused: Sequence[str]
+
+    def message(self) -> str:
+        shown = "; ".join(self.refused[:_SHOWN_REFUSALS])
+        more = len(self.refused) - _SHOWN_REFUSALS
+        return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def receive_traces(
+    ctx: ServerContext, project_id: str, body: bytes, encoding: decode.Encoding
+) -> ExportResult:
+    """Store the spans of an ``ExportTraceServiceRequest``.
+
+    Raises ``BadRequest`` for an unreadable body, ``ServiceUnavailable`` when a session
+    it was creating was taken by another project at the same moment (retry).
+    """
+    now = dt.datetime.now(dt.timezone.utc)
+    decoded = decode.decode_traces(body, encoding, now)
+    refused = list(decoded.refused)
+    mapped = []
+    for span in decoded.items:
+        if is_pending(span):
+            continue  # Logfire: the real span follows, with the same ids
+        result = _map(ctx, span)
+        if isinstance(result, str):
+            refused.append(result)
+        else:
+            mapped.append(result)
+    accepted = 0
+    if mapped:
+        try:
+            outcome = ctx.storage.insert_spans(project_id, span_writes(project_id, mapped))
+        except SessionConflict:
+            raise ServiceUnavailable(
+                "a session was being created by another request, retry"
+            ) from None
+        refused.extend(outcome.refused)
+        accepted = outcome.accepted
+        ctx.otlp_stats.add(project_id, "traces.spans_stored", outcome.inserted)
+    _count(ctx, project_id, "traces", accepted, refused)
+    return ExportResult("traces", accepted, refused)
+
+
+def _map(ctx: ServerContext, span: Span) -> MappedSpan | str:
+    try:
+        return map_span(span, ctx.prices)
+    except Exception:  # a mapping bug must not cost the request's other spans
+        logger.exception("could not map span %s", span.where)
+        return f"{span.where}: could not be mapped (logged on the server)"
+
+
+def receive_metrics(
+    ctx: ServerContext, project_id: str, body: bytes, encoding: decode.Encoding
+) -> ExportResult:
+    """Count the data points of an ``ExportMetricsServiceRequest`` (nothing is stored)."""
+    points = decode.metric_points(body, encoding)
+    ctx.otlp_stats.add(project_id, "metrics.data_points", points)
+    _count(ctx, project_id, "metrics", points, [])
+    return ExportResult("metrics", points, [])
+
+
+def _count(
+    ctx: ServerContext, project_id: str, signal: str, accepted: int, refused: Sequence[str]
+) -> None:
+    stats = ctx.otlp_stats
+    stats.add(project_id, f"{signal}.requests")
+    stats.add(project_id, f"{signal}.accepted", accepted)
+    stats.add(project_id, f"{signal}.refused", len(refused))
+
+
+_RESPONSES: dict[str, tuple[Any, str, str]] = {
+    "traces": (ExportTraceServiceResponse, "rejected_spans", "rejectedSpans"),
+    "logs": (ExportLogsServiceResponse, "rejected_log_records", "rejectedLogRecords"),
+    "metrics": (ExportMetricsServiceResponse, "rejected_data_points", "rejectedDataPoints"),
+}
+
+
+def answer(result: ExportResult, encoding: decode.Encoding) -> tuple[bytes, str]:
+    """(body, Content-Type) of the ``Export*ServiceResponse`` for ``result``, in the
+    request's encoding; ``partial_success`` only when something was refused."""
+    message_type, field, json_field = _RESPONSES[result.signal]
+    rejected = len(result.refused)
+    if encoding == "json":
+        if not rejected:
+            return b"{}", "application/json"
+        partial = {json_field: str(rejected), "errorMessage": result.message()}
+        return json.dumps({"partialSuccess": partial}).encode(), "application/json"
+    response = message_type()
+    if rejected:
+        setattr(response.partial_success, field, rejected)
+        response.partial_success.error_message = result.message()
+    return response.SerializeToString(), "application/x-protobuf"
+
+
+Receive = Callable[[ServerContext, str, bytes, decode.Encoding], ExportResult]
+RECEIVERS: dict[str, Receive] = {"traces": receive_traces, "metrics": receive_metrics}

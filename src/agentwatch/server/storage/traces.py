@@ -1,0 +1,471 @@
+"""OpenTelemetry spans into sessions, one transaction per request.
+
+Which session a span goes to (the ``traces`` table remembers it per project and trace):
+
+1. A trace already mapped keeps its session: every span of a trace lands in one session,
+   whatever order the spans arrive in and however many requests bring them.
+2. A new trace goes to the session its first span that names one names (``session.id``,
+   else ``gen_ai.conversation.id``: :attr:`SpanWrite.named_session`), else to a session of
+   its own derived from the trace id (:attr:`SpanWrite.trace_session`).
+3. A trace mapped to its own derived session whose span now names a session (a child
+   carrying ``session.id`` arrived after its root) moves there: its spans and agents move,
+   both sessions' counters are recounted, what the derived session knew (tags, end state,
+   user, logs) is merged over, and the derived session is deleted.
+4. A span naming a session of another project is refused; nothing of that session is
+   read beyond its owner, nothing written.
+
+A span is stored once per (trace, span id): the same span sent twice (a retry, or a
+duplicate from another request) lands in the same session and is skipped there; the
+counters move by what was inserted only. Session fields from spans are merged so that
+any arrival order gives the same session: the start is the earliest span, the end the
+latest root span's end, ``Fail`` wins over ``Success`` wins over no end state, tags are a
+union, the first user and metadata stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from agentwatch.server.storage import bulk
+from agentwatch.server.storage import engine as dialects
+from agentwatch.server.storage.ingest import (
+    SessionConflict,
+    add_to_counters,
+    event_row,
+)
+from agentwatch.server.storage.records import EventRecord, SpanOutcome, SpanWrite
+from agentwatch.server.storage.schema import (
+    COUNTER_KINDS,
+    agents,
+    events,
+    session_tags,
+    sessions,
+    traces,
+)
+
+__all__ = ["PreparedSpans", "prepare_spans", "set_trace_logs", "store_spans"]
+
+_CHUNK = 500  # ids per IN (...): well under SQLite's parameter limit
+
+
+@dataclass(frozen=True)
+class PreparedSpans:
+    """Spans with their rows encoded, from :func:`prepare_spans` (no database needed)."""
+
+    project_id: str
+    writes: tuple[SpanWrite, ...]
+    rows: tuple[tuple[dict[str, Any], ...], ...]  # per write, its records' rows
+
+
+def prepare_spans(project_id: str, writes: Sequence[SpanWrite], now: dt.datetime) -> PreparedSpans:
+    """Encode every record's row before any lock is taken; sessions are filled in later."""
+    rows = tuple(tuple(event_row(r, project_id, "", now) for r in w.records) for w in writes)
+    return PreparedSpans(project_id, tuple(writes), rows)
+
+
+def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> SpanOutcome:
+    """Store the batch in ``conn``'s transaction by the rules of this module.
+
+    Raises :class:`SessionConflict` (roll back and retry) when a session this batch
+    decided to create was created by another project at the same moment.
+    """
+    project_id, writes = batch.project_id, batch.writes
+    named = {w.named_session for w in writes if w.named_session is not None}
+    foreign = _foreign(conn, project_id, named)
+    refused = tuple(
+        f"{w.where}: session {w.external_id or w.named_session} cannot be written by this project"
+        for w in writes
+        if w.named_session in foreign
+    )
+    kept = [i for i, w in enumerate(writes) if w.named_session not in foreign]
+    if not kept:
+        return SpanOutcome(0, 0, refused, ())
+    proposals = _proposals(writes[i] for i in kept)
+    mapped = _map_traces(conn, project_id, proposals, now)
+    moves = _moves(proposals, mapped)
+    final = {trace_id: session_id for trace_id, (session_id, _) in mapped.items()}
+    final.update({trace_id: new for trace_id, (_, new) in moves.items()})
+    _ensure_sessions(conn, project_id, [writes[i] for i in kept], final, proposals, now)
+    for trace_id, (old, new) in sorted(moves.items()):
+        _move_trace(conn, project_id, trace_id, old, new, now)
+    inserted = _insert_events(conn, batch, kept, final)
+    for session_id, records in sorted(inserted.items()):
+        add_to_counters(conn, project_id, session_id, records, [])
+    by_session: dict[str, list[SpanWrite]] = {}
+    for i in kept:
+        by_session.setdefault(final[writes[i].trace_id], []).append(writes[i])
+    for session_id, group in sorted(by_session.items()):
+        _apply_fields(conn, project_id, session_id, group, now)
+        _upsert_agents(conn, session_id, group, now)
+    # Error events name the span they come from as their trigger; spans name none.
+    spans_inserted = sum(r.trigger_event_id is None for rs in inserted.values() for r in rs)
+    return SpanOutcome(len(kept), spans_inserted, refused, tuple(sorted(by_session)))
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(values)
+    for i in range(0, len(ordered), _CHUNK):
+        yield ordered[i : i + _CHUNK]
+
+
+def _foreign(conn: sa.Connection, project_id: str, session_ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(session_ids):
+        query = sa.select(sessions.c.id).where(
+            sessions.c.id.in_(chunk), sessions.c.project_id != project_id
+        )
+        found.update(conn.execute(query).scalars())
+    return found
+
+
+Proposal = tuple[str, bool, str | None]  # (session, named by a span, its external id)
+
+
+def _proposals(writes: Iterable[SpanWrite]) -> dict[str, Proposal]:
+    """Per trace: the session its first naming span names, else its own."""
+    proposals: dict[str, Proposal] = {}
+    for w in writes:
+        current = proposals.get(w.trace_id)
+        if w.named_session is not None and (current is None or not current[1]):
+            proposals[w.trace_id] = (w.named_session, True, w.external_id)
+        elif current is None:
+            proposals[w.trace_id] = (w.trace_session, False, None)
+    return proposals
+
+
+def _map_traces(
+    conn: sa.Connection, project_id: str, proposals: dict[str, Proposal], now: dt.datetime
+) -> dict[str, tuple[str, bool]]:
+    """Record the proposed mapping of the traces not mapped yet; returns every trace's
+    (session, named by a span) as stored."""
+    rows = [
+        {
+            "project_id": project_id,
+            "trace_id": trace_id,
+            "session_id": session_id,
+            "explicit": explicit,
+            "created_at": now,
+        }
+        for trace_id, (session_id, explicit, _) in sorted(proposals.items())
+    ]
+    stmt = dialects.insert(conn.dialect.name, traces).on_conflict_do_nothing(
+        index_elements=["project_id", "trace_id"]
+    )
+    conn.execute(stmt, rows)
+    mapped: dict[str, tuple[str, bool]] = {}
+    for chunk in _chunks(proposals):
+        query = (
+            sa.select(traces.c.trace_id, traces.c.session_id, traces.c.explicit)
+            .where(traces.c.project_id == project_id, traces.c.trace_id.in_(chunk))
+            .order_by(traces.c.trace_id)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()  # a concurrent move of the same trace waits
+        for trace_id, session_id, explicit in conn.execute(query):
+            mapped[trace_id] = (session_id, bool(explicit))
+    return mapped
+
+
+def _moves(
+    proposals: dict[str, Proposal], mapped: dict[str, tuple[str, bool]]
+) -> dict[str, tuple[str, str]]:
+    """(derived session, named session) of the traces rule 3 moves."""
+    moves: dict[str, tuple[str, str]] = {}
+    for trace_id, (session_id, named, _) in proposals.items():
+        stored, stored_named = mapped[trace_id]
+        if named and not stored_named and stored != session_id:
+            moves[trace_id] = (stored, session_id)
+    return moves
+
+
+def _ensure_sessions(
+    conn: sa.Connection,
+    project_id: str,
+    writes: Sequence[SpanWrite],
+    final: dict[str, str],
+    proposals: dict[str, Proposal],
+    now: dt.datetime,
+) -> None:
+    """Create the sessions the batch writes into that do not exist yet.
+
+    Raises :class:`SessionConflict` when one of them belongs to another project.
+    """
+    starts: dict[str, dt.datetime] = {}
+    for w in writes:
+        session_id = final[w.trace_id]
+        start = min(r.init_timestamp for r in w.records)
+        starts[session_id] = min(start, starts.get(session_id, start))
+    external = {p[0]: p[2] for p in proposals.values() if p[1]}
+    rows = [
+        {
+            "id": session_id,
+            "project_id": project_id,
+            "init_timestamp": start,
+            "created_at": now,
+            "updated_at": now,
+            "external_id": external.get(session_id),
+        }
+        for session_id, start in sorted(starts.items())
+    ]
+    stmt = dialects.insert(conn.dialect.name, sessions).on_conflict_do_nothing(
+        index_elements=["id"]
+    )
+    conn.execute(stmt, rows)
+    if _foreign(conn, project_id, set(starts)):
+        raise SessionConflict(", ".join(sorted(_foreign(conn, project_id, set(starts)))))
+
+
+def _move_trace(
+    conn: sa.Connection, project_id: str, trace_id: str, old: str, new: str, now: dt.datetime
+) -> None:
+    """Rule 3: the trace's spans leave its derived session ``old`` for ``new``."""
+    conn.execute(
+        traces.update()
+        .where(traces.c.project_id == project_id, traces.c.trace_id == trace_id)
+        .values(session_id=new, explicit=True)
+    )
+    c = events.c
+    in_new = sa.select(c.id).where(c.session_id == new).scalar_subquery()
+    conn.execute(
+        events.update()
+        .where(c.session_id == old, c.trace_id == trace_id, c.id.not_in(in_new))
+        .values(session_id=new)
+    )
+    # What is left is what ``new`` already had (the same span sent to both).
+    conn.execute(events.delete().where(c.session_id == old, c.trace_id == trace_id))
+    still_used = conn.execute(
+        sa.select(traces.c.trace_id).where(traces.c.session_id == old).limit(1)
+    ).first()
+    if still_used is None and _event_count(conn, old) == 0:
+        _merge_session(conn, project_id, old, new, now)
+    else:
+        recount(conn, old)
+    recount(conn, new)
+
+
+def _event_count(conn: sa.Connection, session_id: str) -> int:
+    query = sa.select(sa.func.count()).select_from(events).where(events.c.session_id == session_id)
+    return int(conn.execute(query).scalar_one())
+
+
+def _merge_session(
+    conn: sa.Connection, project_id: str, old: str, new: str, now: dt.datetime
+) -> None:
+    """What the emptied derived session ``old`` knew goes over to ``new``; ``old`` goes."""
+    source = conn.execute(sa.select(sessions).where(sessions.c.id == old)).one()
+    conn.execute(
+        sa.insert(agents).from_select(
+            ["session_id", "id", "name", "logs", "created_at"],
+            sa.select(
+                sa.literal(new), agents.c.id, agents.c.name, agents.c.logs, agents.c.created_at
+            )
+            .where(agents.c.session_id == old)
+            .where(agents.c.id.not_in(sa.select(agents.c.id).where(agents.c.session_id == new))),
+        )
+    )
+    conn.execute(agents.delete().where(agents.c.session_id == old))
+    conn.execute(session_tags.delete().where(session_tags.c.session_id == old))
+    conn.execute(sessions.delete().where(sessions.c.id == old))
+    fields = SessionPatch(
+        start=source.init_timestamp,
+        end=source.end_timestamp,
+        end_state=source.end_state if source.end_state in ("Success", "Fail") else None,
+        tags=tuple(json.loads(source.tags)),
+        user_id=source.user_id,
+        metadata=source.session_metadata,
+    )
+    _patch_session(conn, project_id, new, fields, now)
+    if source.logs is not None:
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.id == new, sessions.c.logs.is_(None))
+            .values(logs=source.logs)
+        )
+
+
+def recount(conn: sa.Connection, session_id: str) -> None:
+    """Set the session's counters to what its events add up to."""
+    c = events.c
+    typed = [k for k in COUNTER_KINDS if k != "other"]
+    row = conn.execute(
+        sa.select(
+            sa.func.count().label("event_count"),
+            *(
+                sa.func.coalesce(sa.func.sum(sa.case((c.event_type == k, 1), else_=0)), 0).label(k)
+                for k in typed
+            ),
+            *(
+                sa.func.coalesce(sa.func.sum(c[k]), 0).label(k)
+                for k in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico")
+            ),
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case((sa.and_(c.event_type == "llms", c.cost_pico.is_(None)), 1), else_=0)
+                ),
+                0,
+            ).label("unpriced_llms"),
+            sa.func.max(sa.func.coalesce(c.end_timestamp, c.init_timestamp)).label("last_event_at"),
+        ).where(c.session_id == session_id)
+    ).one()
+    values = dict(row._mapping)
+    values["other"] = values["event_count"] - sum(values[k] for k in typed)
+    if isinstance(values["last_event_at"], str):  # SQLite's max() of the stored text
+        values["last_event_at"] = dt.datetime.fromisoformat(values["last_event_at"]).replace(
+            tzinfo=dt.timezone.utc
+        )
+    conn.execute(sessions.update().where(sessions.c.id == session_id).values(values))
+
+
+def _insert_events(
+    conn: sa.Connection, batch: PreparedSpans, kept: Sequence[int], final: dict[str, str]
+) -> dict[str, list[EventRecord]]:
+    """Insert the kept writes' rows into their sessions; returns the records inserted, by
+    session (a row already stored there is skipped)."""
+    unique: dict[tuple[str, str], tuple[dict[str, Any], EventRecord]] = {}
+    for i in kept:
+        write = batch.writes[i]
+        session_id = final[write.trace_id]
+        for row, record in zip(batch.rows[i], write.records, strict=True):
+            unique.setdefault((session_id, record.id), ({**row, "session_id": session_id}, record))
+    # Sorted: concurrent batches then take their row locks in one order (no deadlock).
+    ordered = [unique[key] for key in sorted(unique)]
+    insert = bulk.prepare_insert(
+        conn.dialect, events, [row for row, _ in ordered], ("session_id", "id"), "session_id, id"
+    )
+    inserted: dict[str, list[EventRecord]] = {}
+    for session_id, event_id in insert.rows(conn):
+        inserted.setdefault(session_id, []).append(unique[(session_id, event_id)][1])
+    return inserted
+
+
+@dataclass(frozen=True)
+class SessionPatch:
+    """Session fields merged in by spans (see the module docstring for how)."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    end_state: str | None = None
+    tags: tuple[str, ...] = ()
+    user_id: str | None = None
+    metadata: str | None = None
+    external_id: str | None = None
+
+
+def _apply_fields(
+    conn: sa.Connection,
+    project_id: str,
+    session_id: str,
+    group: Sequence[SpanWrite],
+    now: dt.datetime,
+) -> None:
+    roots = [r for w in group if w.root for r in w.records[:1]]
+    states = {w.end_state for w in group}
+    patch = SessionPatch(
+        start=min(r.init_timestamp for w in group for r in w.records[:1]),
+        end=max((r.end_timestamp or r.init_timestamp for r in roots), default=None),
+        end_state="Fail" if "Fail" in states else "Success" if "Success" in states else None,
+        tags=tuple(dict.fromkeys(t for w in group for t in w.tags)),
+        user_id=next((w.user_id for w in group if w.user_id), None),
+        metadata=next((w.metadata for w in group if w.metadata), None),
+        external_id=next((w.external_id for w in group if w.external_id), None),
+    )
+    _patch_session(conn, project_id, session_id, patch, now)
+
+
+def _patch_session(
+    conn: sa.Connection, project_id: str, session_id: str, patch: SessionPatch, now: dt.datetime
+) -> None:
+    c = sessions.c
+    name = conn.dialect.name
+    values: dict[str, Any] = {"updated_at": now}
+    if patch.start is not None:
+        values["init_timestamp"] = dialects.least(
+            name, c.init_timestamp, sa.literal(patch.start, c.init_timestamp.type)
+        )
+    if patch.end is not None:
+        values["end_timestamp"] = dialects.greatest(
+            name, c.end_timestamp, sa.literal(patch.end, c.end_timestamp.type)
+        )
+    if patch.end_state == "Fail":
+        values["end_state"] = "Fail"
+    elif patch.end_state == "Success":
+        values["end_state"] = sa.case((c.end_state == "Fail", "Fail"), else_="Success")
+    for column, value in (
+        ("user_id", patch.user_id),
+        ("session_metadata", patch.metadata),
+        ("external_id", patch.external_id),
+    ):
+        if value is not None:
+            values[column] = sa.func.coalesce(c[column], value)
+    if patch.tags:
+        values["tags"] = _merged_tags(conn, project_id, session_id, patch.tags)
+    conn.execute(
+        sessions.update().where(c.id == session_id, c.project_id == project_id).values(values)
+    )
+
+
+def _merged_tags(
+    conn: sa.Connection, project_id: str, session_id: str, tags: tuple[str, ...]
+) -> str:
+    stored = conn.execute(
+        sa.select(sessions.c.tags).where(sessions.c.id == session_id)
+    ).scalar_one()
+    merged = list(dict.fromkeys([*json.loads(stored), *tags]))
+    stmt = dialects.insert(conn.dialect.name, session_tags).values(
+        [{"session_id": session_id, "tag": t, "project_id": project_id} for t in tags]
+    )
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["session_id", "tag"]))
+    return json.dumps(merged)
+
+
+def _upsert_agents(
+    conn: sa.Connection, session_id: str, group: Sequence[SpanWrite], now: dt.datetime
+) -> None:
+    named: dict[str, str | None] = {}
+    for w in group:
+        if w.agent_id is not None:
+            named[w.agent_id] = named.get(w.agent_id) or w.agent_name
+    if not named:
+        return
+    stmt = dialects.insert(conn.dialect.name, agents).values(
+        [
+            {"session_id": session_id, "id": i, "name": n, "logs": None, "created_at": now}
+            for i, n in sorted(named.items())
+        ]
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["session_id", "id"],
+            set_={"name": sa.func.coalesce(agents.c.name, stmt.excluded.name)},
+        )
+    )
+
+
+def set_trace_logs(
+    conn: sa.Connection,
+    project_id: str,
+    trace_id: str,
+    trace_session: str,
+    text: str,
+    now: dt.datetime,
+) -> str:
+    """Keep ``text`` (a process's captured output) as the logs of the trace's session,
+    creating the trace's own session if no span of it arrived yet. Returns the session id."""
+    proposals: dict[str, Proposal] = {trace_id: (trace_session, False, None)}
+    session_id = _map_traces(conn, project_id, proposals, now)[trace_id][0]
+    stmt = dialects.insert(conn.dialect.name, sessions).values(
+        id=session_id, project_id=project_id, init_timestamp=now, created_at=now, updated_at=now
+    )
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+    conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id, sessions.c.project_id == project_id)
+        .values(logs=text, updated_at=now)
+    )
+    return session_id
