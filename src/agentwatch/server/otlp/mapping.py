@@ -422,7 +422,7 @@ def _hints(span: Span) -> SessionHints:
         span.resource, "session.id"
     )
     tags: list[str] = []
-    for name in ("agentops.tags", "tag.tags", "langfuse.trace.tags"):
+    for name in ("agentops.tags", "tag.tags", "langfuse.trace.tags", "logfire.tags"):
         value = messages.maybe_json(attributes.get(name))
         if isinstance(value, list):
             tags.extend(str(t) for t in value if t is not None)
