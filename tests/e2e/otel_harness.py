@@ -39,6 +39,8 @@ _CLIENT_PREFIXES = (
     "OPENAI_",
     "PHOENIX_",
     "OPENINFERENCE_",
+    # Logfire sends nothing by default when it sees it runs under pytest (PYTEST_VERSION).
+    "PYTEST_",
 )
 
 
@@ -133,7 +135,8 @@ def session_of_trace(server: TestServer, trace_id: str) -> dict[str, Any]:
     """``GET /api/sessions/{id}`` of the one session holding spans of ``trace_id``."""
     details = [read_session(server, summary["id"]) for summary in list_sessions(server)]
     found = [d for d in details if any(e["trace_id"] == trace_id for e in d["events"])]
-    assert len(found) == 1, f"{len(found)} sessions hold trace {trace_id}"
+    traces = [{e["trace_id"] for e in d["events"]} for d in details]
+    assert len(found) == 1, f"{len(found)} sessions hold trace {trace_id}; traces: {traces}"
     return found[0]
 
 

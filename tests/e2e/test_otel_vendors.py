@@ -46,8 +46,8 @@ def test_agentops_04(
     with uvicorn_server(db_url) as server:
         env = client_env(server, openai_url=fake_openai)
         run = run_script(agentops04_python, "agentops04_script.py", env, tmp_path)
+        assert_no_problems(run, AGENTOPS_HARMLESS)
         detail = session_of_trace(server, run.result["trace_id"])
-    assert_no_problems(run, AGENTOPS_HARMLESS)
     assert run.result["token"], "agentops got no token from /v3/auth/token"
     tree = Tree(detail)
     session = tree.session
@@ -86,8 +86,8 @@ def test_langfuse_5(otel_clients_python: Path, tmp_path: Path) -> None:
     with uvicorn_server() as server:
         env = client_env(server, ["env-langfuse"], SESSION_ID=session_key)
         run = run_script(otel_clients_python, "langfuse_script.py", env, tmp_path)
+        assert_no_problems(run)  # auth_check() passed, the gzipped export was taken
         detail = session_of_trace(server, run.result["trace_id"])
-    assert_no_problems(run)  # auth_check() passed, the gzipped export was taken
     tree = Tree(detail)
     assert tree.session["id"] == session_key
     assert set(tree.session["tags"]) == {"e2e", "langfuse"}
@@ -110,8 +110,8 @@ def test_logfire(otel_clients_python: Path, fake_openai: str, tmp_path: Path) ->
     with uvicorn_server() as server:
         env = client_env(server, ["env-logfire"], openai_url=fake_openai, SESSION_ID=session_key)
         run = run_script(otel_clients_python, "logfire_script.py", env, tmp_path)
+        assert_no_problems(run)  # the token check on /v1/info passed
         detail = session_of_trace(server, run.result["trace_id"])
-    assert_no_problems(run)  # the token check on /v1/info passed
     tree = Tree(detail)
     assert tree.session["id"] == session_key  # gen_ai.conversation.id
     assert set(tree.session["tags"]) >= {"e2e", "logfire"}
