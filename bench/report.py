@@ -8,6 +8,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from report_otlp import otlp_section
+
 Data = dict[str, Any]
 NA = "-"
 
@@ -31,6 +33,7 @@ SDK_ROWS = [
 VERSION_KEYS = {
     "floor": [
         "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
         "uvicorn",
         "starlette",
         "httptools",
@@ -41,6 +44,7 @@ VERSION_KEYS = {
     "agentops03": ["agentops", "opentelemetry-sdk", "requests", "psutil"],
     "agentops04": ["agentops", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
     "langfuse": ["langfuse", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
+    "phoenix": ["arize-phoenix", "opentelemetry-proto", "sqlalchemy", "aiosqlite", "uvicorn"],
     "agentwatch": ["agentwatch", "opentelemetry-sdk", "httpx", "orjson", "fastapi", "sqlalchemy"],
 }
 
@@ -97,6 +101,7 @@ def write_report(data: Data) -> str:
         header(data),
         sdk_table(runs),
         targets_table(data, runs),
+        otlp_section(runs),
         startup_section(data, runs),
         floors_section(runs),
         versions_section(data),

@@ -8,7 +8,10 @@
 4. Measure import times with ``python -X importtime``.
 5. Write bench/RESULTS.md and the raw runs to bench/out/results.json.
 
-Options: ``--quick`` (one run each, small bursts: a smoke test of the harness).
+Options: ``--quick`` (one run each, small bursts: a smoke test of the harness);
+``--only KEY,KEY`` (just those benches, no import times; the report goes to
+``bench/out/RESULTS-only.md``), e.g. ``--only otlp,sqlite_indexed,pg_floor`` for the OTLP
+ingest figures and the floors they are compared with (``otlp`` names its three benches).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import venvs
 from agentwatch.server.pgcluster import ClusterUnavailable, throwaway_cluster
-from common import RESULT_PREFIX, flag, free_port, get_json, wait_until_up
+from common import RESULT_PREFIX, arg, flag, free_port, get_json, wait_until_up
 from report import write_report
 
 OUT_DIR = venvs.BENCH_DIR / "out"
@@ -48,6 +51,7 @@ class Bench:
     script: str
     args: list[str]
     runs: int = 3
+    timeout_s: float = RUN_TIMEOUT_S
     results: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -66,7 +70,46 @@ def benches(quick: bool) -> list[Bench]:
         Bench("sqlite_pk", venvs.FLOOR, "bench_sqlite.py", []),
         Bench("pg_floor", venvs.FLOOR, "bench_pg.py", ["--url", "{pg}"]),
         Bench("http", venvs.FLOOR, "bench_http.py", ["--seconds", "2" if quick else "8"]),
+        *otlp_benches(quick),
     ]
+
+
+def otlp_benches(quick: bool) -> list[Bench]:
+    """Spans stored per second through /v1/traces: agentwatch (SQLite, PostgreSQL), Phoenix.
+
+    The same 10,000 spans each; Phoenix stores ~100 spans/s here (its inserter writes 100
+    per transaction and sleeps between them), so it has two runs and a longer timeout.
+    """
+    n = ["--n", "1000" if quick else "10000"]
+    return [
+        Bench("otlp_aw", venvs.FLOOR, "bench_otlp.py", ["--target", "agentwatch", *n]),
+        Bench(
+            "otlp_aw_pg",
+            venvs.FLOOR,
+            "bench_otlp.py",
+            ["--target", "agentwatch", "--pg-admin", "{pg}", *n],
+        ),
+        Bench(
+            "otlp_phoenix",
+            venvs.FLOOR,
+            "bench_otlp.py",
+            ["--target", "phoenix", *n],
+            runs=2,
+            timeout_s=900,
+        ),
+    ]
+
+
+def selected(all_benches: list[Bench], only: str) -> list[Bench]:
+    """The benches named in ``only`` (comma-separated keys; ``otlp`` is its three)."""
+    keys = {k.strip() for k in only.split(",") if k.strip()}
+    if "otlp" in keys:
+        keys |= {b.key for b in otlp_benches(False)}
+    chosen = [b for b in all_benches if b.key in keys]
+    unknown = keys - {b.key for b in all_benches} - {"otlp"}
+    if unknown:
+        raise SystemExit(f"--only: unknown bench {sorted(unknown)}")
+    return chosen
 
 
 def agentwatch_benches(quick: bool, burst: str) -> list[Bench]:
@@ -99,12 +142,12 @@ def run_once(bench: Bench, stub: str, pg: str | ClusterUnavailable, scratch: Pat
             cwd=scratch,
             capture_output=True,
             text=True,
-            timeout=RUN_TIMEOUT_S,
+            timeout=bench.timeout_s,
             env=child_env(str(venvs.BENCH_DIR)),
             check=False,
         )
     except subprocess.TimeoutExpired:
-        bench.errors.append(f"timed out after {RUN_TIMEOUT_S} s")
+        bench.errors.append(f"timed out after {bench.timeout_s:.0f} s")
         return
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
     if proc.returncode != 0 or not lines:
@@ -234,15 +277,15 @@ def log(message: str) -> None:
 
 
 def main() -> None:
-    quick = flag("quick")
+    quick, only = flag("quick"), arg("only", "")
     started = time.monotonic()
     load_at_start = machine()["load"]
+    all_benches = selected(benches(quick), only) if only else benches(quick)
     for spec in venvs.ALL:
         log(f"venv {spec.name}: {venvs.ensure(spec)}")
     OUT_DIR.mkdir(exist_ok=True)
     scratch = OUT_DIR / "scratch"
     scratch.mkdir(exist_ok=True)
-    all_benches = benches(quick)
     rounds = 1 if quick else max(b.runs for b in all_benches)
     with stub_server(scratch) as stub, postgres() as pg:
         for round_no in range(rounds):
@@ -252,8 +295,8 @@ def main() -> None:
                     run_once(bench, stub, pg, scratch)
                     log(f"round {round_no + 1} {bench.key}: {time.monotonic() - t0:.1f} s")
         stub_calls: dict[str, int] = get_json(f"{stub}/_stub/stats")
-    imports = import_times()
-    log("imports measured")
+    imports = {} if only else import_times()
+    log("imports measured" if not only else "imports not measured (--only)")
     data = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {**machine(), "load_at_start": load_at_start},
@@ -266,8 +309,10 @@ def main() -> None:
         "stub_calls": stub_calls,
     }
     (OUT_DIR / "results.json").write_text(json.dumps(data, indent=1))
-    # A --quick run is a smoke test: its report stays out of the repository.
-    target = OUT_DIR / "RESULTS-quick.md" if quick else venvs.BENCH_DIR / "RESULTS.md"
+    # A --quick or --only run is partial: its report stays out of the repository.
+    target = venvs.BENCH_DIR / "RESULTS.md"
+    if quick or only:
+        target = OUT_DIR / ("RESULTS-quick.md" if quick else "RESULTS-only.md")
     target.write_text(write_report(data))
     log(f"wrote {target} in {time.monotonic() - started:.0f} s")
 
