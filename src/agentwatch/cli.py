@@ -97,7 +97,13 @@ def _safe_url(url: str) -> str:
 def _print_key(key: str) -> None:
     click.echo("API key (shown once; store it now):")
     click.echo(key)
+    click.echo(_otlp_headers_line(key))
     click.echo(f"export AGENTWATCH_API_KEY={key}")
+
+
+def _otlp_headers_line(key: str) -> str:
+    # OTEL_EXPORTER_OTLP_HEADERS is W3C-baggage style: the space must be percent-encoded.
+    return f"export OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20{key}"
 
 
 @main.command()
@@ -105,18 +111,22 @@ def _print_key(key: str) -> None:
 @click.option("--port", default=None, type=click.IntRange(0, 65535), help="Port (default 8000).")
 @_db_option
 def serve(host: str | None, port: int | None, db_url: str | None) -> None:
-    """Run the server (v2 ingest, read API) until Ctrl-C."""
+    """Run the server (v2 ingest, OpenTelemetry receiver, read API) until Ctrl-C."""
     settings = _settings(host=host, port=port, db_url=db_url)
     listener = _listen(settings.host, settings.port)
     settings = settings.replace(port=listener.getsockname()[1])  # the real one for --port 0
     storage = _open_storage(settings)
     try:
-        _first_start(storage)
+        created = _first_start(storage)
         app = _create_app(settings, storage)
+        click.echo(f"export AGENTWATCH_ENDPOINT={settings.base_url}")
+        # OpenTelemetry exporters append /v1/traces, /v1/logs, /v1/metrics themselves.
+        click.echo(f"export OTEL_EXPORTER_OTLP_ENDPOINT={settings.base_url}")
+        if not created:
+            click.echo(_otlp_headers_line("$AGENTWATCH_API_KEY").replace("=", '="', 1) + '"')
         click.echo(
             f"agentwatch serving on {settings.base_url}  (database: {_safe_url(settings.database_url)})"
         )
-        click.echo(f"export AGENTWATCH_ENDPOINT={settings.base_url}")
         sys.stdout.flush()
         _run_uvicorn(app, listener)
     finally:
@@ -146,17 +156,20 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _first_start(storage: Storage) -> None:
-    """On an empty database: create the default project and print its key, once."""
+def _first_start(storage: Storage) -> bool:
+    """On an empty database: create the default project and print its key, once.
+
+    Returns True when it did (the key has been printed)."""
     if storage.list_projects():
-        return
+        return False
     try:
         project = storage.create_project(DEFAULT_PROJECT)
     except ValueError:  # another server process on this database was first
-        return
+        return False
     key, _ = storage.create_api_key(project.id)
     click.echo(f"First start: created project {DEFAULT_PROJECT!r}.")
     _print_key(key)
+    return True
 
 
 def _create_app(settings: ServerSettings, storage: Storage) -> Any:

@@ -24,6 +24,8 @@ def test_first_start_creates_database_project_and_prints_key_once(tmp_path: Path
         assert key is not None
         uuid.UUID(key)
         assert f"export AGENTWATCH_API_KEY={key}\n" in first.lines
+        assert f"export OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20{key}\n" in first.lines
+        assert f"export OTEL_EXPORTER_OTLP_ENDPOINT={first.url}\n" in first.lines
         assert _create_session(first.url, key).status_code == 200
         assert httpx.get(f"{first.url}/health", timeout=10).status_code == 200
     assert (tmp_path / "agentwatch.db").exists()
@@ -31,6 +33,8 @@ def test_first_start_creates_database_project_and_prints_key_once(tmp_path: Path
     with serve(tmp_path) as second:
         assert second.api_key() is None
         assert key not in second.output
+        assert f"export OTEL_EXPORTER_OTLP_ENDPOINT={second.url}\n" in second.lines
+        assert any(line.startswith("export OTEL_EXPORTER_OTLP_HEADERS=") for line in second.lines)
         assert _create_session(second.url, key).status_code == 200  # same secret, same keys
 
 

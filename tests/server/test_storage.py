@@ -48,7 +48,7 @@ def test_migrations_are_idempotent(db_url: str, storage: Storage) -> None:
     Storage.open(db_url).close()  # a second upgrade finds nothing to do
     with storage.read() as conn:
         assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
         )
 
 

@@ -15,7 +15,8 @@ from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddl
 from agentwatch.server.errors import install_error_handlers
 from agentwatch.server.limits import BodyLimitMiddleware, InflightLimitMiddleware
 from agentwatch.server.pricing import PriceTable
-from agentwatch.server.routes import api, dashboard, login, otlp, v2
+from agentwatch.server.refusals import RefusalLogMiddleware
+from agentwatch.server.routes import agentops4, api, dashboard, login, otlp, v2
 from agentwatch.server.settings import ServerSettings
 from agentwatch.server.storage import Storage
 
@@ -62,6 +63,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     install_error_handlers(app)
     app.include_router(v2.router)
     app.include_router(otlp.router)
+    app.include_router(agentops4.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(login.router)
@@ -70,6 +72,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: a slow upload holds its slot while its body arrives.
     app.add_middleware(InflightLimitMiddleware, max_inflight=settings.max_inflight)
+    # Outside everything: it sees the refusals of the middleware too.
+    app.add_middleware(RefusalLogMiddleware)
     return app
 
 

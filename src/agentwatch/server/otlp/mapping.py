@@ -268,30 +268,50 @@ def _usage(attributes: Mapping[str, Any]) -> tuple[int | None, int | None, int |
     """(input, output, cached input) tokens; cached tokens are a part of the input."""
     details = messages.maybe_json(attributes.get("langfuse.observation.usage_details"))
     details = details if isinstance(details, Mapping) else {}
-    given = (
-        _first(
+    return (
+        _tokens(attributes, _INPUT_TOKENS, details, ("input", "prompt_tokens", "input_tokens")),
+        _tokens(
+            attributes, _OUTPUT_TOKENS, details, ("output", "completion_tokens", "output_tokens")
+        ),
+        _tokens(
             attributes,
-            "gen_ai.usage.input_tokens",
-            "gen_ai.usage.prompt_tokens",
-            "llm.token_count.prompt",
-        )
-        or _first(details, "input", "prompt_tokens", "input_tokens"),
-        _first(
-            attributes,
-            "gen_ai.usage.output_tokens",
-            "gen_ai.usage.completion_tokens",
-            "llm.token_count.completion",
-        )
-        or _first(details, "output", "completion_tokens", "output_tokens"),
-        _first(
-            attributes,
-            "gen_ai.usage.cache_read.input_tokens",
-            "gen_ai.usage.cache_read_input_tokens",
-            "llm.token_count.prompt_details.cache_read",
-        )
-        or _first(details, "cache_read_input_tokens", "input_cached_tokens", "cached_tokens"),
+            _CACHED_TOKENS,
+            details,
+            ("cache_read_input_tokens", "input_cached_tokens", "cached_tokens"),
+        ),
     )
-    return _count(given[0]), _count(given[1]), _count(given[2])
+
+
+_INPUT_TOKENS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+_OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_CACHED_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",  # agentops 0.4
+    "llm.token_count.prompt_details.cache_read",
+)
+
+
+def _tokens(
+    attributes: Mapping[str, Any],
+    keys: tuple[str, ...],
+    details: Mapping[str, Any],
+    detail_keys: tuple[str, ...],
+) -> int | None:
+    """The first count found (0 is a count), from the attributes, else Langfuse's details."""
+    for source, names in ((attributes, keys), (details, detail_keys)):
+        for name in names:
+            count = _count(source.get(name))
+            if count is not None:
+                return count
+    return None
 
 
 def _stated_cost(attributes: Mapping[str, Any]) -> int | None:
@@ -324,7 +344,7 @@ def _io(attributes: Mapping[str, Any], direction: str) -> Any:
     )
     for key in keys:
         if key in attributes:
-            return messages.maybe_json(attributes[key])
+            return messages.json_or_text(attributes[key])
     return messages.io_value(attributes, direction)
 
 
@@ -463,7 +483,8 @@ def _end_state(span: Span, agentops_root: bool) -> str | None:
 def _metadata(attributes: Mapping[str, Any]) -> Any:
     value = messages.maybe_json(attributes.get("metadata"))
     flattened = {
-        k[len("langfuse.trace.metadata.") :]: messages.maybe_json(v)
+        # Langfuse 5 writes every value as JSON, strings too.
+        k[len("langfuse.trace.metadata.") :]: messages.json_or_text(v)
         for k, v in attributes.items()
         if k.startswith("langfuse.trace.metadata.")
     }

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["conversation", "from_parts", "io_value", "maybe_json"]
+__all__ = ["conversation", "from_parts", "io_value", "json_or_text", "maybe_json"]
 
 Attributes = Mapping[str, Any]
 Message = dict[str, Any]
@@ -35,6 +35,17 @@ Message = dict[str, Any]
 def maybe_json(value: Any) -> Any:
     """``value`` parsed when it is JSON text of an object or array; otherwise as it is."""
     if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def json_or_text(value: Any) -> Any:
+    """``value`` parsed when it is any JSON text (agentops serialises every input and
+    output, strings too); otherwise as it is."""
+    if isinstance(value, str):
         try:
             return json.loads(value)
         except ValueError:

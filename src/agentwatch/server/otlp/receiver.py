@@ -23,12 +23,20 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from agentwatch.server.context import ServerContext
 from agentwatch.server.errors import ServiceUnavailable
 from agentwatch.server.otlp import decode
+from agentwatch.server.otlp.logs import span_logs
 from agentwatch.server.otlp.mapping import MappedSpan, is_pending, map_span
 from agentwatch.server.otlp.sessions import span_writes
 from agentwatch.server.otlp.spans import Span
 from agentwatch.server.storage.ingest import SessionConflict
 
-__all__ = ["RECEIVERS", "ExportResult", "answer", "receive_metrics", "receive_traces"]
+__all__ = [
+    "RECEIVERS",
+    "ExportResult",
+    "answer",
+    "receive_logs",
+    "receive_metrics",
+    "receive_traces",
+]
 
 logger = logging.getLogger("agentwatch.server")
 _SHOWN_REFUSALS = 5
@@ -91,6 +99,21 @@ def _map(ctx: ServerContext, span: Span) -> MappedSpan | str:
         return f"{span.where}: could not be mapped (logged on the server)"
 
 
+def receive_logs(
+    ctx: ServerContext, project_id: str, body: bytes, encoding: decode.Encoding
+) -> ExportResult:
+    """Keep the log records of an ``ExportLogsServiceRequest`` that name a span."""
+    decoded = decode.decode_logs(body, encoding)
+    kept, refused = span_logs(decoded.items)
+    if kept:
+        ctx.otlp_stats.add(
+            project_id, "logs.records_stored", ctx.storage.insert_span_logs(project_id, kept)
+        )
+    refused = [*decoded.refused, *refused]
+    _count(ctx, project_id, "logs", len(kept), refused)
+    return ExportResult("logs", len(kept), refused)
+
+
 def receive_metrics(
     ctx: ServerContext, project_id: str, body: bytes, encoding: decode.Encoding
 ) -> ExportResult:
@@ -135,4 +158,8 @@ def answer(result: ExportResult, encoding: decode.Encoding) -> tuple[bytes, str]
 
 
 Receive = Callable[[ServerContext, str, bytes, decode.Encoding], ExportResult]
-RECEIVERS: dict[str, Receive] = {"traces": receive_traces, "metrics": receive_metrics}
+RECEIVERS: dict[str, Receive] = {
+    "traces": receive_traces,
+    "logs": receive_logs,
+    "metrics": receive_metrics,
+}

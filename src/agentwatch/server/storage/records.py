@@ -12,6 +12,7 @@ __all__ = [
     "KeyOwner",
     "Project",
     "SessionFields",
+    "SpanLog",
     "SpanOutcome",
     "SpanWrite",
 ]
@@ -120,3 +121,16 @@ class SpanOutcome:
     inserted: int
     refused: tuple[str, ...]
     sessions: tuple[str, ...]  # the sessions written into
+
+
+@dataclass(frozen=True)
+class SpanLog:
+    """An OpenTelemetry log record kept for the span it names (``storage/spanlogs.py``)."""
+
+    trace_id: str
+    span_id: str
+    id: str  # a digest of the record: the same record twice is kept once
+    time: dt.datetime | None
+    ordinal: int  # its place in its request
+    event_name: str | None
+    data: str  # JSON text: the record as sent, and what it adds to the span's view

@@ -27,6 +27,7 @@ __all__ = [
     "projects",
     "session_tags",
     "sessions",
+    "span_logs",
     "threads",
     "traces",
 ]
@@ -194,6 +195,25 @@ traces = sa.Table(
     sa.Column("explicit", sa.Boolean(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Index("ix_traces_session", "session_id"),
+)
+
+# OpenTelemetry log records that belong to a span (GenAI message events ...), by project,
+# trace and span rather than session: a record may arrive before its span, or its span's
+# trace may move to another session; they join the span when it is read. ``id`` is a
+# digest of the record, so a record sent twice is kept once; ``ordinal`` its place in its
+# request, to keep records with equal times in the order they were sent.
+span_logs = sa.Table(
+    "span_logs",
+    metadata,
+    sa.Column("project_id", sa.String(36), primary_key=True),
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("span_id", sa.String(16), primary_key=True),
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("time", UTCDateTime(), nullable=True),
+    sa.Column("ordinal", sa.Integer(), nullable=False),
+    sa.Column("event_name", sa.String(200), nullable=True),
+    sa.Column("data", sa.Text(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
 )
 
 developer_errors = sa.Table(

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 
 from agentwatch.server import auth
 from agentwatch.server.storage import engine as engines
-from agentwatch.server.storage import ingest, migrate, overview, queries, traces
+from agentwatch.server.storage import ingest, migrate, overview, queries, spanlogs, traces
 from agentwatch.server.storage.records import (
     ApiKeyInfo,
     EventRecord,
     KeyOwner,
     Project,
     SessionFields,
+    SpanLog,
     SpanOutcome,
     SpanWrite,
 )
@@ -260,6 +261,11 @@ class Storage:
         with self.write() as conn:
             return traces.store_spans(conn, batch, now)
 
+    def insert_span_logs(self, project_id: str, logs: Sequence[SpanLog]) -> int:
+        """Keep OpenTelemetry log records for the spans they name; returns how many were new."""
+        with self.write() as conn:
+            return spanlogs.insert_span_logs(conn, project_id, logs, utcnow())
+
     def set_trace_logs(self, project_id: str, trace_id: str, trace_session: str, text: str) -> str:
         """Keep a process's captured output on its trace's session; returns the session id."""
         with self.write() as conn:
@@ -285,8 +291,11 @@ class Storage:
         session_id: str,
         events_after: tuple[dt.datetime, str] | None = None,
         event_limit: int | None = None,
-    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[sa.Row[Any]]] | None:
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[Any]] | None:
         """(session, agents, events in time order) as the project may read them, or None.
+
+        Events that are OpenTelemetry spans come with their log records merged in
+        (:mod:`.spanlogs`).
 
         Events can be read a page at a time: those after the keyset ``events_after``,
         at most ``event_limit``.
@@ -298,10 +307,11 @@ class Storage:
             row = queries.session_row(conn, project_id, session_id, as_reader=True)
             if row is None:
                 return None
+            events = queries.session_events(conn, session_id, events_after, event_limit)
             return (
                 row,
                 queries.session_agents(conn, session_id),
-                queries.session_events(conn, session_id, events_after, event_limit),
+                spanlogs.with_logs(conn, row.project_id, events),
             )
 
     def list_sessions(
