@@ -127,6 +127,14 @@ def session_detail(
     summary = session_summary(session)
     summary["host_env"] = None if session.host_env is None else json.loads(session.host_env)
     summary["video"] = session.video
+    # What OpenTelemetry clients tell about the session: the name they gave it (when not a
+    # UUID), its user and metadata, and the output agentops 0.4 captured (/v4/logs/upload/).
+    summary["external_id"] = session.external_id
+    summary["user_id"] = session.user_id
+    summary["metadata"] = (
+        None if session.session_metadata is None else json.loads(session.session_metadata)
+    )
+    summary["logs"] = session.logs
     page = events if event_limit is None else events[:event_limit]
     more = event_limit is not None and len(events) > event_limit
     return {
