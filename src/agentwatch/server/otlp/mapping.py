@@ -357,7 +357,13 @@ def _display_name(span: Span, kind: str, model: str | None) -> str | None:
         named = _first(attributes, "gen_ai.agent.name", "agent.name", "agentops.entity.name")
     elif kind == "chain" and "gen_ai.workflow.name" in attributes:
         named = attributes["gen_ai.workflow.name"]
-    return _text(named or attributes.get("logfire.msg") or span.name or model, _MAX_NAME)
+    named = named or _agentops_name(attributes) or attributes.get("logfire.msg")
+    return _text(named or span.name or model, _MAX_NAME)
+
+
+def _agentops_name(attributes: Mapping[str, Any]) -> Any:
+    """What an agentops 0.4 span was called: its span name is that plus ``.<kind>``."""
+    return attributes.get("operation.name") if "agentops.span.kind" in attributes else None
 
 
 def _agent(span: Span, kind: str) -> AgentRef | None:
@@ -365,7 +371,12 @@ def _agent(span: Span, kind: str) -> AgentRef | None:
     agent_id = _first(attributes, "gen_ai.agent.id", "agent.id")
     name = _first(attributes, "gen_ai.agent.name", "agent.name")
     if kind == "agent":
-        name = name or _first(attributes, "agentops.entity.name") or span.name
+        name = (
+            name
+            or _first(attributes, "agentops.entity.name")
+            or _agentops_name(attributes)
+            or span.name
+        )
         agent_id = agent_id or name or span.span_id
     if agent_id is None:
         return None
