@@ -281,7 +281,10 @@ def main() -> None:
     started = time.monotonic()
     load_at_start = machine()["load"]
     all_benches = selected(benches(quick), only) if only else benches(quick)
-    for spec in venvs.ALL:
+    # bench_otlp.py starts the agentwatch server and Phoenix from their venvs itself.
+    wanted = {b.venv.name for b in all_benches} | {venvs.AGENTWATCH.name, venvs.PHOENIX.name}
+    used = [spec for spec in venvs.ALL if spec.name in wanted] if only else list(venvs.ALL)
+    for spec in used:
         log(f"venv {spec.name}: {venvs.ensure(spec)}")
     OUT_DIR.mkdir(exist_ok=True)
     scratch = OUT_DIR / "scratch"
@@ -303,7 +306,7 @@ def main() -> None:
         "agentwatch_revision": agentwatch_revision(),
         "quick": quick,
         "elapsed_s": time.monotonic() - started,
-        "versions": {spec.name: venvs.freeze(spec) for spec in venvs.ALL},
+        "versions": {spec.name: venvs.freeze(spec) for spec in used},
         "benches": {b.key: {"results": b.results, "errors": b.errors} for b in all_benches},
         "imports_ms": imports,
         "stub_calls": stub_calls,

@@ -126,7 +126,7 @@ def assert_no_problems(run: ScriptRun, harmless: Iterable[str] = ()) -> None:
     nothing went to stderr that looks like an export failure or a traceback."""
     allowed = [re.compile(pattern) for pattern in harmless]
     problems = [p for p in run.result["problems"] if not any(a.search(p) for a in allowed)]
-    assert problems == [], f"the client logged problems:\n{run.stderr}"
+    assert problems == [], f"the client logged problems: {problems}\n{run.stderr}"
     for marker in ("Traceback", "Failed to export", "Exception while exporting"):
         assert marker not in run.stderr, run.stderr
 

@@ -90,6 +90,20 @@ def test_otel_sdk_exporter_protobuf(
     assert session["end_state"] == "Indeterminate"
 
 
+def test_otel_sdk_exporter_with_a_revoked_key_is_refused_and_says_so(
+    otel_clients_python: Path, tmp_path: Path
+) -> None:
+    """The harness sees a client's failed exports: a revoked key gets 401, the exporter
+    logs it, and nothing is stored."""
+    with uvicorn_server() as server:
+        assert server.storage.revoke_api_keys(server.api_key)
+        env = client_env(server, ["env-otel"], SESSION_ID=str(uuid.uuid4()))
+        run = run_script(otel_clients_python, "otel_sdk_script.py", env, tmp_path)
+        stored = server.storage.project_totals(server.project_id, None, None)
+    assert any("401" in problem for problem in run.result["problems"]), run.result
+    assert (stored["sessions"], stored["events"]) == (0, 0)
+
+
 # -- a hand-built OTLP JSON request ----------------------------------------------------------
 
 
