@@ -156,6 +156,13 @@ def _pb_pair(kv: Any) -> tuple[str, Any]:
         raise _Refused(f"attributes[{kv.key!r}]", str(exc)) from None
 
 
+def _pb_attributes(pairs: Any) -> dict[str, Any]:
+    try:  # the common case in one comprehension: a fifth of the decoding time
+        return {kv.key: _pb_value(kv.value) for kv in pairs}
+    except ValueError:
+        return _attributes(pairs, _pb_pair)  # again, to name the attribute at fault
+
+
 def _pb_parse(message: Any, body: bytes, what: str) -> Any:
     try:
         message.ParseFromString(body)
@@ -169,7 +176,7 @@ def _pb_spans(body: bytes, now: dt.datetime) -> Decoded:
     decoded = Decoded()
     for r, resource_spans in enumerate(request.resource_spans):
         try:
-            resource = _attributes(resource_spans.resource.attributes, _pb_pair)
+            resource = _pb_attributes(resource_spans.resource.attributes)
         except _Refused as refused:
             where = f"resourceSpans[{r}].resource"
             decoded.refused.append(f"{where}.{refused}")
@@ -194,7 +201,7 @@ def _pb_span(
     events = []
     for e, event in enumerate(span.events):
         try:
-            attributes = _attributes(event.attributes, _pb_pair)
+            attributes = _pb_attributes(event.attributes)
         except _Refused as refused:
             raise _Refused(f"events[{e}].{refused.field}", refused.reason) from None
         events.append(SpanEvent(event.name, _event_time(event.time_unix_nano), attributes))
@@ -207,7 +214,7 @@ def _pb_span(
         kind=_SPAN_KINDS[span.kind] if 0 <= span.kind < len(_SPAN_KINDS) else "unspecified",
         start=start,
         end=end,
-        attributes=_attributes(span.attributes, _pb_pair),
+        attributes=_pb_attributes(span.attributes),
         events=events,
         status=_STATUSES[span.status.code] if 0 <= span.status.code < 3 else "unset",
         status_message=span.status.message or None,
@@ -238,7 +245,7 @@ def _pb_logs(body: bytes) -> Decoded:
 
 
 def _pb_log(record: Any, where: str) -> LogRecord:
-    attributes = _attributes(record.attributes, _pb_pair)
+    attributes = _pb_attributes(record.attributes)
     try:
         body = _pb_value(record.body)
     except ValueError as exc:

@@ -266,8 +266,10 @@ def _count(value: Any) -> int | None:
 
 def _usage(attributes: Mapping[str, Any]) -> tuple[int | None, int | None, int | None]:
     """(input, output, cached input) tokens; cached tokens are a part of the input."""
-    details = messages.maybe_json(attributes.get("langfuse.observation.usage_details"))
-    details = details if isinstance(details, Mapping) else {}
+    details = _NO_DETAILS
+    if "langfuse.observation.usage_details" in attributes:
+        parsed = messages.maybe_json(attributes["langfuse.observation.usage_details"])
+        details = parsed if isinstance(parsed, Mapping) else _NO_DETAILS
     return (
         _tokens(attributes, _INPUT_TOKENS, details, ("input", "prompt_tokens", "input_tokens")),
         _tokens(
@@ -282,6 +284,7 @@ def _usage(attributes: Mapping[str, Any]) -> tuple[int | None, int | None, int |
     )
 
 
+_NO_DETAILS: Mapping[str, Any] = {}
 _INPUT_TOKENS = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.prompt_tokens",
@@ -308,9 +311,10 @@ def _tokens(
     """The first count found (0 is a count), from the attributes, else Langfuse's details."""
     for source, names in ((attributes, keys), (details, detail_keys)):
         for name in names:
-            count = _count(source.get(name))
-            if count is not None:
-                return count
+            if name in source:
+                count = _count(source[name])
+                if count is not None:
+                    return count
     return None
 
 
@@ -493,6 +497,8 @@ def _end_state(span: Span, agentops_root: bool) -> str | None:
 
 def _metadata(attributes: Mapping[str, Any]) -> Any:
     value = messages.maybe_json(attributes.get("metadata"))
+    if "langfuse.observation.type" not in attributes:  # only Langfuse flattens it
+        return value
     flattened = {
         # Langfuse 5 writes every value as JSON, strings too.
         k[len("langfuse.trace.metadata.") :]: messages.json_or_text(v)

@@ -26,6 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 __all__ = ["conversation", "from_parts", "io_value", "json_or_text", "maybe_json"]
 
 Attributes = Mapping[str, Any]
@@ -36,8 +38,8 @@ def maybe_json(value: Any) -> Any:
     """``value`` parsed when it is JSON text of an object or array; otherwise as it is."""
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
-            return json.loads(value)
-        except ValueError:
+            return orjson.loads(value)  # 5-10x the stdlib's speed: every LLM span has two
+        except orjson.JSONDecodeError:
             return value
     return value
 
@@ -47,8 +49,8 @@ def json_or_text(value: Any) -> Any:
     output, strings too); otherwise as it is."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
             return value
     return value
 

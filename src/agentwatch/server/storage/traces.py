@@ -25,6 +25,7 @@ union, the first user and metadata stay.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -217,8 +218,9 @@ def _ensure_sessions(
         index_elements=["id"]
     )
     conn.execute(stmt, rows)
-    if _foreign(conn, project_id, set(starts)):
-        raise SessionConflict(", ".join(sorted(_foreign(conn, project_id, set(starts)))))
+    taken = _foreign(conn, project_id, set(starts))
+    if taken:
+        raise SessionConflict(", ".join(sorted(taken)))
 
 
 def _move_trace(
@@ -381,32 +383,57 @@ def _apply_fields(
 def _patch_session(
     conn: sa.Connection, project_id: str, session_id: str, patch: SessionPatch, now: dt.datetime
 ) -> None:
-    c = sessions.c
-    name = conn.dialect.name
-    values: dict[str, Any] = {"updated_at": now}
-    if patch.start is not None:
-        values["init_timestamp"] = dialects.least(
-            name, c.init_timestamp, sa.literal(patch.start, c.init_timestamp.type)
-        )
-    if patch.end is not None:
-        values["end_timestamp"] = dialects.greatest(
-            name, c.end_timestamp, sa.literal(patch.end, c.end_timestamp.type)
-        )
-    if patch.end_state == "Fail":
-        values["end_state"] = "Fail"
-    elif patch.end_state == "Success":
-        values["end_state"] = sa.case((c.end_state == "Fail", "Fail"), else_="Success")
-    for column, value in (
-        ("user_id", patch.user_id),
-        ("session_metadata", patch.metadata),
-        ("external_id", patch.external_id),
-    ):
-        if value is not None:
-            values[column] = sa.func.coalesce(c[column], value)
+    params = {
+        "w_session": session_id,
+        "w_project": project_id,
+        "now": now,
+        "start": patch.start,
+        "end": patch.end,
+        "state": patch.end_state,
+        "user_id": patch.user_id,
+        "metadata": patch.metadata,
+        "external_id": patch.external_id,
+    }
+    conn.execute(_patch_statement(conn.dialect.name), params)
     if patch.tags:
-        values["tags"] = _merged_tags(conn, project_id, session_id, patch.tags)
-    conn.execute(
-        sessions.update().where(c.id == session_id, c.project_id == project_id).values(values)
+        tags = _merged_tags(conn, project_id, session_id, patch.tags)
+        conn.execute(sessions.update().where(sessions.c.id == session_id).values(tags=tags))
+
+
+@functools.cache
+def _patch_statement(dialect_name: str) -> sa.Update:
+    """One UPDATE for every patch (compiled once): a NULL parameter changes nothing."""
+    c = sessions.c
+    start = sa.bindparam("start", type_=c.init_timestamp.type)
+    end = sa.bindparam("end", type_=c.end_timestamp.type)
+    state = sa.bindparam("state", type_=c.end_state.type)
+    return (
+        sessions.update()
+        .where(c.id == sa.bindparam("w_session"), c.project_id == sa.bindparam("w_project"))
+        .values(
+            updated_at=sa.bindparam("now", type_=c.updated_at.type),
+            init_timestamp=sa.case(
+                (start.is_(None), c.init_timestamp),
+                else_=dialects.least(dialect_name, c.init_timestamp, start),
+            ),
+            end_timestamp=sa.case(
+                (end.is_(None), c.end_timestamp),
+                else_=dialects.greatest(dialect_name, c.end_timestamp, end),
+            ),
+            # Fail wins over Success, which wins over no end state: any order, one result.
+            end_state=sa.case(
+                (state == "Fail", "Fail"),
+                (sa.and_(state == "Success", c.end_state != "Fail"), "Success"),
+                else_=c.end_state,
+            ),
+            user_id=sa.func.coalesce(c.user_id, sa.bindparam("user_id", type_=c.user_id.type)),
+            session_metadata=sa.func.coalesce(
+                c.session_metadata, sa.bindparam("metadata", type_=c.session_metadata.type)
+            ),
+            external_id=sa.func.coalesce(
+                c.external_id, sa.bindparam("external_id", type_=c.external_id.type)
+            ),
+        )
     )
 
 
@@ -433,17 +460,19 @@ def _upsert_agents(
             named[w.agent_id] = named.get(w.agent_id) or w.agent_name
     if not named:
         return
-    stmt = dialects.insert(conn.dialect.name, agents).values(
-        [
-            {"session_id": session_id, "id": i, "name": n, "logs": None, "created_at": now}
-            for i, n in sorted(named.items())
-        ]
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["session_id", "id"],
-            set_={"name": sa.func.coalesce(agents.c.name, stmt.excluded.name)},
-        )
+    rows = [
+        {"session_id": session_id, "id": i, "name": n, "logs": None, "created_at": now}
+        for i, n in sorted(named.items())
+    ]
+    conn.execute(_agents_upsert(conn.dialect.name), rows)
+
+
+@functools.cache
+def _agents_upsert(dialect_name: str) -> Any:
+    stmt = dialects.insert(dialect_name, agents)
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id", "id"],
+        set_={"name": sa.func.coalesce(agents.c.name, stmt.excluded.name)},
     )
 
 
