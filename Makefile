@@ -2,10 +2,10 @@
 PYTHON ?= python3
 PY_DIRS := src tests bench
 
-.PHONY: help install lint format typecheck test check bench agentops-venv otel-client-venvs
+.PHONY: help install lint format typecheck test check bench agentops-venv otel-client-venvs client-venvs
 
 help:
-	@echo "targets: install lint format typecheck test check bench agentops-venv otel-client-venvs"
+	@echo "targets: install lint format typecheck test check bench agentops-venv otel-client-venvs client-venvs"
 
 # Playwright is used with Debian's /usr/bin/chromium, so no browser download here.
 install:
@@ -39,6 +39,9 @@ agentops-venv:
 
 otel-client-venvs:
 	$(PYTHON) tests/e2e/client_venvs.py agentops04 otel-clients
+
+client-venvs:
+	$(PYTHON) tests/e2e/client_venvs.py
 
 # Creates/reuses bench/.venvs/*, measures everything, writes bench/RESULTS.md; then the
 # instrumentation overhead (this environment: it needs openai and the tests' fake

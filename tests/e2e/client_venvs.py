@@ -7,8 +7,8 @@ latest OpenTelemetry. Each venv lives under the cache directory in a folder name
 hash of its requirements, so changing a pin builds a new one; it is used only once its
 marker file says it was built completely (an interrupted build is started again).
 
-``python tests/e2e/client_venvs.py NAME...`` builds the named venvs (all without a name) and
-prints ``NAME PYTHON`` per line; ``--python NAME`` prints only that venv's python (for
+``python tests/e2e/client_venvs.py NAME...`` builds the named venvs (all without a name, side
+by side) and prints ``NAME PYTHON`` per line; ``--python NAME`` prints only that venv's python (for
 ``.ci/run`` to export in the venv's ``python_env`` variable, which tests then use as it is).
 """
 
@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,8 +138,13 @@ def main(argv: list[str]) -> None:
     unknown = [name for name in argv if name not in ALL]
     if unknown:
         sys.exit(f"unknown venv {unknown}; known: {', '.join(ALL)}")
-    for name in argv or list(ALL):
-        print(name, ensure(ALL[name]), flush=True)
+    names = argv or list(ALL)
+    # pip mostly waits on the registry: building the venvs side by side roughly halves a
+    # cold build on two cores.
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        built = pool.map(lambda name: ensure(ALL[name]), names)
+        for name, python in zip(names, built, strict=True):
+            print(name, python, flush=True)
 
 
 if __name__ == "__main__":
