@@ -140,6 +140,12 @@ def session_of_trace(server: TestServer, trace_id: str) -> dict[str, Any]:
     return found[0]
 
 
+def receiver_stats(server: TestServer) -> dict[str, Any]:
+    """``GET /api/otlp/stats``: what the receiver took per signal (metrics show only here)."""
+    stats: dict[str, Any] = _get(server, "/api/otlp/stats")
+    return stats
+
+
 def list_sessions(server: TestServer) -> list[dict[str, Any]]:
     answer = _get(server, "/api/sessions", limit=500)
     sessions: list[dict[str, Any]] = answer["sessions"]

@@ -25,6 +25,7 @@ from tests.e2e.otel_harness import (
     client_env,
     cost_of,
     gpt_4o_mini_cost,
+    receiver_stats,
     run_script,
     session_of_trace,
     text_of,
@@ -276,6 +277,12 @@ def test_openai_v2(
         run = run_script(otel_clients_python, "openai_v2_script.py", env, tmp_path)
         assert_no_problems(run)  # /v1/logs and /v1/metrics answered too
         detail = session_of_trace(server, run.result["trace_id"])
+        stats = receiver_stats(server)
+    # The duration and token histograms of both calls, counted (metrics are not stored).
+    assert stats["metrics"]["data_points"] >= 2, stats
+    assert stats["metrics"]["refused"] == 0
+    if capture == "EVENT_ONLY":  # one inference details event per call, on /v1/logs
+        assert (stats["logs"]["accepted"], stats["logs"]["refused"]) == (2, 0), stats
     tree = Tree(detail)
     assert tree.session["id"] == session_key  # gen_ai.conversation.id of the agent
     agent = tree.one("agent", "planner")
