@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentwatch.server.otlp import messages
+from agentwatch.server.otlp.hints import SessionHints, session_hints
 from agentwatch.server.otlp.spans import Span
+from agentwatch.server.otlp.values import column_text, count, first
 from agentwatch.server.pricing import PriceTable, usd_to_pico
 from agentwatch.server.storage.ingest import counter_of
 from agentwatch.server.storage.records import EventRecord
@@ -110,19 +112,6 @@ _EVENT_TYPES = {"llm": "llms", "tool": "tools", "action": "actions", "error": "e
 class AgentRef:
     id: str
     name: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionHints:
-    """What a span says about its session (None / empty: nothing)."""
-
-    key: str | None  # session.id, else gen_ai.conversation.id
-    agentops_root: bool
-    root: bool  # no parent span
-    tags: tuple[str, ...]
-    end_state: str | None  # Success / Fail, from agentops' end state or a root's status
-    user_id: str | None
-    metadata: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,31 +208,15 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
         name=name,
         status=span.status,
     )
-    return MappedSpan(span, record, _error_events(span, record), _hints(span), agent)
+    return MappedSpan(span, record, _error_events(span, record), session_hints(span), agent)
 
 
 # -- fields ----------------------------------------------------------------------------------
 
 
-def _first(attributes: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        value = attributes.get(key)
-        if value is not None and value != "":
-            return value
-    return None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    text = text.replace("\x00", "").strip()
-    return text[:limit] or None
-
-
 def _model(attributes: Mapping[str, Any]) -> str | None:
-    return _text(
-        _first(
+    return column_text(
+        first(
             attributes,
             "gen_ai.response.model",
             "gen_ai.request.model",
@@ -252,16 +225,6 @@ def _model(attributes: Mapping[str, Any]) -> str | None:
         ),
         _MAX_NAME,
     )
-
-
-def _count(value: Any) -> int | None:
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62:
-        return value
-    return None
 
 
 def _usage(attributes: Mapping[str, Any]) -> tuple[int | None, int | None, int | None]:
@@ -312,14 +275,14 @@ def _tokens(
     for source, names in ((attributes, keys), (details, detail_keys)):
         for name in names:
             if name in source:
-                count = _count(source[name])
-                if count is not None:
-                    return count
+                tokens = count(source[name])
+                if tokens is not None:
+                    return tokens
     return None
 
 
 def _stated_cost(attributes: Mapping[str, Any]) -> int | None:
-    value = _first(attributes, "llm.cost.total", "gen_ai.usage.total_cost", "gen_ai.usage.cost")
+    value = first(attributes, "llm.cost.total", "gen_ai.usage.total_cost", "gen_ai.usage.cost")
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if number and math.isfinite(value) and 0 <= value < 1e6:
         return usd_to_pico(value)
@@ -356,13 +319,13 @@ def _display_name(span: Span, kind: str, model: str | None) -> str | None:
     attributes = span.attributes
     named = None
     if kind == "tool":
-        named = _first(attributes, "gen_ai.tool.name", "tool.name")
+        named = first(attributes, "gen_ai.tool.name", "tool.name")
     elif kind == "agent":
-        named = _first(attributes, "gen_ai.agent.name", "agent.name", "agentops.entity.name")
+        named = first(attributes, "gen_ai.agent.name", "agent.name", "agentops.entity.name")
     elif kind == "chain" and "gen_ai.workflow.name" in attributes:
         named = attributes["gen_ai.workflow.name"]
     named = named or _agentops_name(attributes) or attributes.get("logfire.msg")
-    return _text(named or span.name or model, _MAX_NAME)
+    return column_text(named or span.name or model, _MAX_NAME)
 
 
 def _agentops_name(attributes: Mapping[str, Any]) -> Any:
@@ -372,20 +335,20 @@ def _agentops_name(attributes: Mapping[str, Any]) -> Any:
 
 def _agent(span: Span, kind: str) -> AgentRef | None:
     attributes = span.attributes
-    agent_id = _first(attributes, "gen_ai.agent.id", "agent.id")
-    name = _first(attributes, "gen_ai.agent.name", "agent.name")
+    agent_id = first(attributes, "gen_ai.agent.id", "agent.id")
+    name = first(attributes, "gen_ai.agent.name", "agent.name")
     if kind == "agent":
         name = (
             name
-            or _first(attributes, "agentops.entity.name")
+            or first(attributes, "agentops.entity.name")
             or _agentops_name(attributes)
             or span.name
         )
         agent_id = agent_id or name or span.span_id
     if agent_id is None:
         return None
-    ident = _text(agent_id, _MAX_ID)
-    return AgentRef(ident, _text(name, _MAX_NAME)) if ident else None
+    ident = column_text(agent_id, _MAX_ID)
+    return AgentRef(ident, column_text(name, _MAX_NAME)) if ident else None
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -396,7 +359,7 @@ def _error_events(span: Span, record: EventRecord) -> tuple[EventRecord, ...]:
     if not exceptions and span.status != "error":
         return ()
     if not exceptions:
-        error_type = _text(span.attributes.get("error.type"), _MAX_NAME) or "Error"
+        error_type = column_text(span.attributes.get("error.type"), _MAX_NAME) or "Error"
         return (
             _error(
                 record,
@@ -412,7 +375,7 @@ def _error_events(span: Span, record: EventRecord) -> tuple[EventRecord, ...]:
             record,
             f"{span.span_id}.error.{i}",
             event.time or span.end or span.start,
-            _text(event.attributes.get("exception.type"), _MAX_NAME) or "Exception",
+            column_text(event.attributes.get("exception.type"), _MAX_NAME) or "Exception",
             event.attributes.get("exception.message") or span.status_message,
             event.attributes.get("exception.stacktrace"),
         )
@@ -445,66 +408,3 @@ def _error(
         name=error_type,
         status="error",
     )
-
-
-# -- session hints ---------------------------------------------------------------------------
-
-
-def _hints(span: Span) -> SessionHints:
-    attributes = span.attributes
-    agentops_root = attributes.get("agentops.span.kind") == "session"
-    key = _first(attributes, "session.id", "gen_ai.conversation.id") or _first(
-        span.resource, "session.id"
-    )
-    tags: list[str] = []
-    for name in ("agentops.tags", "tag.tags", "langfuse.trace.tags", "logfire.tags"):
-        value = messages.maybe_json(attributes.get(name))
-        if isinstance(value, list):
-            tags.extend(str(t) for t in value if t is not None)
-        elif isinstance(value, str):
-            tags.extend(value.split(","))
-    return SessionHints(
-        key=_text(key, 1000),
-        agentops_root=agentops_root,
-        root=span.parent_id is None,
-        tags=tuple(dict.fromkeys(t.strip()[:200] for t in tags if t.strip())),
-        end_state=_end_state(span, agentops_root),
-        user_id=_text(_first(attributes, "user.id", "langfuse.user.id", "enduser.id"), _MAX_NAME),
-        metadata=_metadata(attributes),
-    )
-
-
-_END_STATE_SPELLINGS = {
-    "success": "Success",
-    "ok": "Success",
-    "fail": "Fail",
-    "failed": "Fail",
-    "failure": "Fail",
-    "error": "Fail",
-}
-
-
-def _end_state(span: Span, agentops_root: bool) -> str | None:
-    stated = span.attributes.get("agentops.session.end_state")
-    if agentops_root and isinstance(stated, str):
-        state = _END_STATE_SPELLINGS.get(stated.strip().lower())
-        if state is not None:
-            return state
-    if span.parent_id is not None:
-        return None
-    return {"error": "Fail", "ok": "Success"}.get(span.status)
-
-
-def _metadata(attributes: Mapping[str, Any]) -> Any:
-    value = messages.maybe_json(attributes.get("metadata"))
-    if "langfuse.observation.type" not in attributes:  # only Langfuse flattens it
-        return value
-    flattened = {
-        # Langfuse 5 writes every value as JSON, strings too.
-        k[len("langfuse.trace.metadata.") :]: messages.json_or_text(v)
-        for k, v in attributes.items()
-        if k.startswith("langfuse.trace.metadata.")
-    }
-    if flattened:
-        return {**value, **flattened} if isinstance(value, dict) else flattened
-    return value

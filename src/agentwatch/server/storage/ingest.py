@@ -36,10 +36,12 @@ from agentwatch.server.storage.schema import (
 )
 
 __all__ = [
+    "COUNTERS",
     "PreparedEvents",
     "SessionConflict",
     "UnknownSession",
     "add_to_counters",
+    "counter_deltas",
     "counter_of",
     "create_or_attach_session",
     "event_row",
@@ -320,17 +322,6 @@ def event_row(r: EventRecord, project_id: str, session_id: str, now: dt.datetime
     }
 
 
-_COUNTERS = (
-    "event_count",
-    *COUNTER_KINDS,
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cost_pico",
-    "unpriced_llms",
-)
-
-
 def add_to_counters(
     conn: sa.Connection,
     project_id: str,
@@ -342,7 +333,26 @@ def add_to_counters(
 
     Raises :class:`UnknownSession` when the project has no such session.
     """
-    deltas: dict[str, int] = {"d_event_count": len(added) - len(removed)}
+    params = {**counter_deltas(added, removed), "w_session": session_id, "w_project": project_id}
+    if conn.execute(_counters_update(conn.dialect.name), params).rowcount != 1:
+        raise UnknownSession(session_id)
+
+
+COUNTERS = (
+    "event_count",
+    *COUNTER_KINDS,
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_pico",
+    "unpriced_llms",
+)
+
+
+def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord]) -> dict[str, Any]:
+    """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``) and ``latest``, the latest
+    time of ``added`` (None when it is empty)."""
+    deltas: dict[str, Any] = {"d_event_count": len(added) - len(removed)}
     for kind in COUNTER_KINDS:
         deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
             r.counter == kind for r in removed
@@ -352,10 +362,8 @@ def add_to_counters(
             getattr(r, name) or 0 for r in removed
         )
     deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
-    latest = max(r.end_timestamp or r.init_timestamp for r in added)
-    params = {**deltas, "latest": latest, "w_session": session_id, "w_project": project_id}
-    if conn.execute(_counters_update(conn.dialect.name), params).rowcount != 1:
-        raise UnknownSession(session_id)
+    deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
+    return deltas
 
 
 @functools.cache
@@ -370,7 +378,7 @@ def _counters_update(dialect_name: str) -> sa.Update:
             {
                 **{
                     name: c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
-                    for name in _COUNTERS
+                    for name in COUNTERS
                 },
                 "last_event_at": dialects.greatest(dialect_name, c.last_event_at, latest),
             }

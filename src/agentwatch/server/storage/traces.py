@@ -37,7 +37,6 @@ from agentwatch.server.storage import bulk
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.ingest import (
     SessionConflict,
-    add_to_counters,
     event_row,
 )
 from agentwatch.server.storage.records import EventRecord, SpanOutcome, SpanWrite
@@ -49,6 +48,7 @@ from agentwatch.server.storage.schema import (
     sessions,
     traces,
 )
+from agentwatch.server.storage.spansessions import SessionPatch, update_sessions
 
 __all__ = ["PreparedSpans", "prepare_spans", "set_trace_logs", "store_spans"]
 
@@ -77,8 +77,10 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     decided to create was created by another project at the same moment.
     """
     project_id, writes = batch.project_id, batch.writes
-    named = {w.named_session for w in writes if w.named_session is not None}
-    foreign = _foreign(conn, project_id, named)
+    # Only a UUID a span gives as is can name another project's session; a name derived
+    # from this project's id cannot (and _ensure_sessions checks every session it uses).
+    given = {w.named_session for w in writes if w.named_session and w.external_id is None}
+    foreign = _foreign(conn, project_id, given)
     refused = tuple(
         f"{w.where}: session {w.external_id or w.named_session} cannot be written by this project"
         for w in writes
@@ -96,14 +98,12 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     for trace_id, (old, new) in sorted(moves.items()):
         _move_trace(conn, project_id, trace_id, old, new, now)
     inserted = _insert_events(conn, batch, kept, final)
-    for session_id, records in sorted(inserted.items()):
-        add_to_counters(conn, project_id, session_id, records, [])
     by_session: dict[str, list[SpanWrite]] = {}
     for i in kept:
         by_session.setdefault(final[writes[i].trace_id], []).append(writes[i])
-    for session_id, group in sorted(by_session.items()):
-        _apply_fields(conn, project_id, session_id, group, now)
-        _upsert_agents(conn, session_id, group, now)
+    patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
+    update_sessions(conn, project_id, patches, inserted, now)
+    _upsert_agents(conn, by_session, now)
     # Error events name the span they come from as their trigger; spans name none.
     spans_inserted = sum(r.trigger_event_id is None for rs in inserted.values() for r in rs)
     return SpanOutcome(len(kept), spans_inserted, refused, tuple(sorted(by_session)))
@@ -158,9 +158,9 @@ def _map_traces(
     stmt = dialects.insert(conn.dialect.name, traces).on_conflict_do_nothing(
         index_elements=["project_id", "trace_id"]
     )
-    conn.execute(stmt, rows)
-    mapped: dict[str, tuple[str, bool]] = {}
-    for chunk in _chunks(proposals):
+    new = set(conn.execute(stmt.returning(traces.c.trace_id), rows).scalars())
+    mapped = {t: (proposals[t][0], proposals[t][1]) for t in new}
+    for chunk in _chunks(set(proposals) - new):
         query = (
             sa.select(traces.c.trace_id, traces.c.session_id, traces.c.explicit)
             .where(traces.c.project_id == project_id, traces.c.trace_id.in_(chunk))
@@ -217,8 +217,8 @@ def _ensure_sessions(
     stmt = dialects.insert(conn.dialect.name, sessions).on_conflict_do_nothing(
         index_elements=["id"]
     )
-    conn.execute(stmt, rows)
-    taken = _foreign(conn, project_id, set(starts))
+    created = set(conn.execute(stmt.returning(sessions.c.id), rows).scalars())
+    taken = _foreign(conn, project_id, set(starts) - created)
     if taken:
         raise SessionConflict(", ".join(sorted(taken)))
 
@@ -282,7 +282,7 @@ def _merge_session(
         user_id=source.user_id,
         metadata=source.session_metadata,
     )
-    _patch_session(conn, project_id, new, fields, now)
+    update_sessions(conn, project_id, {new: fields}, {}, now)
     if source.logs is not None:
         conn.execute(
             sessions.update()
@@ -346,29 +346,10 @@ def _insert_events(
     return inserted
 
 
-@dataclass(frozen=True)
-class SessionPatch:
-    """Session fields merged in by spans (see the module docstring for how)."""
-
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    end_state: str | None = None
-    tags: tuple[str, ...] = ()
-    user_id: str | None = None
-    metadata: str | None = None
-    external_id: str | None = None
-
-
-def _apply_fields(
-    conn: sa.Connection,
-    project_id: str,
-    session_id: str,
-    group: Sequence[SpanWrite],
-    now: dt.datetime,
-) -> None:
+def _patch_of(group: Sequence[SpanWrite]) -> SessionPatch:
     roots = [r for w in group if w.root for r in w.records[:1]]
     states = {w.end_state for w in group}
-    patch = SessionPatch(
+    return SessionPatch(
         start=min(r.init_timestamp for w in group for r in w.records[:1]),
         end=max((r.end_timestamp or r.init_timestamp for r in roots), default=None),
         end_state="Fail" if "Fail" in states else "Success" if "Success" in states else None,
@@ -377,92 +358,22 @@ def _apply_fields(
         metadata=next((w.metadata for w in group if w.metadata), None),
         external_id=next((w.external_id for w in group if w.external_id), None),
     )
-    _patch_session(conn, project_id, session_id, patch, now)
-
-
-def _patch_session(
-    conn: sa.Connection, project_id: str, session_id: str, patch: SessionPatch, now: dt.datetime
-) -> None:
-    params = {
-        "w_session": session_id,
-        "w_project": project_id,
-        "now": now,
-        "start": patch.start,
-        "end": patch.end,
-        "state": patch.end_state,
-        "user_id": patch.user_id,
-        "metadata": patch.metadata,
-        "external_id": patch.external_id,
-    }
-    conn.execute(_patch_statement(conn.dialect.name), params)
-    if patch.tags:
-        tags = _merged_tags(conn, project_id, session_id, patch.tags)
-        conn.execute(sessions.update().where(sessions.c.id == session_id).values(tags=tags))
-
-
-@functools.cache
-def _patch_statement(dialect_name: str) -> sa.Update:
-    """One UPDATE for every patch (compiled once): a NULL parameter changes nothing."""
-    c = sessions.c
-    start = sa.bindparam("start", type_=c.init_timestamp.type)
-    end = sa.bindparam("end", type_=c.end_timestamp.type)
-    state = sa.bindparam("state", type_=c.end_state.type)
-    return (
-        sessions.update()
-        .where(c.id == sa.bindparam("w_session"), c.project_id == sa.bindparam("w_project"))
-        .values(
-            updated_at=sa.bindparam("now", type_=c.updated_at.type),
-            init_timestamp=sa.case(
-                (start.is_(None), c.init_timestamp),
-                else_=dialects.least(dialect_name, c.init_timestamp, start),
-            ),
-            end_timestamp=sa.case(
-                (end.is_(None), c.end_timestamp),
-                else_=dialects.greatest(dialect_name, c.end_timestamp, end),
-            ),
-            # Fail wins over Success, which wins over no end state: any order, one result.
-            end_state=sa.case(
-                (state == "Fail", "Fail"),
-                (sa.and_(state == "Success", c.end_state != "Fail"), "Success"),
-                else_=c.end_state,
-            ),
-            user_id=sa.func.coalesce(c.user_id, sa.bindparam("user_id", type_=c.user_id.type)),
-            session_metadata=sa.func.coalesce(
-                c.session_metadata, sa.bindparam("metadata", type_=c.session_metadata.type)
-            ),
-            external_id=sa.func.coalesce(
-                c.external_id, sa.bindparam("external_id", type_=c.external_id.type)
-            ),
-        )
-    )
-
-
-def _merged_tags(
-    conn: sa.Connection, project_id: str, session_id: str, tags: tuple[str, ...]
-) -> str:
-    stored = conn.execute(
-        sa.select(sessions.c.tags).where(sessions.c.id == session_id)
-    ).scalar_one()
-    merged = list(dict.fromkeys([*json.loads(stored), *tags]))
-    stmt = dialects.insert(conn.dialect.name, session_tags).values(
-        [{"session_id": session_id, "tag": t, "project_id": project_id} for t in tags]
-    )
-    conn.execute(stmt.on_conflict_do_nothing(index_elements=["session_id", "tag"]))
-    return json.dumps(merged)
 
 
 def _upsert_agents(
-    conn: sa.Connection, session_id: str, group: Sequence[SpanWrite], now: dt.datetime
+    conn: sa.Connection, groups: dict[str, list[SpanWrite]], now: dt.datetime
 ) -> None:
-    named: dict[str, str | None] = {}
-    for w in group:
-        if w.agent_id is not None:
-            named[w.agent_id] = named.get(w.agent_id) or w.agent_name
+    named: dict[tuple[str, str], str | None] = {}
+    for session_id, group in groups.items():
+        for w in group:
+            if w.agent_id is not None:
+                key = (session_id, w.agent_id)
+                named[key] = named.get(key) or w.agent_name
     if not named:
         return
     rows = [
-        {"session_id": session_id, "id": i, "name": n, "logs": None, "created_at": now}
-        for i, n in sorted(named.items())
+        {"session_id": s, "id": i, "name": n, "logs": None, "created_at": now}
+        for (s, i), n in sorted(named.items())
     ]
     conn.execute(_agents_upsert(conn.dialect.name), rows)
 
