@@ -1,11 +1,11 @@
-"""Logfire, unchanged, sending to agentwatch: its token check, spans and metrics.
+"""Logfire, unchanged, sending to agentwatch: its token check and its spans.
 
 ``configure`` reads ``LOGFIRE_TOKEN`` and ``LOGFIRE_BASE_URL``; it checks the token with
-``GET /v1/info`` and exports to ``/v1/traces`` and ``/v1/metrics``. The tree: a Logfire
-span for the agent in session ``SESSION_ID`` with tags, ``instrument_openai``'s spans for
-a chat that asks for a tool and a second chat, and a span for the tool between them. The session is named by ``gen_ai.conversation.id``:
-Logfire scrubs the value of any attribute whose name contains "session".
-``openai`` talks to the fake provider (``OPENAI_BASE_URL``). Prints the trace id.
+``GET /v1/info`` and exports to ``/v1/traces``. The tree: a Logfire span for the agent in
+session ``SESSION_ID`` with tags, ``instrument_openai``'s spans for a chat that asks for a
+tool and a second chat, and a span for the tool between them. The session is named by
+``gen_ai.conversation.id``: Logfire scrubs the value of any attribute whose name contains
+"session". ``openai`` talks to the fake provider (``OPENAI_BASE_URL``). Prints the trace id.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ or PostgreSQL) and the fake LLM provider (``tests/instrumentation/fake_provider.
 on 127.0.0.1), then :func:`run_script` runs one ``*_script.py`` with the python of the
 client's venv (``client_venvs.py``) in a clean environment: only what the test passes, the
 variables the README's "Send OpenTelemetry" section tells the user to export, and
-``OPENAI_BASE_URL`` pointing at the fake provider. The script's last stdout line is its JSON result; the test
-asserts it logged no problem (failed export, refused token) and then reads what was stored
-through the JSON read API, as a user would.
+``OPENAI_BASE_URL`` pointing at the fake provider. The script's last stdout line is its
+JSON result; the test asserts it logged no problem (failed export, refused token) and
+then reads what was stored through the JSON read API, as a user would.
 """
 
 from __future__ import annotations
