@@ -2,10 +2,10 @@
 PYTHON ?= python3
 PY_DIRS := src tests bench
 
-.PHONY: help install lint format typecheck test check bench agentops-venv otel-versions
+.PHONY: help install lint format typecheck test check bench agentops-venv otel-client-venvs client-venvs otel-versions
 
 help:
-	@echo "targets: install lint format typecheck test check bench agentops-venv otel-versions"
+	@echo "targets: install lint format typecheck test check bench agentops-venv otel-client-venvs client-venvs otel-versions"
 
 # Playwright is used with Debian's /usr/bin/chromium, so no browser download here.
 install:
@@ -31,9 +31,17 @@ test:
 
 check: lint typecheck test
 
-# Builds (or reuses) the agentops 0.3.26 virtual environment used by tests/e2e.
+# Build (or reuse) the virtual environments of the real client libraries tests/e2e runs
+# (tests/e2e/client_venvs.py): agentops 0.3.26; agentops 0.4.21 with OpenTelemetry 1.36;
+# the OTel SDK, OpenInference, openai-v2, Langfuse and Logfire together.
 agentops-venv:
-	$(PYTHON) tests/e2e/agentops_venv.py
+	$(PYTHON) tests/e2e/client_venvs.py agentops03
+
+otel-client-venvs:
+	$(PYTHON) tests/e2e/client_venvs.py agentops04 otel-clients
+
+client-venvs:
+	$(PYTHON) tests/e2e/client_venvs.py
 
 # The SDK's OpenTelemetry tests (pytest -m otel) on opentelemetry-sdk 1.27 (the oldest
 # supported) and the latest, each in a venv under ~/.cache/agentwatch-tests (built once).

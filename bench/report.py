@@ -8,6 +8,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from report_otlp import otlp_section
+
 Data = dict[str, Any]
 NA = "-"
 
@@ -40,6 +42,7 @@ _NOT_BURSTS = ("otel", "otel_decorated", "aw_threads", "aw_decorated")
 VERSION_KEYS = {
     "floor": [
         "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
         "uvicorn",
         "starlette",
         "httptools",
@@ -50,6 +53,7 @@ VERSION_KEYS = {
     "agentops03": ["agentops", "opentelemetry-sdk", "requests", "psutil"],
     "agentops04": ["agentops", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
     "langfuse": ["langfuse", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"],
+    "phoenix": ["arize-phoenix", "opentelemetry-proto", "sqlalchemy", "aiosqlite", "uvicorn"],
     "agentwatch": ["agentwatch", "opentelemetry-sdk", "httpx", "orjson", "fastapi", "sqlalchemy"],
 }
 
@@ -107,6 +111,7 @@ def write_report(data: Data) -> str:
         sdk_table(runs),
         targets_table(data, runs),
         tree_targets_table(runs),
+        otlp_section(runs),
         startup_section(data, runs),
         floors_section(runs),
         versions_section(data),

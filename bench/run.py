@@ -9,8 +9,9 @@
 5. Write bench/RESULTS.md and the raw runs to bench/out/results.json.
 
 Options: ``--quick`` (one run each, small bursts: a smoke test of the harness);
-``--only KEY,KEY`` (just those benches, e.g. ``otel,aw_record_nested``: the report goes
-to bench/out/RESULTS-only.md, never over RESULTS.md; no import times).
+``--only KEY,KEY`` (just those benches, no import times; the report goes to
+``bench/out/RESULTS-only.md``), e.g. ``--only otlp,sqlite_indexed,pg_floor`` for the OTLP
+ingest figures and the floors they are compared with (``otlp`` names its three benches).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Bench:
     script: str
     args: list[str]
     runs: int = 3
+    timeout_s: float = RUN_TIMEOUT_S
     results: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -75,7 +77,46 @@ def benches(quick: bool) -> list[Bench]:
         Bench("sqlite_pk", venvs.FLOOR, "bench_sqlite.py", []),
         Bench("pg_floor", venvs.FLOOR, "bench_pg.py", ["--url", "{pg}"]),
         Bench("http", venvs.FLOOR, "bench_http.py", ["--seconds", "2" if quick else "8"]),
+        *otlp_benches(quick),
     ]
+
+
+def otlp_benches(quick: bool) -> list[Bench]:
+    """Spans stored per second through /v1/traces: agentwatch (SQLite, PostgreSQL), Phoenix.
+
+    The same 10,000 spans each; Phoenix stores ~100 spans/s here (its inserter writes 100
+    per transaction and sleeps between them), so it has two runs and a longer timeout.
+    """
+    n = ["--n", "1000" if quick else "10000"]
+    return [
+        Bench("otlp_aw", venvs.FLOOR, "bench_otlp.py", ["--target", "agentwatch", *n]),
+        Bench(
+            "otlp_aw_pg",
+            venvs.FLOOR,
+            "bench_otlp.py",
+            ["--target", "agentwatch", "--pg-admin", "{pg}", *n],
+        ),
+        Bench(
+            "otlp_phoenix",
+            venvs.FLOOR,
+            "bench_otlp.py",
+            ["--target", "phoenix", *n],
+            runs=2,
+            timeout_s=900,
+        ),
+    ]
+
+
+def selected(all_benches: list[Bench], only: str) -> list[Bench]:
+    """The benches named in ``only`` (comma-separated keys; ``otlp`` is its three)."""
+    keys = {k.strip() for k in only.split(",") if k.strip()}
+    if "otlp" in keys:
+        keys |= {b.key for b in otlp_benches(False)}
+    chosen = [b for b in all_benches if b.key in keys]
+    unknown = keys - {b.key for b in all_benches} - {"otlp"}
+    if unknown:
+        raise SystemExit(f"--only: unknown bench {sorted(unknown)}")
+    return chosen
 
 
 def agentwatch_benches(quick: bool, burst: str) -> list[Bench]:
@@ -110,12 +151,12 @@ def run_once(bench: Bench, stub: str, pg: str | ClusterUnavailable, scratch: Pat
             cwd=scratch,
             capture_output=True,
             text=True,
-            timeout=RUN_TIMEOUT_S,
+            timeout=bench.timeout_s,
             env=child_env(str(venvs.BENCH_DIR)),
             check=False,
         )
     except subprocess.TimeoutExpired:
-        bench.errors.append(f"timed out after {RUN_TIMEOUT_S} s")
+        bench.errors.append(f"timed out after {bench.timeout_s:.0f} s")
         return
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
     if proc.returncode != 0 or not lines:
@@ -247,25 +288,15 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def selected(quick: bool, only: str) -> list[Bench]:
-    """Every bench, or those named in ``--only`` (unknown names are an error)."""
-    every = benches(quick)
-    if not only:
-        return every
-    wanted = set(only.split(","))
-    unknown = wanted - {b.key for b in every}
-    if unknown:
-        raise SystemExit(f"--only: no bench named {', '.join(sorted(unknown))}")
-    return [b for b in every if b.key in wanted]
-
-
 def main() -> None:
     quick, only = flag("quick"), arg("only", "")
     started = time.monotonic()
     load_at_start = machine()["load"]
-    all_benches = selected(quick, only)
-    needed = [spec for spec in venvs.ALL if any(b.venv is spec for b in all_benches)]
-    for spec in {venvs.FLOOR, *needed}:  # the stub runs in the floor venv
+    all_benches = selected(benches(quick), only) if only else benches(quick)
+    # bench_otlp.py starts the agentwatch server and Phoenix from their venvs itself.
+    wanted = {b.venv.name for b in all_benches} | {venvs.AGENTWATCH.name, venvs.PHOENIX.name}
+    used = [spec for spec in venvs.ALL if spec.name in wanted] if only else list(venvs.ALL)
+    for spec in used:
         log(f"venv {spec.name}: {venvs.ensure(spec)}")
     OUT_DIR.mkdir(exist_ok=True)
     scratch = OUT_DIR / "scratch"
@@ -281,14 +312,14 @@ def main() -> None:
                     log(f"round {round_no + 1} {bench.key}: {time.monotonic() - t0:.1f} s")
         stub_calls: dict[str, int] = get_json(f"{stub}/_stub/stats")
     imports = {} if only else import_times()
-    log("imports measured" if imports else "imports not measured (--only)")
+    log("imports measured" if not only else "imports not measured (--only)")
     data = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {**machine(), "load_at_start": load_at_start},
         "agentwatch_revision": agentwatch_revision(),
         "quick": quick,
         "elapsed_s": time.monotonic() - started,
-        "versions": {spec.name: venvs.freeze(spec) for spec in needed},
+        "versions": {spec.name: venvs.freeze(spec) for spec in used},
         "benches": {b.key: {"results": b.results, "errors": b.errors} for b in all_benches},
         "imports_ms": imports,
         "stub_calls": stub_calls,

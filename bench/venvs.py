@@ -52,6 +52,8 @@ FLOOR = VenvSpec(
     (
         "opentelemetry-sdk",
         "opentelemetry-proto",
+        # bench_otlp.py sends with the real OTLP/HTTP exporter.
+        "opentelemetry-exporter-otlp-proto-http",
         "uvicorn[standard]",
         "starlette",
         "orjson",
@@ -74,9 +76,11 @@ AGENTOPS04 = VenvSpec(
     ),
 )
 LANGFUSE = VenvSpec("langfuse", ("langfuse",))
+# Arize Phoenix, the OTLP receiver bench_otlp.py measures agentwatch beside.
+PHOENIX = VenvSpec("phoenix", ("arize-phoenix",))
 AGENTWATCH = VenvSpec("agentwatch", (), editable=(f"{REPO_DIR}[server]",))
 
-ALL = (FLOOR, AGENTOPS03, AGENTOPS04, LANGFUSE, AGENTWATCH)
+ALL = (FLOOR, AGENTOPS03, AGENTOPS04, LANGFUSE, PHOENIX, AGENTWATCH)
 
 
 def ensure(spec: VenvSpec) -> Path:

@@ -1,7 +1,7 @@
 """What a span says about its session: the name it gives it, tags, end state, user, metadata.
 
-Tags come from ``agentops.tags``, ``tag.tags`` (OpenInference) and ``langfuse.trace.tags``
-(string arrays or JSON text of one); the end state from agentops' session root
+Tags come from ``agentops.tags``, ``tag.tags`` (OpenInference), ``langfuse.trace.tags`` and
+``logfire.tags`` (string arrays or JSON text of one); the end state from agentops' session root
 (``agentops.session.end_state``, in any of its spellings), else from a root span's status
 (``ERROR`` → Fail, ``OK`` → Success); the user from ``user.id`` (``langfuse.user.id``,
 ``enduser.id``); metadata from OpenInference's ``metadata`` (JSON text) and Langfuse's
@@ -45,7 +45,7 @@ def session_hints(span: Span) -> SessionHints:
         span.resource, "session.id"
     )
     tags: list[str] = []
-    for name in ("agentops.tags", "tag.tags", "langfuse.trace.tags"):
+    for name in ("agentops.tags", "tag.tags", "langfuse.trace.tags", "logfire.tags"):
         value = messages.maybe_json(attributes.get(name))
         if isinstance(value, list):
             tags.extend(str(t) for t in value if t is not None)
