@@ -72,6 +72,27 @@ def test_forged_token_is_refused(server: TestServer, http: httpx.Client) -> None
     assert post(http, "/v1/traces", body, PROTOBUF, forged).status_code == 401
 
 
+def test_a_project_token_with_a_string_exp_is_refused(
+    server: TestServer, http: httpx.Client
+) -> None:
+    """PyJWT calls int() on ``exp``: a string far in the future would never expire."""
+    secret = server.app.state.context.signer._secret
+    [key] = server.storage.list_api_keys()
+    claims = {
+        "scope": "project",
+        "project_id": server.project_id,
+        "api_key_id": key.id,
+        "exp": str(int(time.time()) + 10**9),
+    }
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    body = traces_request([span(new_trace_id())], PROTOBUF)
+    refused = post(http, "/v1/traces", body, PROTOBUF, token)
+    assert refused.status_code == 401
+    claims["exp"] = int(time.time()) + 60  # the same token with a number is accepted
+    accepted = post(http, "/v1/traces", body, PROTOBUF, jwt.encode(claims, secret, "HS256"))
+    assert accepted.status_code == 200
+
+
 @pytest.mark.parametrize(
     ("key", "status"), [("0" * 8 + "-0000-4000-8000-" + "0" * 12, 401), ("nope", 400)]
 )

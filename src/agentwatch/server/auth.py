@@ -183,23 +183,33 @@ class TokenSigner:
         }
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
-    def verify_project_token(self, token: str) -> ProjectClaims:
-        """Check a project token's signature, algorithm, expiry and scope.
-
-        Raises :class:`Unauthorized`; a session token is not a project token.
-        """
+    def _decode(self, token: str, required: tuple[str, ...]) -> dict[str, Any]:
+        """The claims of a token signed by this server (HS256 only) that has not expired
+        and carries ``required``; its times must be JSON numbers. Raises :class:`Unauthorized`."""
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[_ALGORITHM],
                 leeway=self._leeway,
-                options={"require": ["exp", "scope", "project_id", "api_key_id"]},
+                options={"require": list(required)},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("Expired Token") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Invalid Token: {exc}") from None
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise Unauthorized(f"Invalid Token: {name} must be a number (NumericDate)")
+        return claims
+
+    def verify_project_token(self, token: str) -> ProjectClaims:
+        """Check a project token's signature, algorithm, expiry and scope.
+
+        Raises :class:`Unauthorized`; a session token is not a project token.
+        """
+        claims = self._decode(token, ("exp", "scope", "project_id", "api_key_id"))
         project_id, key_id = claims.get("project_id"), claims.get("api_key_id")
         if claims.get("scope") != _PROJECT_SCOPE or not isinstance(project_id, str):
             raise Unauthorized("Invalid Token: not a project token")
@@ -213,22 +223,7 @@ class TokenSigner:
         An expired token's message is exactly ``"Expired Token"``: SDKs match on it to
         decide to refresh through ``/v2/reauthorize_jwt``.
         """
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[_ALGORITHM],
-                leeway=self._leeway,
-                options={"require": ["exp", "session_id", "project_id"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("Expired Token") from None
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"Invalid Token: {exc}") from None
-        for name in ("exp", "iat", "nbf"):
-            value = claims.get(name)
-            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise Unauthorized(f"Invalid Token: {name} must be a number (NumericDate)")
+        claims = self._decode(token, ("exp", "session_id", "project_id"))
         session_id, project_id = claims.get("session_id"), claims.get("project_id")
         if not isinstance(session_id, str) or not isinstance(project_id, str):
             raise Unauthorized("Invalid Token: session_id and project_id must be strings")

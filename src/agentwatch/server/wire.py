@@ -25,6 +25,7 @@ from agentwatch.server.storage.schema import SPAN_KINDS, SPAN_STATUSES
 
 __all__ = [
     "END_STATES",
+    "END_STATE_ALIASES",
     "NonFinite",
     "display_name",
     "event_record",
@@ -38,7 +39,7 @@ __all__ = [
 
 END_STATES = ("Success", "Fail", "Indeterminate")
 # Spellings of other SDKs (agentops 0.4 TraceState, OTel status) mapped onto the v2 enum.
-_END_STATE_ALIASES = {
+END_STATE_ALIASES = {
     "success": "Success",
     "ok": "Success",
     "fail": "Fail",
@@ -175,8 +176,8 @@ def parse_end_state(value: Any, where: str) -> str | None:
     """``Success``/``Fail``/``Indeterminate`` (other SDKs' spellings mapped), or None if absent."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().lower() in _END_STATE_ALIASES:
-        return _END_STATE_ALIASES[value.strip().lower()]
+    if isinstance(value, str) and value.strip().lower() in END_STATE_ALIASES:
+        return END_STATE_ALIASES[value.strip().lower()]
     raise Unprocessable(f"{where}: expected one of {', '.join(END_STATES)}, got {_show(value)}")
 
 

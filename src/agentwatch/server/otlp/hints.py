@@ -17,6 +17,7 @@ from typing import Any
 from agentwatch.server.otlp import messages
 from agentwatch.server.otlp.spans import Span
 from agentwatch.server.otlp.values import column_text, first
+from agentwatch.server.wire import END_STATE_ALIASES
 
 __all__ = ["SessionHints", "session_hints"]
 
@@ -64,21 +65,11 @@ def session_hints(span: Span) -> SessionHints:
     )
 
 
-_END_STATE_SPELLINGS = {
-    "success": "Success",
-    "ok": "Success",
-    "fail": "Fail",
-    "failed": "Fail",
-    "failure": "Fail",
-    "error": "Fail",
-}
-
-
 def _end_state(span: Span, agentops_root: bool) -> str | None:
     stated = span.attributes.get("agentops.session.end_state")
     if agentops_root and isinstance(stated, str):
-        state = _END_STATE_SPELLINGS.get(stated.strip().lower())
-        if state is not None:
+        state = END_STATE_ALIASES.get(stated.strip().lower())
+        if state is not None and state != "Indeterminate":  # UNSET: the span's status says
             return state
     if span.parent_id is not None:
         return None
