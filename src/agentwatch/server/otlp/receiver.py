@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -20,7 +20,6 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from agentwatch.server.context import ServerContext
 from agentwatch.server.errors import ServiceUnavailable
 from agentwatch.server.otlp import decode
 from agentwatch.server.otlp.logs import span_logs
@@ -29,14 +28,35 @@ from agentwatch.server.otlp.sessions import span_writes
 from agentwatch.server.otlp.spans import Span
 from agentwatch.server.storage.ingest import SessionConflict
 
+if TYPE_CHECKING:
+    from agentwatch.server.otlp.stats import ReceiverStats
+    from agentwatch.server.pricing import PriceTable
+    from agentwatch.server.storage import Storage
+
 __all__ = [
     "RECEIVERS",
     "ExportResult",
+    "Services",
     "answer",
     "receive_logs",
     "receive_metrics",
     "receive_traces",
 ]
+
+
+class Services(Protocol):
+    """What a receiver needs of the server (a ``ServerContext`` has it): the receiver runs
+    below the routes and never reaches back up to them."""
+
+    @property
+    def storage(self) -> Storage: ...
+
+    @property
+    def prices(self) -> PriceTable: ...
+
+    @property
+    def otlp_stats(self) -> ReceiverStats: ...
+
 
 logger = logging.getLogger("agentwatch.server")
 _SHOWN_REFUSALS = 5
@@ -57,7 +77,7 @@ class ExportResult:
 
 
 def receive_traces(
-    ctx: ServerContext, project_id: str, body: bytes, encoding: decode.Encoding
+    ctx: Services, project_id: str, body: bytes, encoding: decode.Encoding
 ) -> ExportResult:
     """Store the spans of an ``ExportTraceServiceRequest``.
 
@@ -91,7 +111,7 @@ def receive_traces(
     return ExportResult("traces", accepted, refused)
 
 
-def _map(ctx: ServerContext, span: Span) -> MappedSpan | str:
+def _map(ctx: Services, span: Span) -> MappedSpan | str:
     try:
         return map_span(span, ctx.prices)
     except Exception:  # a mapping bug must not cost the request's other spans
@@ -100,7 +120,7 @@ def _map(ctx: ServerContext, span: Span) -> MappedSpan | str:
 
 
 def receive_logs(
-    ctx: ServerContext, project_id: str, body: bytes, encoding: decode.Encoding
+    ctx: Services, project_id: str, body: bytes, encoding: decode.Encoding
 ) -> ExportResult:
     """Keep the log records of an ``ExportLogsServiceRequest`` that name a span."""
     decoded = decode.decode_logs(body, encoding)
@@ -115,7 +135,7 @@ def receive_logs(
 
 
 def receive_metrics(
-    ctx: ServerContext, project_id: str, body: bytes, encoding: decode.Encoding
+    ctx: Services, project_id: str, body: bytes, encoding: decode.Encoding
 ) -> ExportResult:
     """Count the data points of an ``ExportMetricsServiceRequest`` (nothing is stored)."""
     points = decode.metric_points(body, encoding)
@@ -125,7 +145,7 @@ def receive_metrics(
 
 
 def _count(
-    ctx: ServerContext, project_id: str, signal: str, accepted: int, refused: Sequence[str]
+    ctx: Services, project_id: str, signal: str, accepted: int, refused: Sequence[str]
 ) -> None:
     stats = ctx.otlp_stats
     stats.add(project_id, f"{signal}.requests")
@@ -157,7 +177,7 @@ def answer(result: ExportResult, encoding: decode.Encoding) -> tuple[bytes, str]
     return response.SerializeToString(), "application/x-protobuf"
 
 
-Receive = Callable[[ServerContext, str, bytes, decode.Encoding], ExportResult]
+Receive = Callable[[Services, str, bytes, decode.Encoding], ExportResult]
 RECEIVERS: dict[str, Receive] = {
     "traces": receive_traces,
     "logs": receive_logs,
