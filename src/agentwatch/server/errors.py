@@ -52,14 +52,16 @@ logger = logging.getLogger("agentwatch.server")
 
 
 class ServerError(Exception):
-    """An error with an HTTP status; ``message`` is shown to the client as is."""
+    """An error with an HTTP status; ``message`` is shown to the client as is, ``details``
+    (JSON values) beside it in the body (v2 paths only: OTLP's Status has no room)."""
 
     status_code = 500
     headers: dict[str, str] | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details
 
 
 class BadRequest(ServerError):
@@ -94,7 +96,7 @@ class ServiceUnavailable(ServerError):
     status_code = 503
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
+        super().__init__(message, None)
         self.headers = {"Retry-After": str(retry_after)}
 
 
@@ -133,20 +135,25 @@ def error_response(
     message: str,
     headers: Mapping[str, str] | None = None,
     content_type: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Response:
     """The error answer for ``path`` (see :func:`error_body`) with ``status_code``."""
     if path not in OTLP_PATHS:
-        return JSONResponse({"path": path, "message": message}, status_code, headers=headers)
+        fields = {"path": path, "message": message, **(details or {})}
+        return JSONResponse(fields, status_code, headers=headers)
     body, media_type = error_body(path, content_type, status_code, message)
     return Response(body, status_code, headers=headers, media_type=media_type)
 
 
 def _respond(
-    request: Request, status_code: int, message: str, headers: Mapping[str, str] | None = None
+    request: Request,
+    status_code: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Response:
-    return error_response(
-        request.url.path, status_code, message, headers, request.headers.get("content-type")
-    )
+    content_type = request.headers.get("content-type")
+    return error_response(request.url.path, status_code, message, headers, content_type, details)
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str]:
@@ -176,7 +183,7 @@ def _location(loc: Sequence[Any]) -> str:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServerError)
-    return _respond(request, exc.status_code, exc.message, exc.headers)
+    return _respond(request, exc.status_code, exc.message, exc.headers, exc.details)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

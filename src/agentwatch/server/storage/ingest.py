@@ -9,6 +9,7 @@ concurrent batches and retried duplicates on both databases.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -21,7 +22,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk
+from agentwatch.server.errors import NotFound, ServiceUnavailable
+from agentwatch.server.storage import bulk, tenancy
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
@@ -37,6 +39,7 @@ from agentwatch.server.storage.schema import (
 
 __all__ = [
     "COUNTERS",
+    "COUNTER_MAX",
     "PreparedEvents",
     "SessionConflict",
     "UnknownSession",
@@ -50,6 +53,7 @@ __all__ = [
     "prepare_events",
     "record_developer_error",
     "require_session",
+    "saturating_add",
     "update_events",
     "update_session",
     "upsert_agent",
@@ -57,12 +61,20 @@ __all__ = [
 ]
 
 
-class SessionConflict(Exception):
-    """The session id exists in another project."""
+class SessionConflict(ServiceUnavailable):
+    """A session this write meant to create was created by another project meanwhile: a
+    race the client's retry sorts out (503)."""
+
+    def __init__(self, session_ids: str) -> None:
+        super().__init__(f"a session was being created by another request, retry ({session_ids})")
 
 
-class UnknownSession(Exception):
-    """No session with this id in this project."""
+class UnknownSession(NotFound):
+    """No session with this id in this project (404, the same for another project's)."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__("unknown session")
+        self.session_id = session_id
 
 
 def require_session(conn: sa.Connection, project_id: str, session_id: str) -> None:
@@ -82,11 +94,13 @@ def create_or_attach_session(
     parent_project_id: str | None,
     fields: SessionFields,
     now: dt.datetime,
+    _shadows: int = 0,
 ) -> bool:
     """Create the session, or re-attach to it if this project already has it.
 
-    Returns True when created. Raises :class:`SessionConflict` when the id belongs to
-    another project. Re-attaching keeps the stored start time and counters.
+    Returns True when created. An id another project has is taken as the project's shadow
+    of it (:mod:`.tenancy`): the same answers as for a fresh id. Re-attaching keeps the
+    stored start time and counters.
     """
     values = {
         "id": fields.session_id,
@@ -105,7 +119,13 @@ def create_or_attach_session(
             sa.select(sessions.c.project_id).where(sessions.c.id == fields.session_id)
         ).scalar_one()
         if owner != project_id:
-            raise SessionConflict(fields.session_id)
+            if _shadows:  # a third project took the shadow's own id (it had to know ours)
+                raise SessionConflict(fields.session_id)
+            shadow = tenancy.shadow_id(project_id, fields.session_id)
+            shadowed = dataclasses.replace(fields, session_id=shadow)
+            return create_or_attach_session(
+                conn, project_id, parent_project_id, shadowed, now, _shadows + 1
+            )
         # Re-attaching (agentops' inherited_session_id) keeps the start time, counters and
         # end state; it takes the new tags and host environment.
         attach = {k: v for k, v in _session_values(fields).items() if k in ("tags", "host_env")}
@@ -306,10 +326,10 @@ def event_row(r: EventRecord, project_id: str, session_id: str, now: dt.datetime
         "agent_id": r.agent_id,
         "thread_id": r.thread_id,
         "model": r.model,
-        "prompt_tokens": r.prompt_tokens,
-        "completion_tokens": r.completion_tokens,
-        "cached_tokens": r.cached_tokens,
-        "cost_pico": r.cost_pico,
+        "prompt_tokens": _saturated(r.prompt_tokens),
+        "completion_tokens": _saturated(r.completion_tokens),
+        "cached_tokens": _saturated(r.cached_tokens),
+        "cost_pico": _saturated(r.cost_pico),
         "trigger_event_id": r.trigger_event_id,
         "trigger_event_type": r.trigger_event_type,
         "data": dump_json(r.data),
@@ -338,6 +358,22 @@ def add_to_counters(
         raise UnknownSession(session_id)
 
 
+#: The largest count or cost (pico-dollars, ~9.2 million USD) a BIGINT column holds. Counts
+#: and sums saturate there: a sum past it (tokens of a runaway agent, or a client's forged
+#: ones) must not fail every later write into its session (PostgreSQL: "bigint out of range").
+COUNTER_MAX = 2**63 - 1
+
+
+def _saturated(value: int | None) -> int | None:
+    return None if value is None else max(-COUNTER_MAX, min(value, COUNTER_MAX))
+
+
+def saturating_add(column: sa.ColumnElement[Any], delta: sa.BindParameter[Any]) -> Any:
+    """``column + delta``, held at :data:`COUNTER_MAX` (``delta`` is within ±COUNTER_MAX)."""
+    # The sum itself would overflow BIGINT before LEAST could cap it: compare first.
+    return sa.case((delta > COUNTER_MAX - column, COUNTER_MAX), else_=column + delta)
+
+
 COUNTERS = (
     "event_count",
     *COUNTER_KINDS,
@@ -350,17 +386,18 @@ COUNTERS = (
 
 
 def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord]) -> dict[str, Any]:
-    """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``) and ``latest``, the latest
-    time of ``added`` (None when it is empty)."""
+    """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``, within ±COUNTER_MAX) and
+    ``latest``, the latest time of ``added`` (None when it is empty)."""
     deltas: dict[str, Any] = {"d_event_count": len(added) - len(removed)}
     for kind in COUNTER_KINDS:
         deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
             r.counter == kind for r in removed
         )
     for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
-        deltas[f"d_{name}"] = sum(getattr(r, name) or 0 for r in added) - sum(
+        delta = sum(getattr(r, name) or 0 for r in added) - sum(
             getattr(r, name) or 0 for r in removed
         )
+        deltas[f"d_{name}"] = _saturated(delta)
     deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
     deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
     return deltas
@@ -377,7 +414,7 @@ def _counters_update(dialect_name: str) -> sa.Update:
         .values(
             {
                 **{
-                    name: c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+                    name: saturating_add(c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger()))
                     for name in COUNTERS
                 },
                 "last_event_at": dialects.greatest(dialect_name, c.last_event_at, latest),
@@ -442,7 +479,7 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 def dump_json(value: Any) -> str:
     """Compact JSON text; NaN and infinities (which Python's parser lets in) become strings.
 
-    Non-finite numbers must come as float subclasses, as ``wire.loads`` parses them: orjson
+    Non-finite numbers must come as float subclasses, as ``jsonbody.loads`` parses them: orjson
     (12x faster than the stdlib here) hands those to ``default`` but writes a plain float
     NaN as null. What orjson refuses (ints beyond 64 bits, lone surrogates) the stdlib writes.
     """

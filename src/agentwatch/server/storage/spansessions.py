@@ -11,7 +11,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from agentwatch.server.storage import engine as dialects
-from agentwatch.server.storage.ingest import COUNTERS, SessionConflict, counter_deltas
+from agentwatch.server.storage.ingest import (
+    COUNTERS,
+    SessionConflict,
+    counter_deltas,
+    saturating_add,
+)
 from agentwatch.server.storage.records import EventRecord
 from agentwatch.server.storage.schema import session_tags, sessions
 
@@ -73,7 +78,8 @@ def _session_update(dialect_name: str) -> sa.Update:
     latest = sa.bindparam("latest", type_=c.last_event_at.type)
     state = sa.bindparam("state", type_=c.end_state.type)
     counters = {
-        name: c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger()) for name in COUNTERS
+        name: saturating_add(c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger()))
+        for name in COUNTERS
     }
     return (
         sessions.update()
