@@ -29,7 +29,7 @@ from sqlalchemy.engine import Dialect
 
 from agentwatch.server.storage.schema import UTCDateTime
 
-__all__ = ["BulkInsert", "prepare_insert"]
+__all__ = ["BulkInsert", "bind_rows", "insert_bound", "prepare_insert"]
 
 Row = tuple[Any, ...]
 
@@ -68,10 +68,26 @@ def prepare_insert(
 
     Does not touch the database: call it before taking a lock.
     """
-    columns = tuple(table.c.keys())
-    bound = _bind_rows(_binders(dialect, table), columns, rows)
+    return insert_bound(dialect, table, bind_rows(dialect, table, rows), conflict, returning)
+
+
+def bind_rows(dialect: Dialect, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+    """``rows`` as the driver takes them: tuples in ``table``'s column order, each value
+    through its column's bind processor. For :func:`insert_bound`; no database needed."""
+    return _bind_rows(_binders(dialect, table), tuple(table.c.keys()), rows)
+
+
+def insert_bound(
+    dialect: Dialect,
+    table: sa.Table,
+    bound: Sequence[Row],
+    conflict: tuple[str, ...],
+    returning: str,
+) -> BulkInsert:
+    """:func:`prepare_insert` of rows already bound by :func:`bind_rows`."""
     if not bound:
         return BulkInsert(())
+    columns = tuple(table.c.keys())
     if dialect.name == "postgresql":
         sql = _unnest_sql(dialect, table, conflict, returning)
         return BulkInsert(((sql, tuple(list(column) for column in zip(*bound, strict=True))),))
@@ -95,12 +111,22 @@ def _bind_rows(
 ) -> list[Row]:
     get = operator.itemgetter(*columns)
     bound = []
+    # The same value object as the row before (a batch's received_at) binds to the same.
+    last: dict[int, tuple[Any, Any]] = {i: (_UNSET, None) for i, _ in binders}
     for row in rows:
         values = list(get(row))
         for i, bind in binders:
-            values[i] = bind(values[i])
+            value = values[i]
+            given, result = last[i]
+            if value is not given:
+                result = bind(value)
+                last[i] = (value, result)
+            values[i] = result
         bound.append(tuple(values))
     return bound
+
+
+_UNSET = object()
 
 
 @functools.cache
@@ -123,6 +149,8 @@ def _sqlite_utc_text(core: Binder, value: Any) -> Any:
         return core(value)
     if value.tzinfo is None:
         return value.isoformat(" ", "microseconds")
+    if value.tzinfo is dt.timezone.utc:  # what the receivers make: no conversion needed
+        return value.isoformat(" ", "microseconds")[:26]
     return value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:26]
 
 

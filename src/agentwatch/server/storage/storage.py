@@ -257,7 +257,7 @@ class Storage:
         another project meanwhile (nothing is stored: retrying sorts it out).
         """
         now = utcnow()
-        batch = traces.prepare_spans(project_id, writes, now)
+        batch = traces.prepare_spans(self.engine.dialect, project_id, writes, now)
         with self.write() as conn:
             return traces.store_spans(conn, batch, now)
 
