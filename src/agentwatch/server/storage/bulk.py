@@ -16,7 +16,6 @@ Rows are inserted in the order given (callers sort them to take row locks in one
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import operator
 import re
@@ -26,8 +25,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
-
-from agentwatch.server.storage.schema import UTCDateTime
 
 __all__ = ["BulkInsert", "bind_rows", "insert_bound", "prepare_insert"]
 
@@ -135,23 +132,9 @@ def _binders(dialect: Dialect, table: sa.Table) -> tuple[tuple[int, Binder], ...
     found = []
     for i, column in enumerate(table.columns):
         bind = column.type.dialect_impl(dialect).bind_processor(dialect)
-        if bind is not None and dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
-            bind = functools.partial(_sqlite_utc_text, bind)
         if bind is not None:
             found.append((i, bind))
     return tuple(found)
-
-
-def _sqlite_utc_text(core: Binder, value: Any) -> Any:
-    """What ``core`` (UTCDateTime on SQLite) binds, "2025-01-24 15:43:20.101000" in UTC, at
-    half its cost: SQLite's DATETIME %-formats a dict per value, three times per event."""
-    if type(value) is not dt.datetime:
-        return core(value)
-    if value.tzinfo is None:
-        return value.isoformat(" ", "microseconds")
-    if value.tzinfo is dt.timezone.utc:  # what the receivers make: no conversion needed
-        return value.isoformat(" ", "microseconds")[:26]
-    return value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:26]
 
 
 def _max_params(dialect: Dialect) -> int:
