@@ -17,6 +17,7 @@ Rows are inserted in the order given (callers sort them to take row locks in one
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -93,7 +94,7 @@ def insert_bound(
         tuple(
             (
                 _values_sql(table.name, columns, conflict, returning, len(chunk)),
-                tuple(value for row in chunk for value in row),
+                tuple(itertools.chain.from_iterable(chunk)),
             )
             for chunk in (bound[i : i + page] for i in range(0, len(bound), page))
         )
