@@ -25,7 +25,8 @@ The mapping (GenAI semantic conventions, development status, as of 2026-12):
   no such span in sight is a span of its own, named for its type, carrying the same.
 
 Every span carries ``session.id``, ``gen_ai.conversation.id`` (the session id),
-``agentwatch.event.id`` and ``agentwatch.event.type``, and ``gen_ai.agent.id`` /
+``agentwatch.event.id``, ``agentwatch.event.type`` and ``agentwatch.event.kind`` (the
+node's kind in the session tree, which agentwatch's receiver reads back), and ``gen_ai.agent.id`` /
 ``.name`` when an agent made it. Attribute values are OTLP's types only (scalars and
 arrays of one scalar type); anything else is sent as JSON text.
 """
@@ -40,7 +41,14 @@ from typing import Any
 from agentwatch.telemetry import attributes as aw
 from agentwatch.telemetry.genai_messages import input_messages, output_messages
 
-__all__ = ["ExceptionInfo", "GenAISpan", "error_info", "event_span", "otel_value"]
+__all__ = [
+    "ExceptionInfo",
+    "GenAISpan",
+    "error_info",
+    "event_span",
+    "otel_value",
+    "request_param_attributes",
+]
 
 SESSION_ID = "session.id"
 CONVERSATION_ID = "gen_ai.conversation.id"
@@ -100,8 +108,8 @@ def event_span(
     wire: Mapping[str, Any], agent_names: Mapping[str, str], *, capture_content: bool
 ) -> GenAISpan:
     """The span of one event's wire mapping (what ``create_events`` carries)."""
-    kind = wire.get("kind") or _KINDS.get(str(wire.get("event_type")), "other")
-    attrs = _common(wire, agent_names)
+    kind = str(wire.get("kind") or _KINDS.get(str(wire.get("event_type")), "other"))
+    attrs = _common(wire, kind, agent_names)
     if kind == "llm":
         name, client = _llm(wire, attrs, capture_content)
     elif kind == "tool":
@@ -137,7 +145,7 @@ def error_info(wire: Mapping[str, Any]) -> ExceptionInfo:
 # -- per kind ---------------------------------------------------------------------------------
 
 
-def _common(wire: Mapping[str, Any], agent_names: Mapping[str, str]) -> dict[str, Any]:
+def _common(wire: Mapping[str, Any], kind: str, agent_names: Mapping[str, str]) -> dict[str, Any]:
     session_id = str(wire["session_id"])
     attrs: dict[str, Any] = {
         SESSION_ID: session_id,
@@ -145,8 +153,7 @@ def _common(wire: Mapping[str, Any], agent_names: Mapping[str, str]) -> dict[str
         aw.EVENT_ID: str(wire["id"]),
         aw.EVENT_TYPE: str(wire.get("event_type")),
     }
-    if wire.get("kind") is not None:
-        attrs[aw.EVENT_KIND] = str(wire["kind"])
+    attrs[aw.EVENT_KIND] = kind
     agent_id = wire.get("agent_id")
     if agent_id is not None:
         attrs["gen_ai.agent.id"] = str(agent_id)
@@ -243,23 +250,29 @@ def _other(wire: Mapping[str, Any], kind: str, attrs: dict[str, Any], capture: b
     return name
 
 
-# Request argument -> GenAI attribute, for events made by hand (the instrumentation sets
-# them itself, in ``gen_ai``).
-_REQUEST_PARAMS = (
+# Request argument -> GenAI attribute (semantic conventions, "gen_ai.request.*"): the
+# instrumentation names them when it records a call, the exporter for events made by hand.
+_REQUEST_ATTRIBUTES = (
+    ("model", "gen_ai.request.model"),
     ("temperature", "gen_ai.request.temperature"),
     ("top_p", "gen_ai.request.top_p"),
     ("top_k", "gen_ai.request.top_k"),
     ("max_tokens", "gen_ai.request.max_tokens"),
+    ("max_completion_tokens", "gen_ai.request.max_tokens"),
+    ("max_output_tokens", "gen_ai.request.max_tokens"),
     ("frequency_penalty", "gen_ai.request.frequency_penalty"),
     ("presence_penalty", "gen_ai.request.presence_penalty"),
     ("seed", "gen_ai.request.seed"),
+    ("n", "gen_ai.request.choice.count"),
     ("stop", "gen_ai.request.stop_sequences"),
+    ("stop_sequences", "gen_ai.request.stop_sequences"),
 )
 
 
 def request_param_attributes(params: Mapping[str, Any]) -> dict[str, Any]:
-    found = {}
-    for name, key in _REQUEST_PARAMS:
+    """The ``gen_ai.request.*`` attributes of a call's parameters."""
+    found: dict[str, Any] = {}
+    for name, key in _REQUEST_ATTRIBUTES:
         value = params.get(name)
         if value is not None:
             found[key] = (
