@@ -38,6 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from agentwatch.telemetry import attributes as aw
 from agentwatch.telemetry.genai_messages import input_messages, output_messages
 
@@ -46,6 +48,7 @@ __all__ = [
     "GenAISpan",
     "error_info",
     "event_span",
+    "json_text",
     "otel_value",
     "request_param_attributes",
 ]
@@ -204,7 +207,7 @@ def _messages(attrs: dict[str, Any], prompt: Any, completion: Any, stop: Any) ->
         ("gen_ai.output.messages", outputs),
     ):
         if value is not None:
-            attrs[key] = _json(value)
+            attrs[key] = json_text(value)
 
 
 def _tool(wire: Mapping[str, Any], attrs: dict[str, Any], capture: bool) -> str:
@@ -225,7 +228,7 @@ def _tool(wire: Mapping[str, Any], attrs: dict[str, Any], capture: bool) -> str:
             ("gen_ai.tool.call.result", wire.get("returns")),
         ):
             if value is not None:
-                attrs[key] = _json(value)
+                attrs[key] = json_text(value)
     return f"execute_tool {name}"
 
 
@@ -245,7 +248,7 @@ def _other(wire: Mapping[str, Any], kind: str, attrs: dict[str, Any], capture: b
     if capture:
         for key, value in (("input", wire.get("params")), ("output", wire.get("returns"))):
             if value is not None:
-                attrs[f"{key}.value"] = _json(value)
+                attrs[f"{key}.value"] = json_text(value)
                 attrs[f"{key}.mime_type"] = "application/json"
     return name
 
@@ -295,12 +298,16 @@ def otel_value(value: Any) -> Any:
         fits = kinds != {int} or all(_INT64[0] <= v <= _INT64[1] for v in value)
         if len(kinds) == 1 and kinds <= {str, bool, float, int} and fits:
             return list(value)
-    return _json(value)
+    return json_text(value)
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
+def json_text(value: Any) -> str:
+    """``value`` as JSON text; what JSON cannot hold is written as its ``str()``."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson refuses integers beyond 64 bits, and cycles
+        return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else _json(value)
+    return value if isinstance(value, str) else json_text(value)

@@ -25,6 +25,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from agentwatch.telemetry.genai import (
     CONVERSATION_ID,
@@ -44,8 +47,6 @@ from agentwatch.telemetry.items import (
 from agentwatch.telemetry.span import nanos, span_id_of, trace_id_of
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan
-
     from agentwatch.config import Config
     from agentwatch.telemetry.drops import BatchAccount
 
@@ -57,6 +58,7 @@ INSTALL_HINT = "pip install 'agentwatch[otlp]' (it adds opentelemetry-exporter-o
 _DEFAULT_SERVICE = "agentwatch"
 _ROOT_NAMESPACE = uuid.UUID("5d0f3a8e-2c4b-4e61-9a7f-3b8c1d2e4f60")
 _END_STATUS = {"Success": "ok", "Fail": "error"}
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
 def root_span_id(session_id: str) -> int:
@@ -175,11 +177,8 @@ class GenAISpanExporter:
         )
 
     def _readable(self, session_id: str, span: GenAISpan) -> ReadableSpan:
-        from opentelemetry.sdk.trace import Event, ReadableSpan
-        from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
-
         trace_id = trace_id_of(session_id)
-        flags = TraceFlags(TraceFlags.SAMPLED)
+        flags = _SAMPLED
         is_root = not span.event_id
         own_id = root_span_id(session_id) if is_root else span_id_of(span.event_id)
         parent_id = span_id_of(span.parent_id) if span.parent_id else root_span_id(session_id)
@@ -213,8 +212,6 @@ class GenAISpanExporter:
 
     def _send(self, spans: list[ReadableSpan]) -> str | None:
         """None when the collector took ``spans``; else what went wrong."""
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
         try:
             result = self._otlp.export(spans)
         except Exception as exc:  # OpenTelemetry < 1.33 lets a connection error out
