@@ -21,6 +21,7 @@ from agentwatch.server import views
 from agentwatch.server.errors import BadRequest
 from agentwatch.server.pricing import PICO
 from agentwatch.server.spantree import tree_order
+from agentwatch.server.storage import spanreads
 from agentwatch.server.wire import display_name
 
 __all__ = [
@@ -68,10 +69,13 @@ class Tagger(Protocol):
     def tag(self, purpose: str, data: str) -> str: ...
 
 
-def session_tree(session: Any, agents: Sequence[Any], rows: Sequence[Any], cursor: str) -> Any:
-    """The tree as a dict whose ``rows`` are in tree order (see :mod:`.spantree`)."""
-    t0 = session.init_timestamp
-    placed = tree_order([_Link(r) for r in rows])
+def session_tree(
+    session: Any, agents: Sequence[Any], rows: Sequence[tuple[Any, ...]], cursor: str
+) -> dict[str, Any]:
+    """The tree as a dict whose ``rows`` are in tree order (see :mod:`.spantree`);
+    ``rows`` are tuples of :data:`spanreads.TREE_FIELDS`."""
+    t0 = _epoch_us(session.init_timestamp)
+    placed = tree_order([_Link(r[_ID], r[_PARENT], (r[_START],)) for r in rows])
     ordered = [_tree_row(rows[p.index], t0, p.depth) for p in placed]
     return {
         **_head(session, agents),
@@ -109,16 +113,16 @@ def changes(found: Changes, since: dt.datetime, now: dt.datetime, signer: Tagger
     ``session`` (and ``agents``) are given when any row changed or the session itself was
     updated since; otherwise None (nothing new)."""
     session = found.session
-    t0 = session.init_timestamp
+    t0 = _epoch_us(session.init_timestamp)
     rows = [_tree_row(r, t0, None) for r in found.rows]
     touched = bool(rows) or session.updated_at >= since
     # A full page goes on after its last row; otherwise the next answer looks back GRACE.
     last = found.rows[-1] if found.full else None
-    position = (last.received_at, last.id) if last is not None else (now - GRACE, "")
+    position = (last[_RECEIVED], last[_ID]) if last is not None else (now - GRACE, "")
     return {
         "session": views.session_summary(session) if touched else None,
         "agents": [_agent(a) for a in found.agents] if touched else None,
-        "t0": _ms_epoch(t0),
+        "t0": t0 / 1000,
         "columns": list(TREE_COLUMNS),
         "rows": rows,
         "more": found.full,
@@ -156,21 +160,11 @@ def decode_changes_cursor(signer: Tagger, session_id: str, cursor: str) -> tuple
         raise BadRequest("cursor: no longer understood by this server") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Link:
-    row: Any
-
-    @property
-    def id(self) -> str:
-        return str(self.row.id)
-
-    @property
-    def parent_id(self) -> str | None:
-        return self.row.parent_id  # type: ignore[no-any-return]
-
-    @property
-    def order(self) -> tuple[dt.datetime]:
-        return (self.row.init_timestamp,)
+    id: str
+    parent_id: str | None
+    order: tuple[int]
 
 
 def _head(session: Any, agents: Sequence[Any]) -> dict[str, Any]:
@@ -185,35 +179,57 @@ def _agent(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name}
 
 
-def _tree_row(row: Any, t0: dt.datetime, depth: int | None) -> list[Any]:
-    tokens = None
-    if row.prompt_tokens is not None or row.completion_tokens is not None:
-        tokens = (row.prompt_tokens or 0) + (row.completion_tokens or 0)
-    name = row.name
-    if name is None and row.data is not None:  # stored before names were kept
-        name = display_name(json.loads(row.data), row.event_type, row.model)
-    failed = row.status == "error" or row.kind == "error"
+# Positions in a row of spanreads.TREE_FIELDS (changes rows add received_at at the end).
+(
+    _ID,
+    _PARENT,
+    _KIND,
+    _TYPE,
+    _NAME,
+    _STATUS,
+    _START,
+    _END,
+    _AGENT,
+    _MODEL,
+    _PROMPT,
+    _COMPLETION,
+    _COST,
+    _DATA,
+    _RECEIVED,
+) = range(len(spanreads.TREE_FIELDS) + 1)
+
+
+def _tree_row(row: tuple[Any, ...], t0_us: int, depth: int | None) -> list[Any]:
+    prompt, completion = row[_PROMPT], row[_COMPLETION]
+    tokens = None if prompt is None and completion is None else (prompt or 0) + (completion or 0)
+    name = row[_NAME]
+    if name is None and row[_DATA] is not None:  # stored before names were kept
+        name = display_name(json.loads(row[_DATA]), row[_TYPE], row[_MODEL])
+    end = row[_END]
     return [
-        row.id,
-        row.parent_id,
+        row[_ID],
+        row[_PARENT],
         depth,
-        row.kind,
-        row.event_type,
-        name or row.event_type,
-        row.status,
-        _ms(row.init_timestamp, t0),
-        None if row.end_timestamp is None else _ms(row.end_timestamp, t0),
-        row.agent_id,
-        row.model,
+        row[_KIND],
+        row[_TYPE],
+        name or row[_TYPE],
+        row[_STATUS],
+        (row[_START] - t0_us) / 1000,
+        None if end is None else (end - t0_us) / 1000,
+        row[_AGENT],
+        row[_MODEL],
         tokens,
-        None if row.cost_pico is None else row.cost_pico / PICO,
-        1 if failed else 0,
+        None if row[_COST] is None else row[_COST] / PICO,
+        1 if row[_STATUS] == "error" or row[_KIND] == "error" else 0,
     ]
 
 
-def _ms(value: dt.datetime, t0: dt.datetime) -> float:
-    return round((value - t0).total_seconds() * 1000, 3)
+def _epoch_us(value: dt.datetime) -> int:
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def _ms_epoch(value: dt.datetime) -> float:
-    return round(value.timestamp() * 1000, 3)
+    return _epoch_us(value) / 1000
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

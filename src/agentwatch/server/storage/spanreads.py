@@ -12,54 +12,84 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.schema import events
 
-__all__ = ["STEP_KINDS", "changed_rows", "event_row", "step_rows", "tree_rows"]
+__all__ = [
+    "STEP_KINDS",
+    "TREE_FIELDS",
+    "changed_rows",
+    "event_row",
+    "step_rows",
+    "tree_columns",
+    "tree_rows",
+]
 
 # The steps two sessions are compared by.
 STEP_KINDS = ("llm", "tool")
 
 _c = events.c
-# What a tree row needs. ``data`` only for events stored before names were kept (their
-# name is derived from it); every other row leaves its payload in the database.
-_TREE_COLUMNS = (
-    _c.id,
-    _c.parent_id,
-    _c.kind,
-    _c.event_type,
-    _c.name,
-    _c.status,
-    _c.init_timestamp,
-    _c.end_timestamp,
-    _c.agent_id,
-    _c.model,
-    _c.prompt_tokens,
-    _c.completion_tokens,
-    _c.cost_pico,
-    _c.received_at,
-    sa.case((_c.name.is_(None), _c.data), else_=sa.null()).label("data"),
+
+
+def tree_columns(dialect_name: str) -> tuple[Any, ...]:
+    """What a tree row needs, in the order of :data:`TREE_FIELDS`: times as microseconds
+    since the epoch (``start_us``, ``end_us``); ``data`` only for events stored before
+    names were kept (their name is derived from it); every other payload stays put."""
+    return (
+        _c.id,
+        _c.parent_id,
+        _c.kind,
+        _c.event_type,
+        _c.name,
+        _c.status,
+        dialects.epoch_us(dialect_name, _c.init_timestamp).label("start_us"),
+        dialects.epoch_us(dialect_name, _c.end_timestamp).label("end_us"),
+        _c.agent_id,
+        _c.model,
+        _c.prompt_tokens,
+        _c.completion_tokens,
+        _c.cost_pico,
+        sa.case((_c.name.is_(None), _c.data), else_=sa.null()).label("data"),
+    )
+
+
+TREE_FIELDS = (
+    "id",
+    "parent_id",
+    "kind",
+    "event_type",
+    "name",
+    "status",
+    "start_us",
+    "end_us",
+    "agent_id",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_pico",
+    "data",
 )
 
 
-def tree_rows(conn: sa.Connection, session_id: str, limit: int) -> list[sa.Row[Any]]:
-    """The session's first ``limit`` events in time order, as compact rows."""
+def tree_rows(conn: sa.Connection, session_id: str, limit: int) -> list[tuple[Any, ...]]:
+    """The session's first ``limit`` events in time order, as tuples of :data:`TREE_FIELDS`."""
     query = (
-        sa.select(*_TREE_COLUMNS)
+        sa.select(*tree_columns(conn.dialect.name))
         .where(_c.session_id == session_id)
         .order_by(_c.init_timestamp, _c.id)
         .limit(limit)
     )
-    return list(conn.execute(query))
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def changed_rows(
     conn: sa.Connection, session_id: str, after: tuple[dt.datetime, str], limit: int
-) -> list[sa.Row[Any]]:
-    """Compact rows of the events written after the keyset ``after`` = (received_at, id),
-    in write order, at most ``limit``."""
+) -> list[tuple[Any, ...]]:
+    """The events written after the keyset ``after`` = (received_at, id), in write order,
+    at most ``limit``: tuples of :data:`TREE_FIELDS` and then their ``received_at``."""
     since, event_id = after
     query = (
-        sa.select(*_TREE_COLUMNS)
+        sa.select(*tree_columns(conn.dialect.name), _c.received_at)
         .where(
             _c.session_id == session_id,
             _c.received_at >= since,
@@ -68,7 +98,7 @@ def changed_rows(
         .order_by(_c.received_at, _c.id)
         .limit(limit)
     )
-    return list(conn.execute(query))
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def event_row(conn: sa.Connection, session_id: str, event_id: str) -> sa.Row[Any] | None:

@@ -382,7 +382,7 @@ class Storage:
 
     def session_tree(
         self, project_id: str, session_id: str, limit: int
-    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[sa.Row[Any]]] | None:
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[tuple[Any, ...]]] | None:
         """(session, agents, its first ``limit`` events as compact rows in time order) as
         the project may read them, or None."""
         with self.read() as conn:
@@ -394,7 +394,7 @@ class Storage:
 
     def session_changes(
         self, project_id: str, session_id: str, after: tuple[dt.datetime, str], limit: int
-    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[sa.Row[Any]]] | None:
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[tuple[Any, ...]]] | None:
         """(session, agents, compact rows of the events written after ``after``), or None."""
         with self.read() as conn:
             row = queries.session_row(conn, project_id, session_id, as_reader=True)

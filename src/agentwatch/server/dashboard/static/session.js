@@ -170,7 +170,12 @@ function start(head) {
     const i = state.index.get(id);
     if (i !== undefined && scroll) { list.scrollTo(i); }
     const node = i === undefined ? null : list.node(i);
-    if (node) { node.classList.add("selected"); node.classList.remove("is-new"); node.setAttribute("aria-selected", "true"); }
+    if (node) {
+      node.classList.add("selected");
+      node.classList.remove("is-new");
+      node.setAttribute("aria-selected", "true");
+      if (scroll) { node.scrollIntoView({ block: "nearest" }); }
+    }
     if (scroll) { history.replaceState(null, "", "#event-" + id); }
     showDetail(id);
   }

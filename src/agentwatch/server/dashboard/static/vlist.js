@@ -68,12 +68,18 @@ export class VirtualList {
     this.spacer.appendChild(fragment);
   }
 
-  /** Scroll so that item `index` is in view ("nearest": only as far as needed). */
+  /**
+   * Scroll so that item `index` is in view: only as far as needed for a neighbour, to the
+   * middle for a jump (more than a screen away), at the bottom for "end" (follow mode).
+   */
   scrollTo(index, where) {
     const top = index * this.rowHeight;
     const box = this.box;
+    const far = top < box.scrollTop - box.clientHeight || top > box.scrollTop + 2 * box.clientHeight;
     if (where === "end") {
       box.scrollTop = Math.max(0, top - box.clientHeight + this.rowHeight * 2);
+    } else if (far) {
+      box.scrollTop = Math.max(0, top - box.clientHeight / 2);
     } else if (top < box.scrollTop) {
       box.scrollTop = top;
     } else if (top + this.rowHeight > box.scrollTop + box.clientHeight) {
