@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from agentwatch.server import views, wire
 from agentwatch.server.context import ServerContext, get_context
-from agentwatch.server.dashboard.render import denied, page, pick_project
+from agentwatch.server.dashboard.render import denied, page, pick_project, wants_json
 from agentwatch.server.errors import NotFound, Unprocessable
 from agentwatch.server.storage import SessionFilter
 from agentwatch.server.storage.overview import SORTS
@@ -91,7 +91,8 @@ def sessions_page(
 
 @router.get("/sessions/{session_id}")
 def session_page(request: Request, session_id: str, ctx: Context) -> Response:
-    """One session: header, timeline and event details (drawn by session.js from the JSON)."""
+    """One session: its header; session.js draws the tree from ``/sessions/{id}/tree`` and
+    loads each event's details when it is selected. ``?format=json`` has every event."""
     if (refused := denied(request)) is not None:
         return refused
     try:
@@ -99,10 +100,16 @@ def session_page(request: Request, session_id: str, ctx: Context) -> Response:
     except Unprocessable:
         raise NotFound("unknown session") from None
     project_id = ctx.storage.session_project(canonical)
-    detail = ctx.storage.session_detail(project_id, canonical) if project_id else None
-    if detail is None:
-        raise NotFound("unknown session")
-    data = views.session_detail(*detail)
+    if wants_json(request):
+        detail = ctx.storage.session_detail(project_id, canonical) if project_id else None
+        if detail is None:
+            raise NotFound("unknown session")
+        data = views.session_detail(*detail)
+    else:
+        row = ctx.storage.session(project_id, canonical, as_reader=True) if project_id else None
+        if row is None:
+            raise NotFound("unknown session")
+        data = views.session_detail(row, [], [])  # the header only: no events in the page
     projects = ctx.storage.list_projects()
     project = next((p for p in projects if p.id == project_id), None)
     return page(request, "session.html", data, projects=projects, project=project)

@@ -246,8 +246,9 @@ def update_events(
             fresh.append(record)
             continue
         merged = renormalize({**json.loads(old.data), **record.data})
+        # received_at moves too: it is when the event was last written (what changed since
+        # a cursor is read by it).
         row = event_row(merged, project_id, session_id, now)
-        del row["received_at"]
         conn.execute(
             events.update()
             .where(events.c.session_id == session_id, events.c.id == record.id)

@@ -247,7 +247,7 @@ def _move_trace(
     conn.execute(
         events.update()
         .where(c.session_id == old, c.trace_id == trace_id, c.id.not_in(in_new))
-        .values(session_id=new)
+        .values(session_id=new, received_at=now)  # new in ``new``: its changes show them
     )
     # What is left is what ``new`` already had (the same span sent to both).
     conn.execute(events.delete().where(c.session_id == old, c.trace_id == trace_id))
