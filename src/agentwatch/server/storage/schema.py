@@ -26,6 +26,7 @@ __all__ = [
     "events",
     "metadata",
     "projects",
+    "search_docs",
     "session_tags",
     "sessions",
     "span_logs",
@@ -117,6 +118,8 @@ sessions = sa.Table(
     sa.Column("user_id", sa.String(200), nullable=True),
     sa.Column("session_metadata", sa.Text(), nullable=True),
     sa.Column("logs", sa.Text(), nullable=True),
+    # The models its events used, a JSON list in order of first use (storage/search.py).
+    sa.Column("models", sa.Text(), nullable=True),
     sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
     sa.Index("ix_sessions_parent_init", "parent_project_id", "init_timestamp", "id"),
 )
@@ -215,6 +218,26 @@ span_logs = sa.Table(
     sa.Column("event_name", sa.String(200), nullable=True),
     sa.Column("data", sa.Text(), nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
+)
+
+# Search documents (storage/search.py): the words of one event (``event_id``) or of a
+# session's own fields (``event_id`` ""). Indexed by the database: on SQLite by the FTS5
+# table ``search_fts`` (external content, kept by triggers), on PostgreSQL by the column
+# ``tsv`` (a generated tsvector under a GIN index); migration 0007 makes both.
+search_docs = sa.Table(
+    "search_docs",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("session_id", sa.String(36), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=True),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Index("ix_search_docs_session_event", "session_id", "event_id", unique=True),
 )
 
 developer_errors = sa.Table(
