@@ -48,8 +48,9 @@ def usd(pico: int | None) -> float | None:
     return None if pico is None else pico / PICO
 
 
-def session_summary(row: Row) -> dict[str, Any]:
-    """One session: times, state, tags, counts, tokens, cost, duration, running, models."""
+def session_summary(row: Row, tags: list[str] | None = None) -> dict[str, Any]:
+    """One session: times, state, tags (``tags``, else all stored), counts, tokens, cost,
+    duration, running, models."""
     end = row.end_timestamp
     # Ended: start to end. Still running: start to the latest event seen so far.
     last = end if end is not None else row.last_event_at
@@ -63,7 +64,7 @@ def session_summary(row: Row) -> dict[str, Any]:
         "last_event_at": iso(row.last_event_at),
         "end_state": row.end_state,
         "end_state_reason": row.end_state_reason,
-        "tags": json.loads(row.tags),
+        "tags": json.loads(row.tags) if tags is None else tags,
         "running": end is None and row.end_state == "Indeterminate",
         "duration_seconds": duration,
         "event_count": int(row.event_count),
@@ -170,14 +171,13 @@ def session_list(page: SessionPage, limit: int, order: ListOrder) -> dict[str, A
 
 def _list_row(row: Row, agent: tuple[str | None, int]) -> dict[str, Any]:
     """A session as a list shows it: its large strings cut (named in ``truncated``)."""
-    summary = session_summary(row)
+    tags, cut = _listed_tags(row.tags)
+    summary = session_summary(row, tags)
     truncated = []
     reason = row.end_state_reason
     if reason is not None and len(reason) > LIST_TEXT:
         summary["end_state_reason"] = reason[: LIST_TEXT - 1] + "\u2026"
         truncated.append("end_state_reason")
-    tags, cut = _listed_tags(row.tags)
-    summary["tags"] = tags
     if cut:
         truncated.append("tags")
     summary["main_agent"], summary["agent_count"] = agent

@@ -22,6 +22,7 @@ __all__ = [
     "agents",
     "api_keys",
     "dashboard_logins",
+    "database_only",
     "developer_errors",
     "events",
     "metadata",
@@ -239,6 +240,15 @@ search_docs = sa.Table(
     sa.Column("body", sa.Text(), nullable=False),
     sa.Index("ix_search_docs_session_event", "session_id", "event_id", unique=True),
 )
+
+
+def database_only(name: str | None, type_: str, parent_names: Any) -> bool:
+    """False for what migration 0007 makes outside this metadata, the databases' own
+    search indexes: SQLite's ``search_fts`` (and its shadow tables), PostgreSQL's ``tsv``
+    column and its index. An alembic ``include_name`` hook (comparing schemas)."""
+    text = name or ""
+    return not (text.startswith("search_fts") or text in ("tsv", "ix_search_docs_tsv"))
+
 
 developer_errors = sa.Table(
     "developer_errors",

@@ -28,6 +28,7 @@ __all__ = [
     "count_sessions",
     "duration_expr",
     "list_sessions",
+    "list_statement",
     "main_agents",
 ]
 
@@ -119,6 +120,18 @@ def list_sessions(
     """Sessions the project may read that match ``where``, in ``order``, strictly after
     the keyset ``after`` (sort key, id), at most ``limit``. Rows other than by time carry
     their key as ``sort_key``."""
+    return list(conn.execute(list_statement(conn, project_id, where, order, after, limit)))
+
+
+def list_statement(
+    conn: sa.Connection,
+    project_id: str,
+    where: SessionFilter,
+    order: ListOrder,
+    after: tuple[Any, str] | None,
+    limit: int,
+) -> sa.Select[Any]:
+    """The SELECT of :func:`list_sessions`."""
     c = sessions.c
     dialect = conn.dialect.name
     key = sort_expr(order.sort, dialect)
@@ -136,7 +149,7 @@ def list_sessions(
         beyond = (key < value, c.id < row_id) if order.descending else (key > value, c.id > row_id)
         query = query.where(sa.or_(beyond[0], sa.and_(key == value, beyond[1])))
     ordered = (key.desc(), c.id.desc()) if order.descending else (key.asc(), c.id.asc())
-    return list(conn.execute(query.order_by(*ordered).limit(limit)))
+    return query.order_by(*ordered).limit(limit)
 
 
 def count_sessions(conn: sa.Connection, project_id: str, where: SessionFilter) -> int:
@@ -196,18 +209,11 @@ def _filtered(
 ) -> sa.Select[Any]:
     c = sessions.c
     query = query.where(visible)
-    if where.tags:
-        # One subquery for all tags (not one EXISTS each: a long list made SQLite's
-        # expression tree too large).
-        tags = sorted(set(where.tags))
-        t = session_tags.c
-        tagged = (
-            sa.select(t.session_id)
-            .where(t.tag.in_(tags))
-            .group_by(t.session_id)
-            .having(sa.func.count() == len(tags))
+    # One probe of the tags' primary key per tag (their number is bounded by listquery).
+    for tag in where.tags:
+        query = query.where(
+            sa.exists().where(session_tags.c.session_id == c.id, session_tags.c.tag == tag)
         )
-        query = query.where(c.id.in_(tagged))
     conditions: list[sa.ColumnElement[bool]] = []
     if where.end_state is not None:
         conditions.append(c.end_state == where.end_state)
