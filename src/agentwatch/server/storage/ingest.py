@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk
+from agentwatch.server.storage import bulk, search
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
@@ -116,6 +116,7 @@ def create_or_attach_session(
         )
     if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    search.index(conn, sessions_changed=(fields.session_id,))
     return created
 
 
@@ -143,9 +144,12 @@ def update_session(
         .where(sessions.c.id == fields.session_id, sessions.c.project_id == project_id)
         .values(values)
     )
-    if result.rowcount == 1 and fields.tags is not None:
+    if result.rowcount != 1:
+        return False
+    if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
-    return result.rowcount == 1
+    search.index(conn, sessions_changed=(fields.session_id,))
+    return True
 
 
 def _session_values(fields: SessionFields) -> dict[str, Any]:
@@ -212,6 +216,7 @@ def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
         require_session(conn, batch.project_id, batch.session_id)
         return 0
     add_to_counters(conn, batch.project_id, batch.session_id, new, [])
+    search.index(conn, events={batch.session_id: new})
     return len(new)
 
 
@@ -240,6 +245,7 @@ def update_events(
     or tokens changed). Counters move by the difference. Returns the number of events touched.
     """
     fresh: list[EventRecord] = []
+    changed: list[EventRecord] = []
     for record in sorted(records, key=lambda r: r.id):
         old = _lock_event(conn, session_id, record.id)
         if old is None:
@@ -255,6 +261,9 @@ def update_events(
             .values(row)
         )
         add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
+        changed.append(merged)
+    if changed:
+        search.index(conn, replaced={session_id: changed})
     return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
 
 
@@ -415,6 +424,7 @@ def upsert_agent(
             },
         )
     )
+    search.index(conn, sessions_changed=(session_id,))
 
 
 def upsert_thread(

@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk
+from agentwatch.server.storage import bulk, search
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.ingest import (
     SessionConflict,
@@ -114,6 +114,7 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
     update_sessions(conn, project_id, patches, inserted, now)
     _upsert_agents(conn, by_session, now)
+    search.index(conn, events=inserted, sessions_changed=by_session)
     # Error events name the span they come from as their trigger; spans name none.
     spans_inserted = sum(r.trigger_event_id is None for rs in inserted.values() for r in rs)
     return SpanOutcome(len(kept), spans_inserted, refused, tuple(sorted(by_session)))
@@ -259,6 +260,7 @@ def _move_trace(
     else:
         recount(conn, old)
     recount(conn, new)
+    search.index(conn, moved=((trace_id, old, new),), sessions_changed=(old,))
 
 
 def _event_count(conn: sa.Connection, session_id: str) -> int:
