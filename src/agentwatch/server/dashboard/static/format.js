@@ -14,11 +14,18 @@ export function number(n) {
   return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
 }
 
-/** US dollars, with more digits for small amounts; "–" when unknown. */
+/** US dollars, with more digits for small amounts; "unknown" when no price is known. */
 export function cost(c) {
-  if (c === null || c === undefined) { return "–"; }
+  if (c === null || c === undefined) { return "unknown"; }
   if (c === 0) { return "$0"; }
   return c < 0.01 ? "$" + c.toFixed(6) : c < 1 ? "$" + c.toFixed(4) : "$" + c.toFixed(2);
+}
+
+/** A total's cost with the LLM calls it leaves out, as render.py's cost_total filter. */
+export function costTotal(c, unpriced) {
+  if (!unpriced) { return cost(c); }
+  const calls = number(unpriced) + " unpriced call" + (unpriced === 1 ? "" : "s");
+  return c === null || c === undefined ? "unknown (" + calls + ")" : cost(c) + " + " + calls;
 }
 
 /** Milliseconds since the epoch of an ISO time; NaN when missing. */
