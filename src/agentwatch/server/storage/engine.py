@@ -18,7 +18,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["create_engine", "durability_warnings", "greatest", "insert", "least", "normalize_url"]
+__all__ = [
+    "BIGINT_MAX",
+    "clamp",
+    "create_engine",
+    "durability_warnings",
+    "greatest",
+    "insert",
+    "least",
+    "normalize_url",
+    "saturating_add",
+]
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -108,6 +118,25 @@ def least(dialect_name: str, column: Any, value: Any) -> Any:
     """SQL for the earlier of ``column`` (may be NULL) and ``value``."""
     func = sa.func.least if dialect_name == "postgresql" else sa.func.min
     return func(sa.func.coalesce(column, value), value)
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+def saturating_add(dialect_name: str, column: Any, delta: Any) -> Any:
+    """SQL for ``column + delta`` held within BIGINT (a counter past 2**63 - 1 stays there
+    instead of failing every later write). PostgreSQL adds in ``numeric``; SQLite turns an
+    overflowing integer sum into a float, which the bounds then bring back."""
+    if dialect_name == "postgresql":
+        total = sa.cast(column, sa.Numeric()) + delta
+        bounded = sa.func.least(sa.func.greatest(total, -BIGINT_MAX), BIGINT_MAX)
+        return sa.cast(bounded, sa.BigInteger())
+    return sa.func.min(sa.func.max(column + delta, -BIGINT_MAX), BIGINT_MAX)
+
+
+def clamp(value: int) -> int:
+    """A Python sum as a value a BIGINT parameter can carry."""
+    return max(-BIGINT_MAX, min(value, BIGINT_MAX))
 
 
 def durability_warnings(engine: sa.Engine) -> list[str]:
