@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from agentwatch.server.jsonbody import MAX_DEPTH
-from agentwatch.server.storage.ingest import COUNTER_MAX
+from agentwatch.server.storage.engine import BIGINT_MAX as COUNTER_MAX
 from agentwatch.server.testing import TestServer
 from tests.server.conftest import V2, event
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from agentwatch.server.otlp.sessions import trace_session
-from agentwatch.server.storage.ingest import COUNTER_MAX
+from agentwatch.server.storage.engine import BIGINT_MAX as COUNTER_MAX
 from agentwatch.server.testing import TestServer
 from tests.server.otlp_requests import (
     JSON,

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from agentwatch.server.errors import NotFound, ServiceUnavailable
-from agentwatch.server.storage import bulk, tenancy
+from agentwatch.server.storage import bulk, rollups, search, tenancy
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
@@ -39,7 +39,6 @@ from agentwatch.server.storage.schema import (
 
 __all__ = [
     "COUNTERS",
-    "COUNTER_MAX",
     "PreparedEvents",
     "SessionConflict",
     "UnknownSession",
@@ -53,7 +52,7 @@ __all__ = [
     "prepare_events",
     "record_developer_error",
     "require_session",
-    "saturating_add",
+    "stored_record",
     "update_events",
     "update_session",
     "upsert_agent",
@@ -136,6 +135,8 @@ def create_or_attach_session(
         )
     if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    search.index(conn, sessions_changed=(fields.session_id,))
+    rollups.written(conn, project_id, {fields.session_id: ((), ())})
     return created
 
 
@@ -163,9 +164,13 @@ def update_session(
         .where(sessions.c.id == fields.session_id, sessions.c.project_id == project_id)
         .values(values)
     )
-    if result.rowcount == 1 and fields.tags is not None:
+    if result.rowcount != 1:
+        return False
+    if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
-    return result.rowcount == 1
+    search.index(conn, sessions_changed=(fields.session_id,))
+    rollups.written(conn, project_id, {fields.session_id: ((), ())})
+    return True
 
 
 def _session_values(fields: SessionFields) -> dict[str, Any]:
@@ -226,13 +231,22 @@ def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
     Returns how many were new; ids already stored (a retried batch) are skipped. Raises
     :class:`UnknownSession` (roll the transaction back) when the project has no such session.
     """
+    new = _insert_new(conn, batch)
+    if new:
+        rollups.written(conn, batch.project_id, {batch.session_id: (new, ())})
+    return len(new)
+
+
+def _insert_new(conn: sa.Connection, batch: PreparedEvents) -> list[EventRecord]:
+    """Insert the batch's events not stored yet and count them; returns those."""
     inserted = set(batch.insert.execute(conn))
     new = [r for r in batch.records if r.id in inserted]
     if not new:
         require_session(conn, batch.project_id, batch.session_id)
-        return 0
+        return []
     add_to_counters(conn, batch.project_id, batch.session_id, new, [])
-    return len(new)
+    search.index(conn, events={batch.session_id: new})
+    return new
 
 
 def insert_events(
@@ -260,21 +274,30 @@ def update_events(
     or tokens changed). Counters move by the difference. Returns the number of events touched.
     """
     fresh: list[EventRecord] = []
+    added: list[EventRecord] = []
+    removed: list[EventRecord] = []
     for record in sorted(records, key=lambda r: r.id):
         old = _lock_event(conn, session_id, record.id)
         if old is None:
             fresh.append(record)
             continue
         merged = renormalize({**json.loads(old.data), **record.data})
+        # received_at moves too: it is when the event was last written (what changed since
+        # a cursor is read by it).
         row = event_row(merged, project_id, session_id, now)
-        del row["received_at"]
         conn.execute(
             events.update()
             .where(events.c.session_id == session_id, events.c.id == record.id)
             .values(row)
         )
-        add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
-    return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
+        added.append(merged)
+        removed.append(stored_record(old))
+        add_to_counters(conn, project_id, session_id, [merged], [removed[-1]])
+    if added:
+        search.index(conn, replaced={session_id: added})
+    new = _insert_new(conn, prepare_events(conn.dialect, project_id, session_id, fresh, now))
+    rollups.written(conn, project_id, {session_id: ([*added, *new], removed)})
+    return len(records) - len(fresh) + len(new)
 
 
 def _lock_event(conn: sa.Connection, session_id: str, event_id: str) -> sa.Row[Any] | None:
@@ -284,7 +307,8 @@ def _lock_event(conn: sa.Connection, session_id: str, event_id: str) -> sa.Row[A
     return conn.execute(query).first()
 
 
-def _stored_as_record(row: sa.Row[Any]) -> EventRecord:
+def stored_record(row: sa.Row[Any]) -> EventRecord:
+    """A stored event (any row of its typed columns) as a record, without its JSON."""
     return EventRecord(
         id=row.id,
         event_type=row.event_type,
@@ -309,6 +333,11 @@ def _stored_as_record(row: sa.Row[Any]) -> EventRecord:
     )
 
 
+def _bigint(value: int | None) -> int | None:
+    # A count or cost past BIGINT (2**62 tokens priced) is kept at its bound, as sums are.
+    return None if value is None else dialects.clamp(value)
+
+
 def counter_of(event_type: str) -> str:
     """The session counter an event of ``event_type`` adds to."""
     return event_type if event_type in COUNTER_KINDS else "other"
@@ -326,10 +355,10 @@ def event_row(r: EventRecord, project_id: str, session_id: str, now: dt.datetime
         "agent_id": r.agent_id,
         "thread_id": r.thread_id,
         "model": r.model,
-        "prompt_tokens": _saturated(r.prompt_tokens),
-        "completion_tokens": _saturated(r.completion_tokens),
-        "cached_tokens": _saturated(r.cached_tokens),
-        "cost_pico": _saturated(r.cost_pico),
+        "prompt_tokens": _bigint(r.prompt_tokens),
+        "completion_tokens": _bigint(r.completion_tokens),
+        "cached_tokens": _bigint(r.cached_tokens),
+        "cost_pico": _bigint(r.cost_pico),
         "trigger_event_id": r.trigger_event_id,
         "trigger_event_type": r.trigger_event_type,
         "data": dump_json(r.data),
@@ -358,22 +387,6 @@ def add_to_counters(
         raise UnknownSession(session_id)
 
 
-#: The largest count or cost (pico-dollars, ~9.2 million USD) a BIGINT column holds. Counts
-#: and sums saturate there: a sum past it (tokens of a runaway agent, or a client's forged
-#: ones) must not fail every later write into its session (PostgreSQL: "bigint out of range").
-COUNTER_MAX = 2**63 - 1
-
-
-def _saturated(value: int | None) -> int | None:
-    return None if value is None else max(-COUNTER_MAX, min(value, COUNTER_MAX))
-
-
-def saturating_add(column: sa.ColumnElement[Any], delta: sa.BindParameter[Any]) -> Any:
-    """``column + delta``, held at :data:`COUNTER_MAX` (``delta`` is within ±COUNTER_MAX)."""
-    # The sum itself would overflow BIGINT before LEAST could cap it: compare first.
-    return sa.case((delta > COUNTER_MAX - column, COUNTER_MAX), else_=column + delta)
-
-
 COUNTERS = (
     "event_count",
     *COUNTER_KINDS,
@@ -386,21 +399,28 @@ COUNTERS = (
 
 
 def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord]) -> dict[str, Any]:
-    """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``, within ±COUNTER_MAX) and
-    ``latest``, the latest time of ``added`` (None when it is empty)."""
-    deltas: dict[str, Any] = {"d_event_count": len(added) - len(removed)}
-    for kind in COUNTER_KINDS:
-        deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
-            r.counter == kind for r in removed
-        )
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
-        delta = sum(getattr(r, name) or 0 for r in added) - sum(
-            getattr(r, name) or 0 for r in removed
-        )
-        deltas[f"d_{name}"] = _saturated(delta)
-    deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
+    """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``) and ``latest``, the latest
+    time of ``added`` (None when it is empty)."""
+    deltas: dict[str, Any] = dict.fromkeys(_DELTA_KEYS, 0)
+    deltas["d_event_count"] = len(added) - len(removed)
+    for records, sign in ((added, 1), (removed, -1)):
+        for r in records:  # one pass: this runs for every session of every batch
+            counter = _COUNTER_KEYS.get(r.counter)
+            if counter is not None:
+                deltas[counter] += sign
+            deltas["d_prompt_tokens"] += sign * (r.prompt_tokens or 0)
+            deltas["d_completion_tokens"] += sign * (r.completion_tokens or 0)
+            deltas["d_cached_tokens"] += sign * (r.cached_tokens or 0)
+            deltas["d_cost_pico"] += sign * (r.cost_pico or 0)
+            if r.counter == "llms" and r.cost_pico is None:
+                deltas["d_unpriced_llms"] += sign
+    deltas = {key: dialects.clamp(value) for key, value in deltas.items()}
     deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
     return deltas
+
+
+_COUNTER_KEYS = {kind: f"d_{kind}" for kind in COUNTER_KINDS}
+_DELTA_KEYS = tuple(f"d_{name}" for name in COUNTERS)
 
 
 @functools.cache
@@ -414,17 +434,15 @@ def _counters_update(dialect_name: str) -> sa.Update:
         .values(
             {
                 **{
-                    name: saturating_add(c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger()))
+                    name: dialects.saturating_add(
+                        dialect_name, c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+                    )
                     for name in COUNTERS
                 },
                 "last_event_at": dialects.greatest(dialect_name, c.last_event_at, latest),
             }
         )
     )
-
-
-def _unpriced(records: Sequence[EventRecord]) -> int:
-    return sum(r.counter == "llms" and r.cost_pico is None for r in records)
 
 
 def upsert_agent(
@@ -448,6 +466,7 @@ def upsert_agent(
             },
         )
     )
+    search.index(conn, sessions_changed=(session_id,))
 
 
 def upsert_thread(

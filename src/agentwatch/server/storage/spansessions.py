@@ -15,7 +15,6 @@ from agentwatch.server.storage.ingest import (
     COUNTERS,
     SessionConflict,
     counter_deltas,
-    saturating_add,
 )
 from agentwatch.server.storage.records import EventRecord
 from agentwatch.server.storage.schema import session_tags, sessions
@@ -78,7 +77,9 @@ def _session_update(dialect_name: str) -> sa.Update:
     latest = sa.bindparam("latest", type_=c.last_event_at.type)
     state = sa.bindparam("state", type_=c.end_state.type)
     counters = {
-        name: saturating_add(c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger()))
+        name: dialects.saturating_add(
+            dialect_name, c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+        )
         for name in COUNTERS
     }
     return (
