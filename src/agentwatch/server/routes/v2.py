@@ -14,14 +14,15 @@ the others are stored all the same. Storage's exceptions carry their HTTP status
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentwatch.server import auth, jsonbody, views, wire
+from agentwatch.server import auth, exports, jsonbody, views, wire
 from agentwatch.server.context import ServerContext, get_context
 from agentwatch.server.errors import Forbidden, PayloadTooLarge, Unauthorized, Unprocessable
 from agentwatch.server.pricing import format_usd
@@ -301,14 +302,23 @@ def session_stats(session_id: str, ctx: Context, owner: KeyOwnerDep) -> dict[str
     return views.v2_stats(row)
 
 
-@router.get("/v2/sessions/{session_id}/export")
-def session_export(session_id: str, ctx: Context, owner: KeyOwnerDep) -> dict[str, Any]:
-    """The session and its events grouped by type, as AgentOps exports them."""
+@router.get("/v2/sessions/{session_id}/export", responses=exports.STREAMED)
+def session_export(session_id: str, ctx: Context, owner: KeyOwnerDep) -> StreamingResponse:
+    """The session and its events grouped by type, as AgentOps exports them: `session`,
+    `agents`, `actions` (every type not in another list), `llms`, `tools`, `errors`.
+    Streamed, whatever the session's size."""
     canonical = wire.session_path_id(session_id)
-    detail = ctx.storage.session_detail(owner.project_id, canonical)
-    if detail is None:
+    head = ctx.storage.session_head(owner.project_id, canonical)
+    if head is None:
         raise UnknownSession(canonical)
-    return views.v2_export(*detail)
+    key, row, agents = head
+
+    def pages_of(types: tuple[str, ...] | None) -> Iterator[list[Any]]:
+        others = () if types is not None else exports.GROUPED_TYPES
+        return ctx.storage.event_pages(row.project_id, key, exports.PAGE_EVENTS, types, others)
+
+    chunks = exports.export_chunks(row, agents, pages_of)
+    return StreamingResponse(chunks, media_type="application/json")
 
 
 @router.get("/health", tags=["health"])

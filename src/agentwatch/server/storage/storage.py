@@ -349,6 +349,40 @@ class Storage:
                 spanlogs.with_logs(conn, row.project_id, events),
             )
 
+    def session_head(
+        self, project_id: str, session_id: str
+    ) -> tuple[str, sa.Row[Any], list[sa.Row[Any]]] | None:
+        """(the id its events are stored under, the session, its agents) as the project may
+        read them, or None; its events follow from :meth:`event_pages`."""
+        with self.read() as conn:
+            found = _session_row(conn, project_id, session_id, True)
+            if found is None:
+                return None
+            key, row = found
+            return key, row, queries.session_agents(conn, key)
+
+    def event_pages(
+        self,
+        owner_id: str,
+        key: str,
+        page: int,
+        types: tuple[str, ...] | None = None,
+        other_than: tuple[str, ...] = (),
+        after: tuple[dt.datetime, str] | None = None,
+    ) -> Iterator[list[Any]]:
+        """The events stored under ``key`` (of project ``owner_id``) after the keyset
+        ``after``, ``page`` at a time in time order, log records merged in; each page is
+        read in its own transaction, so none stays open between pages (``exports.py``)."""
+        while True:
+            with self.read() as conn:
+                rows = queries.session_events(conn, key, after, page, types, other_than)
+                merged = spanlogs.with_logs(conn, owner_id, rows)
+            if merged:
+                yield merged
+            if len(rows) < page:
+                return
+            after = (rows[-1].init_timestamp, rows[-1].id)
+
     def session_page(
         self,
         project_id: str,
