@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentwatch.server.otlp import messages
 from agentwatch.server.otlp.hints import SessionHints, session_hints
@@ -120,8 +120,7 @@ class AgentRef:
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class MappedSpan:
+class MappedSpan(NamedTuple):
     span: Span
     record: EventRecord
     errors: tuple[EventRecord, ...]  # error events it gives
