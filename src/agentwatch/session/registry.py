@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 __all__ = ["AgentInfo", "Registered", "Registry", "Scope"]
@@ -57,18 +58,26 @@ class Scope:
     """An open span in the running context, and the agent its code runs for.
 
     ``session_id`` is the session the span will be recorded in, or ``None`` for a span
-    that belongs in every session (an agent's: its id is the same in each).
+    that belongs in every session (an agent's: its id is the same in each). ``llm``: the
+    span is an instrumented LLM call (an OpenTelemetry LLM span started inside it is the
+    same call: :mod:`agentwatch.telemetry.capture`).
     """
 
-    __slots__ = ("agent_id", "outer", "session_id", "span_id")
+    __slots__ = ("agent_id", "llm", "outer", "session_id", "span_id")
 
     def __init__(
-        self, span_id: SpanId, session_id: str | None, agent_id: str | None, outer: Scope | None
+        self,
+        span_id: SpanId,
+        session_id: str | None,
+        agent_id: str | None,
+        outer: Scope | None,
+        llm: bool = False,
     ) -> None:
         self.span_id = span_id
         self.session_id = session_id
         self.agent_id = agent_id
         self.outer = outer
+        self.llm = llm
 
     def parent_for(self, session_id: str) -> SpanId | None:
         """The innermost span of this chain that belongs in ``session_id``, or None."""
@@ -103,6 +112,10 @@ class Registry(Generic[S]):
         # Agent ids to what is known of them, so a session that first sees an agent's
         # event can register it (and record its span).
         self.agents: dict[str, AgentInfo] = _Bounded()
+        # Set where the application's OpenTelemetry spans are captured: told of each LLM
+        # call our instrumentation starts, (event id, session id) -> (the call is an LLM
+        # span already open here, the parent id the call's event takes from it).
+        self.on_llm_call: Callable[[str, str], tuple[bool, str | None]] | None = None
 
     # -- running sessions ----------------------------------------------------------------
 
@@ -133,30 +146,43 @@ class Registry(Generic[S]):
 
     def current(self) -> S | None:
         """The session current in this context, else the only running session, else None."""
-        session = _current_session.get()
-        if session is not None and session.is_running:
-            mine = self._active.get(session.session_id)
-            if mine is session:
-                return mine
+        mine = self.current_in_context()
+        if mine is not None:
+            return mine
         active = self._active
         if len(active) == 1:
             for only in active.values():
                 return only
         return None
 
+    def current_in_context(self) -> S | None:
+        """The running session made current in this context (or the one it was copied
+        from), without the only-running-session fallback of :meth:`current`."""
+        session = _current_session.get()
+        if session is not None and session.is_running:
+            mine = self._active.get(session.session_id)
+            if mine is session:
+                return mine
+        return None
+
     # -- the open span ----------------------------------------------------------------------
 
     def open_span(
-        self, span_id: SpanId, session_id: str | None, *, agent_id: str | None = None
+        self,
+        span_id: SpanId,
+        session_id: str | None,
+        *,
+        agent_id: str | None = None,
+        llm: bool = False,
     ) -> contextvars.Token[Scope | None]:
         """Open a span: events recorded in this context nest under it until :meth:`close_span`.
 
-        ``agent_id`` None keeps the agent of the enclosing scope.
+        ``agent_id`` None keeps the agent of the enclosing scope; ``llm`` marks an LLM call.
         """
         outer = _scope.get()
         if agent_id is None and outer is not None:
             agent_id = outer.agent_id
-        return _scope.set(Scope(span_id, session_id, agent_id, outer))
+        return _scope.set(Scope(span_id, session_id, agent_id, outer, llm))
 
     def close_span(self, token: contextvars.Token[Scope | None]) -> None:
         """Close the span ``token`` opened. Never raises: a block finished in another
