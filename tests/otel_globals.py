@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 def forget_global_provider() -> None:
@@ -45,3 +49,19 @@ def restored_global_provider() -> Iterator[None]:
         forget_global_provider()
         trace._TRACER_PROVIDER = saved  # type: ignore[attr-defined]
         trace._TRACER_PROVIDER_SET_ONCE._done = done  # type: ignore[attr-defined]
+
+
+def set_app_provider() -> InMemorySpanExporter:
+    """The application's tracing, set up as an application does before agentwatch: a
+    global SDK provider, with an exporter of its own (returned)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    forget_global_provider()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter

@@ -22,31 +22,21 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentwatch import Client, record_tool
 from agentwatch.server.testing import TestServer
 from agentwatch.telemetry import capture
 from agentwatch.telemetry.exporters import otlpspans
-from tests.otel_globals import forget_global_provider
+from tests.otel_globals import forget_global_provider, set_app_provider
 
 pytestmark = pytest.mark.otel
 
 
 @pytest.fixture
-def app_exporter() -> Iterator[InMemorySpanExporter]:
-    """The application's tracing: an SDK provider set as the global one, with its own
-    exporter, set before agentwatch starts."""
-    forget_global_provider()
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    try:
-        yield exporter
-    finally:
-        forget_global_provider()
+def app_exporter() -> InMemorySpanExporter:
+    """The application's tracing, set before agentwatch (conftest puts it back after)."""
+    return set_app_provider()
 
 
 @pytest.fixture
@@ -94,10 +84,10 @@ def test_app_spans_nest_under_the_agentwatch_span_they_ran_in(
     assert events["inner"]["parent_id"] == hex_id(outer)  # its OpenTelemetry parent
     assert events["inner"]["kind"] == "other"
     assert events["inner"]["data"]["attributes"]["step"] == 2
+    # The decorated call runs inside "outer": it nests there ...
     tool = events["lookup"]
-    assert (tool["kind"], tool["parent_id"]) == ("tool", str(plan.id))
-    # Opened inside the decorated call (under "outer" as OpenTelemetry sees it): the
-    # innermost span open there is the tool's.
+    assert (tool["kind"], tool["parent_id"]) == ("tool", hex_id(outer))
+    # ... and a span opened inside it (under "outer" as OpenTelemetry sees it) under it.
     assert events["geo.query"]["parent_id"] == tool["id"]
     assert server.session(session.session_id)["session"]["end_state"] == "Success"
     assert client.dropped == {}

@@ -67,10 +67,12 @@ class LLMCall:
             parent_id=registry.parent_for(session.session_id),
             gen_ai=_genai.request_attributes(endpoint.system, params),
         )
-        if registry.on_llm_call is not None:
+        if registry.otel is not None:
             # An application's instrumentor traced this call already (its LLM span is
             # open here): that span is this event, so the event takes the span's place.
-            adopted, parent_id = registry.on_llm_call(str(self.event.id), session.session_id)
+            adopted, parent_id = registry.otel.adopt_llm_span(
+                str(self.event.id), session.session_id
+            )
             if adopted:
                 self.event.parent_id = parent_id
         self.completion: dict[str, Any] | None = None

@@ -24,10 +24,9 @@ from __future__ import annotations
 import contextvars
 import threading
 import uuid
-from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["AgentInfo", "Registered", "Registry", "Scope"]
+__all__ = ["AgentInfo", "OtelSpans", "Registered", "Registry", "Scope"]
 
 
 class Registered(Protocol):
@@ -38,6 +37,20 @@ class Registered(Protocol):
 
     @property
     def is_running(self) -> bool: ...
+
+
+class OtelSpans(Protocol):
+    """The application's OpenTelemetry spans being captured into sessions
+    (:class:`agentwatch.telemetry.capture.AppSpanProcessor`), as nesting needs them."""
+
+    def innermost(self, session_id: str) -> str | None:
+        """The id of the captured span current here if it is the innermost span open
+        (no agentwatch span opened inside it) and of ``session_id``; else None."""
+
+    def adopt_llm_span(self, event_id: str, session_id: str) -> tuple[bool, str | None]:
+        """Our instrumentation starts recording LLM call ``event_id``: (whether the current
+        span is the same call, traced by an instrumentor, the parent id the event takes
+        from it)."""
 
 
 S = TypeVar("S", bound=Registered)
@@ -112,10 +125,8 @@ class Registry(Generic[S]):
         # Agent ids to what is known of them, so a session that first sees an agent's
         # event can register it (and record its span).
         self.agents: dict[str, AgentInfo] = _Bounded()
-        # Set where the application's OpenTelemetry spans are captured: told of each LLM
-        # call our instrumentation starts, (event id, session id) -> (the call is an LLM
-        # span already open here, the parent id the call's event takes from it).
-        self.on_llm_call: Callable[[str, str], tuple[bool, str | None]] | None = None
+        # Set where the application's OpenTelemetry spans are captured (see OtelSpans).
+        self.otel: OtelSpans | None = None
 
     # -- running sessions ----------------------------------------------------------------
 
@@ -198,7 +209,13 @@ class Registry(Generic[S]):
         return _scope.get()
 
     def parent_for(self, session_id: str) -> SpanId | None:
-        """The span an event of ``session_id`` recorded here nests under, or None."""
+        """The span an event of ``session_id`` recorded here nests under, or None: the
+        innermost open span, an application's captured OpenTelemetry span included."""
+        otel = self.otel
+        if otel is not None:
+            inner = otel.innermost(session_id)
+            if inner is not None:
+                return inner
         scope = _scope.get()
         return None if scope is None else scope.parent_for(session_id)
 

@@ -28,7 +28,11 @@ One LLM call is one event. An LLM span (one that declares itself so:
 an LLM call our instrumentation records, or that is the OpenTelemetry span current when
 our instrumentation starts recording the call, is the same call: it is not sent, and
 what starts under it nests under our event instead (:meth:`AppSpanProcessor.adopt_llm_span`,
-which the instrumentation reaches as ``Registry.on_llm_call``).
+which the instrumentation reaches as ``Registry.otel``).
+
+The other way round, an agentwatch event recorded (or span opened) while a captured span
+is the innermost span open nests under that span (:meth:`AppSpanProcessor.innermost`,
+asked by :meth:`Registry.parent_for <agentwatch.session.registry.Registry.parent_for>`).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from agentwatch.telemetry.processor import in_export_worker
 
@@ -196,6 +201,20 @@ class AppSpanProcessor(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True
 
+    # -- agentwatch events among the spans -------------------------------------------------
+
+    def innermost(self, session_id: str) -> str | None:
+        """The id (as the server stores it) of the captured span current here, if it is
+        the innermost span open: it started at the agentwatch span open now, so it is
+        inside it. An event recorded here nests under it."""
+        span_id = trace.get_current_span().get_span_context().span_id
+        entry = self._open.get(span_id)
+        if entry is None or entry.session_id != session_id:
+            return None
+        if entry.scope is not self._registry.scope():
+            return None  # an agentwatch span opened inside it: that one is innermost
+        return entry.stand_in if entry.stand_in is not None else f"{span_id:016x}"
+
     # -- our LLM calls ---------------------------------------------------------------------
 
     def adopt_llm_span(self, event_id: str, session_id: str) -> tuple[bool, str | None]:
@@ -205,8 +224,6 @@ class AppSpanProcessor(SpanProcessor):
         sent and our event ``event_id`` takes its place: returns (True, the parent id our
         event gets: the one the span would have had, None for the session). Else
         (False, None)."""
-        from opentelemetry import trace
-
         current = trace.get_current_span()
         context = current.get_span_context()
         entry = self._open.get(context.span_id)
@@ -243,13 +260,10 @@ def install(registry: Registry[Any], sink_for: Callable[[Any], SpanSink | None])
     no-op one set on purpose, a vendor's) is left alone.
     """
     global _processor
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-
     with _install_lock:
         if _processor is None:
             _processor = AppSpanProcessor(registry, sink_for)
-            registry.on_llm_call = _processor.adopt_llm_span
+            registry.otel = _processor
         provider = trace.get_tracer_provider()
         if isinstance(provider, trace.ProxyTracerProvider):
             ours = TracerProvider()
