@@ -28,11 +28,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "ERROR_RESPONSES",
     "OTLP_PATHS",
     "BadRequest",
     "Forbidden",
@@ -98,6 +100,36 @@ class ServiceUnavailable(ServerError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message, None)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class ErrorBody(BaseModel):
+    """An error answer: ``{"path", "message"}`` (v2 and the read API; a partly refused
+    batch adds ``accepted`` and ``refused``), or OTLP's Status ``{"code", "message"}`` on
+    the receiver's paths."""
+
+    model_config = ConfigDict(extra="allow")
+    message: str
+    path: str | None = None
+    code: int | None = None
+
+
+#: The error answers every route may give, for the OpenAPI document (FastAPI's own 422
+#: shape is replaced: every 422 here is an ErrorBody).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "malformed input (bad JSON, corrupt gzip, an undecodable cursor)"),
+        (401, "missing, invalid or expired credentials"),
+        (403, "credentials valid, resource in another project (or a refused Origin)"),
+        (404, "unknown session (or one the caller may not see)"),
+        (405, "method not allowed"),
+        (413, "body or batch over the limit"),
+        (415, "Content-Encoding or Content-Type not accepted"),
+        (422, "well-formed input that violates the schema, naming the field"),
+        (429, "throttled: retry after Retry-After seconds"),
+        (503, "overloaded or database unavailable: retry after Retry-After seconds"),
+    )
+}
 
 
 # The OTLP/HTTP receiver's paths (routes/otlp.py): errors there are OTLP's Status.

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from agentwatch.server import auth, exports, jsonbody, views, wire
 from agentwatch.server.context import ServerContext, get_context
@@ -113,15 +113,15 @@ class EventsBody(BaseModel):
 
 class AgentBody(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: str | int = Field(description="the agent's id (at most 128 characters)")
+    id: StrictStr | StrictInt = Field(description="the agent's id (at most 128 characters)")
     name: str | None = None
     logs: Any = None
 
 
 class ThreadBody(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: str | int = Field(description="the thread's id (at most 128 characters)")
-    agent_id: str | int | None = None
+    id: StrictStr | StrictInt = Field(description="the thread's id (at most 128 characters)")
+    agent_id: StrictStr | StrictInt | None = None
 
 
 class ReauthorizeBody(BaseModel):
