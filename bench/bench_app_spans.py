@@ -18,7 +18,6 @@ worker sends for real while the caller records; every span and event must be del
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +37,7 @@ from agentwatch import ActionEvent  # noqa: E402
 from agentwatch.session import sessions  # noqa: E402
 from agentwatch.telemetry import capture  # noqa: E402
 from bench_otlp_tee import _client, _server  # noqa: E402
-from common import percentile, time_calls  # noqa: E402 - after the path set-up
+from common import percentile, rounds_main, time_calls  # noqa: E402 - after the path set-up
 
 MARK_BEGIN = "<!-- bench_app_spans: begin -->"
 MARK_END = "<!-- bench_app_spans: end -->"
@@ -122,21 +121,7 @@ def report(runs: dict[str, list[int]], rounds: int, per_round: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--per-round", type=int, default=2000)
-    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
-    args = parser.parse_args(argv)
-    section = report(run(args.rounds, args.per_round), args.rounds, args.per_round)
-    print(section)
-    if args.write:
-        text = (ROOT / "bench" / "RESULTS.md").read_text()
-        if MARK_BEGIN in text:  # _write knows the tee's markers: swap ours in around it
-            before, rest = text.split(MARK_BEGIN, 1)
-            text = before + section + rest.split(MARK_END, 1)[1]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        (ROOT / "bench" / "RESULTS.md").write_text(text)
+    rounds_main(__doc__ or "", 2000, run, report, (MARK_BEGIN, MARK_END), argv)
 
 
 if __name__ == "__main__":
