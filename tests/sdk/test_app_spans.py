@@ -272,3 +272,20 @@ def test_an_unused_capture_starts_no_thread(
     session.end_session("Success")
     assert client.telemetry.app_spans is not None
     assert client.telemetry.app_spans.processor._worker is None
+
+
+def test_spans_the_server_refuses_are_counted_by_its_answer(
+    server: TestServer, make_client: Callable[..., Client], app_exporter: InMemorySpanExporter
+) -> None:
+    client = make_client()
+    tracer = trace.get_tracer("app")
+    session = client.start_session()
+    assert client.flush(5)
+    assert server.storage.revoke_api_keys(server.api_key)  # the key stops working
+    for i in range(5):
+        with tracer.start_as_current_span(f"refused-{i}"):
+            pass
+    assert client.flush(5)
+    assert client.dropped == {"http_401": 5}
+    assert client.pending == 0
+    session.end_session("Success")
