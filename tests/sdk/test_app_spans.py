@@ -289,3 +289,29 @@ def test_spans_the_server_refuses_are_counted_by_its_answer(
     assert client.dropped == {"http_401": 5}
     assert client.pending == 0
     session.end_session("Success")
+
+
+def test_a_bug_of_ours_never_reaches_the_applications_tracing(
+    make_client: Callable[..., Client],
+    app_exporter: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = make_client()
+    assert client.telemetry.app_spans is not None
+
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(client.telemetry.app_spans, "put_span", broken)
+    monkeypatch.setattr(capture, "_failed", set())
+    tracer = trace.get_tracer("app")
+    session = client.start_session()
+    for _ in range(3):
+        with tracer.start_as_current_span("still-traced"):
+            pass
+    session.end_session("Success")
+    assert [s.name for s in app_exporter.get_finished_spans()].count("still-traced") == 3
+    logged = [r for r in caplog.records if "internal error" in r.getMessage()]
+    assert len(logged) == 1  # once, with its traceback
+    assert logged[0].exc_info is not None

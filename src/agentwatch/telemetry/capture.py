@@ -37,6 +37,7 @@ asked by :meth:`Registry.parent_for <agentwatch.session.registry.Registry.parent
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -61,6 +62,8 @@ __all__ = [
     "declares_llm",
     "install",
 ]
+
+logger = logging.getLogger("agentwatch")
 
 #: The event a captured span nests under in the session ("" for the session itself).
 PARENT_EVENT_ID = "agentwatch.parent_event_id"
@@ -144,6 +147,18 @@ class AppSpanProcessor(SpanProcessor):
     # -- SpanProcessor ---------------------------------------------------------------------
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            self._start(span)
+        except Exception:  # OpenTelemetry would pass it on to the application's call
+            _internal_error("taking an OpenTelemetry span's start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            self._end(span)
+        except Exception:
+            _internal_error("taking an ended OpenTelemetry span")
+
+    def _start(self, span: Span) -> None:
         if in_export_worker():
             return  # our own requests: sending them would make more to send
         parent = span.parent
@@ -174,7 +189,7 @@ class AppSpanProcessor(SpanProcessor):
             captured.stand_in = str(scope.span_id)  # started inside our LLM call: that call
         self._open[span.context.span_id] = captured
 
-    def on_end(self, span: ReadableSpan) -> None:
+    def _end(self, span: ReadableSpan) -> None:
         context = span.context
         if context is None:
             return
@@ -250,6 +265,19 @@ class AppSpanProcessor(SpanProcessor):
         if outermost.parent_event is None:
             return True, None if outermost.parent_span is None else f"{outermost.parent_span:016x}"
         return True, outermost.parent_event or None
+
+
+_failed: set[str] = set()
+
+
+def _internal_error(where: str) -> None:
+    """A bug of ours: logged once per place with its traceback, never raised."""
+    if where not in _failed:
+        _failed.add(where)
+        logger.exception(
+            "internal error while %s (the application's tracing is unaffected; please report this)",
+            where,
+        )
 
 
 _processor: AppSpanProcessor | None = None
