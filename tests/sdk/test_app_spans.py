@@ -24,6 +24,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import agentwatch
 from agentwatch import Client, record_tool
 from agentwatch.server.testing import TestServer
 from agentwatch.telemetry import capture
@@ -315,3 +316,25 @@ def test_a_bug_of_ours_never_reaches_the_applications_tracing(
     logged = [r for r in caplog.records if "internal error" in r.getMessage()]
     assert len(logged) == 1  # once, with its traceback
     assert logged[0].exc_info is not None
+
+
+def test_init_takes_the_spans_with_no_extra_code(server: TestServer, no_provider: None) -> None:
+    """The README's example: ``agentwatch.init()``, then an instrumentor's or the
+    application's tracer, which gets its provider from OpenTelemetry's global."""
+    session = agentwatch.init(
+        api_key=server.api_key,
+        endpoint=server.url,
+        transport=server.transport,
+        handle_signals=False,
+        flush_interval=0.05,
+    )
+    assert session is not None
+    try:
+        tracer = trace.get_tracer("trip-app")
+        with agentwatch.span("plan") as plan, tracer.start_as_current_span("search"):
+            pass
+        agentwatch.end_session("Success")
+    finally:
+        agentwatch.shutdown(timeout=5)
+    events = stored(server, session.session_id)
+    assert events["search"]["parent_id"] == str(plan.id)
