@@ -135,7 +135,8 @@ def _sort_urls(keep: list[tuple[str, str]], current: ListOrder) -> dict[str, str
 
 @router.get("/sessions/{session_id}")
 def session_page(request: Request, session_id: str, ctx: Context) -> Response:
-    """One session: header, timeline and event details (drawn by session.js from the JSON).
+    """One session: its header; session.js draws the tree from ``/sessions/{id}/tree`` and
+    loads each event's details when it is selected. ``?format=json`` has every event.
 
     An id that is not a whole one is taken as the start of one (the header shows the first
     8 characters): a unique match redirects to it, several are listed; an unknown id gets
@@ -147,10 +148,16 @@ def session_page(request: Request, session_id: str, ctx: Context) -> Response:
     except Unprocessable:
         return _short_id(request, ctx, session_id)
     project_id = ctx.storage.session_project(canonical)
-    detail = ctx.storage.session_detail(project_id, canonical) if project_id else None
-    if detail is None:
-        return _missing(request, ctx, session_id, [])
-    data = views.session_detail(*detail)
+    if wants_json(request):
+        detail = ctx.storage.session_detail(project_id, canonical) if project_id else None
+        if detail is None:
+            return _missing(request, ctx, session_id, [])
+        data = views.session_detail(*detail)
+    else:
+        row = ctx.storage.session(project_id, canonical, as_reader=True) if project_id else None
+        if row is None:
+            return _missing(request, ctx, session_id, [])
+        data = views.session_detail(row, [], [])  # the header only: no events in the page
     projects = ctx.storage.list_projects()
     project = next((p for p in projects if p.id == project_id), None)
     return page(request, "session.html", data, projects=projects, project=project)

@@ -252,8 +252,9 @@ def update_events(
             fresh.append(record)
             continue
         merged = renormalize({**json.loads(old.data), **record.data})
+        # received_at moves too: it is when the event was last written (what changed since
+        # a cursor is read by it).
         row = event_row(merged, project_id, session_id, now)
-        del row["received_at"]
         conn.execute(
             events.update()
             .where(events.c.session_id == session_id, events.c.id == record.id)
@@ -361,18 +362,25 @@ COUNTERS = (
 def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord]) -> dict[str, Any]:
     """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``) and ``latest``, the latest
     time of ``added`` (None when it is empty)."""
-    deltas: dict[str, Any] = {"d_event_count": len(added) - len(removed)}
-    for kind in COUNTER_KINDS:
-        deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
-            r.counter == kind for r in removed
-        )
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
-        deltas[f"d_{name}"] = sum(getattr(r, name) or 0 for r in added) - sum(
-            getattr(r, name) or 0 for r in removed
-        )
-    deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
+    deltas: dict[str, Any] = dict.fromkeys(_DELTA_KEYS, 0)
+    deltas["d_event_count"] = len(added) - len(removed)
+    for records, sign in ((added, 1), (removed, -1)):
+        for r in records:  # one pass: this runs for every session of every batch
+            counter = _COUNTER_KEYS.get(r.counter)
+            if counter is not None:
+                deltas[counter] += sign
+            deltas["d_prompt_tokens"] += sign * (r.prompt_tokens or 0)
+            deltas["d_completion_tokens"] += sign * (r.completion_tokens or 0)
+            deltas["d_cached_tokens"] += sign * (r.cached_tokens or 0)
+            deltas["d_cost_pico"] += sign * (r.cost_pico or 0)
+            if r.counter == "llms" and r.cost_pico is None:
+                deltas["d_unpriced_llms"] += sign
     deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
     return deltas
+
+
+_COUNTER_KEYS = {kind: f"d_{kind}" for kind in COUNTER_KINDS}
+_DELTA_KEYS = tuple(f"d_{name}" for name in COUNTERS)
 
 
 @functools.cache
@@ -393,10 +401,6 @@ def _counters_update(dialect_name: str) -> sa.Update:
             }
         )
     )
-
-
-def _unpriced(records: Sequence[EventRecord]) -> int:
-    return sum(r.counter == "llms" and r.cost_pico is None for r in records)
 
 
 def upsert_agent(

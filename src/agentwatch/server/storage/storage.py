@@ -21,6 +21,7 @@ from agentwatch.server.storage import (
     queries,
     sessionlist,
     spanlogs,
+    spanreads,
     traces,
 )
 from agentwatch.server.storage.records import (
@@ -265,7 +266,7 @@ class Storage:
         another project meanwhile (nothing is stored: retrying sorts it out).
         """
         now = utcnow()
-        batch = traces.prepare_spans(project_id, writes, now)
+        batch = traces.prepare_spans(self.engine.dialect, project_id, writes, now)
         with self.write() as conn:
             return traces.store_spans(conn, batch, now)
 
@@ -379,3 +380,52 @@ class Storage:
                 .values(revoked_at=utcnow())
             )
         return bool(result.rowcount)
+
+    # -- the session drilldown -------------------------------------------------------------
+
+    def session_tree(
+        self, project_id: str, session_id: str, limit: int
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[tuple[Any, ...]]] | None:
+        """(session, agents, its first ``limit`` events as compact rows in time order) as
+        the project may read them, or None."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            agents = queries.session_agents(conn, session_id)
+            return row, agents, spanreads.tree_rows(conn, session_id, limit)
+
+    def session_changes(
+        self, project_id: str, session_id: str, after: tuple[dt.datetime, str], limit: int
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[tuple[Any, ...]]] | None:
+        """(session, agents, compact rows of the events written after ``after``), or None."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            changed = spanreads.changed_rows(conn, session_id, after, limit)
+            return row, queries.session_agents(conn, session_id), changed
+
+    def session_event(
+        self, project_id: str, session_id: str, event_id: str
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], Any] | None:
+        """(session, agents, the event with its log records merged in, or None), or None
+        when the project may not read the session."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            event = spanreads.event_row(conn, session_id, event_id)
+            merged = None if event is None else spanlogs.with_logs(conn, row.project_id, [event])[0]
+            return row, queries.session_agents(conn, session_id), merged
+
+    def session_steps(
+        self, project_id: str, session_id: str, limit: int
+    ) -> tuple[sa.Row[Any], list[Any]] | None:
+        """(session, its first ``limit`` LLM and tool calls with their payloads), or None."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            steps = spanreads.step_rows(conn, session_id, limit)
+            return row, spanlogs.with_logs(conn, row.project_id, steps)
