@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from agentwatch.server import views
+from agentwatch.server import cursors
 from agentwatch.server.storage.schema import events, session_tags, sessions
 from agentwatch.server.testing import TestServer, inprocess_server
 
@@ -145,7 +145,7 @@ def cases(server: TestServer, n_sessions: int) -> list[tuple[str, str]]:
             .limit(1)
         ).one()
         some = conn.execute(sessions.select().limit(1).offset(n_sessions // 2)).one()
-    cursor = views.encode_cursor(deep.init_timestamp, deep.id)
+    cursor = cursors.encode("time", deep.init_timestamp, deep.id)
     return [
         ("sessions list, first page (HTML)", "/sessions"),
         ("sessions list, first page (JSON)", "/sessions?format=json"),
