@@ -39,6 +39,7 @@ import httpx
 from agentwatch.server.storage import search
 from agentwatch.server.storage.schema import agents, events, search_docs, session_tags, sessions
 from agentwatch.server.testing import TestServer, inprocess_server
+from common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK_BEGIN = "<!-- bench_search: begin -->"
@@ -367,17 +368,6 @@ def report(seeded: dict[str, Any], rows: list[Any], cost: dict[str, float], repe
     return "\n".join(lines)
 
 
-def _write(section: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if MARK_BEGIN in text and MARK_END in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        text = before + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=100_000)
@@ -390,7 +380,7 @@ def main() -> None:
     section = report(seeded, rows, cost, args.repeat)
     print(section)
     if args.write:
-        _write(section)
+        write_section(ROOT / "bench" / "RESULTS.md", MARK_BEGIN, MARK_END, section)
 
 
 if __name__ == "__main__":
