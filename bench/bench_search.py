@@ -35,15 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
+from agentwatch.server.pgcluster import throwaway_cluster
 from agentwatch.server.storage import search
 from agentwatch.server.storage.schema import agents, events, search_docs, session_tags, sessions
 from agentwatch.server.testing import TestServer, inprocess_server
 from common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-MARK_BEGIN = "<!-- bench_search: begin -->"
-MARK_END = "<!-- bench_search: end -->"
+
 CHUNK = 20_000
 SYLLABLES = ("ka", "lo", "mi", "ra", "te", "su", "no", "vi", "de", "pa", "ri", "go", "ze", "lu")
 TOOLS = [
@@ -314,13 +315,31 @@ def ingest_cost(batches: int) -> dict[str, float]:
     }
 
 
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, or a new database on a throwaway PostgreSQL
+    cluster (durable, as a user runs it)."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'search.db'}"
+        return
+    with throwaway_cluster() as admin:
+        engine = sa.create_engine(admin.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("CREATE DATABASE bench_search")
+        engine.dispose()
+        yield (
+            admin.replace("postgresql://", "postgresql+psycopg://", 1).rsplit("/", 1)[0]
+            + "/bench_search"
+        )
+
+
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any], dict[str, float]]:
     cost = ingest_cost(args.batches)
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-search-") as tmp,
-        inprocess_server(db_url=f"sqlite:///{Path(tmp) / 'search.db'}") as server,
-    ):
+    with database(args.database) as url, inprocess_server(db_url=url) as server:
         seeded = seed(server, args.sessions, args.events_per_session)
+        seeded["database"] = "PostgreSQL" if args.database == "postgres" else "SQLite"
+        seeded["kind"] = args.database
         with httpx.Client(base_url=server.url, transport=server.transport) as http:
             key = {"X-Agentops-Api-Key": server.api_key}
 
@@ -335,12 +354,13 @@ def report(seeded: dict[str, Any], rows: list[Any], cost: dict[str, float], repe
     reference = rows[0][1]["p95_ms"]
     searched = [r for label, r in rows[1:]]
     lines = [
-        MARK_BEGIN,
-        f"## Search at {seeded['sessions']:,} sessions / {seeded['events']:,} events (issue 12)",
+        f"<!-- bench_search {seeded['kind']}: begin -->",
+        f"## Search at {seeded['sessions']:,} sessions / {seeded['events']:,} events, "
+        f"{seeded['database']} (issue 12)",
         "",
         f"`python bench/bench_search.py --write`: {seeded['sessions']:,} sessions and "
-        f"{seeded['events']:,} events with their search documents bulk-inserted into one "
-        f"SQLite file ({seeded['seconds']:.0f} s), text from a Zipf vocabulary of 20,000 "
+        f"{seeded['events']:,} events with their search documents bulk-inserted into "
+        f"{seeded['database']} ({seeded['seconds']:.0f} s), text from a Zipf vocabulary of 20,000 "
         f"words; each query asked {repeat} times of `GET /api/sessions` in-process (server "
         "time, with `total`); 50 sessions per page.",
         "",
@@ -363,7 +383,7 @@ def report(seeded: dict[str, Any], rows: list[Any], cost: dict[str, float], repe
         f"completion each), {int(cost['batches'])} batches each way, interleaved: "
         f"{cost['off_ms']:.1f} ms median without the index maintenance, {cost['on_ms']:.1f} ms "
         f"with it: **{cost['ratio']:.2f}x**.",
-        MARK_END,
+        f"<!-- bench_search {seeded['kind']}: end -->",
     ]
     return "\n".join(lines)
 
@@ -374,13 +394,20 @@ def main() -> None:
     parser.add_argument("--events-per-session", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     seeded, rows, cost = run(args)
     section = report(seeded, rows, cost, args.repeat)
     print(section)
     if args.write:
-        write_section(ROOT / "bench" / "RESULTS.md", MARK_BEGIN, MARK_END, section)
+        mark = f"bench_search {args.database}"
+        write_section(
+            ROOT / "bench" / "RESULTS.md",
+            f"<!-- {mark}: begin -->",
+            f"<!-- {mark}: end -->",
+            section,
+        )
 
 
 if __name__ == "__main__":

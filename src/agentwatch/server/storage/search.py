@@ -268,7 +268,9 @@ def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
 def _reindex_session(conn: sa.Connection, session_id: str) -> None:
     d = search_docs.c
     key = (d.session_id == session_id, d.event_id == _SESSION_DOC)
-    row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+    c = sessions.c
+    fields = (c.id, c.external_id, c.user_id, c.end_state_reason, c.tags, c.session_metadata)
+    row = conn.execute(sa.select(*fields).where(c.id == session_id)).first()
     old = conn.execute(sa.select(d.id, d.body).where(*key)).first()
     if row is None:
         if old is not None:
