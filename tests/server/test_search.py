@@ -379,3 +379,23 @@ def test_migration_indexes_what_was_stored_before(empty_db_url: str) -> None:
 def test_the_list_api_needs_a_key(server: TestServer, path: str) -> None:
     with httpx.Client(base_url=server.url, transport=server.transport) as http:
         assert http.get(path, params={"q": "x"}).status_code == 401
+
+
+def test_a_search_counts_to_a_bound(v2: V2, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_COUNTED matches, a text search's total is "at least" (total_exact false);
+    without text every session is counted."""
+    from agentwatch.server.storage import sessionlist
+
+    monkeypatch.setattr(sessionlist, "MAX_COUNTED", 2)
+    for _ in range(3):
+        v2.create_session(tags=["alike"])
+    assert v2.get("/api/sessions", q="alike").json() | {"sessions": []} == {
+        "sessions": [],
+        "total": 2,
+        "total_exact": False,
+        "sort": "time",
+        "order": "desc",
+        "next_cursor": None,
+    }
+    listed = v2.get("/api/sessions").json()
+    assert (listed["total"], listed["total_exact"]) == (3, True)

@@ -14,7 +14,7 @@ from typing import Any
 from agentwatch.server import cursors
 from agentwatch.server.pricing import PICO, format_usd
 from agentwatch.server.storage.schema import COUNTER_KINDS
-from agentwatch.server.storage.sessionlist import CLIP, MAX_COUNTED, ListOrder, SessionPage
+from agentwatch.server.storage.sessionlist import CLIP, ListOrder, SessionPage
 from agentwatch.server.wire import display_name
 
 __all__ = [
@@ -173,9 +173,8 @@ def session_list(page: SessionPage, limit: int, order: ListOrder) -> dict[str, A
         cursor = cursors.encode(order.kind, key, last.id)
     return {
         "sessions": [_list_row(r, page.agents.get(r.id, (None, 0))) for r in rows],
-        # Past MAX_COUNTED matches of a text search: "at least" (total_exact false).
-        "total": min(page.total, MAX_COUNTED),
-        "total_exact": page.total <= MAX_COUNTED,
+        "total": page.total,
+        "total_exact": page.total_exact,  # false: a text search's "at least"
         "sort": order.sort,
         "order": "desc" if order.descending else "asc",
         "next_cursor": cursor,

@@ -321,9 +321,13 @@ def query_words(text: str) -> list[str]:
     return list(dict.fromkeys(words(text)))[:_MAX_TERMS]
 
 
-def matching(conn: sa.Connection, text: str) -> sa.ColumnElement[bool]:
+def matching(conn: sa.Connection, text: str, *, probed: bool) -> sa.ColumnElement[bool]:
     """Sessions (``sessions.id``) holding every word of ``text``; for a text without
-    words (``:)``), the sessions with exactly that tag."""
+    words (``:)``), the sessions with exactly that tag.
+
+    ``probed``: the query reads sessions one at a time in an order it can stop early in
+    (the time-ordered list's index, or another word's documents): a common word is then
+    looked up per session rather than read whole."""
     found = query_words(text)
     if not found:
         return sessions.c.id.in_(
@@ -332,7 +336,9 @@ def matching(conn: sa.Connection, text: str) -> sa.ColumnElement[bool]:
     # A prefix only for the last word, and not of one or two characters: those would
     # read most of the index.
     last = len(found) - 1
-    return sa.and_(*(_holding(conn, w, i == last and len(w) >= 3) for i, w in enumerate(found)))
+    return sa.and_(
+        *(_holding(conn, w, i == last and len(w) >= 3, probed) for i, w in enumerate(found))
+    )
 
 
 def counting_from(conn: sa.Connection, text: str) -> tuple[Any, sa.ColumnElement[bool], str] | None:
@@ -374,7 +380,7 @@ def _fts_word(word: str, last: bool) -> str:
     return f'"{word}"' + ("*" if last and len(word) >= 3 else "")
 
 
-def _holding(conn: sa.Connection, word: str, prefix: bool) -> sa.ColumnElement[bool]:
+def _holding(conn: sa.Connection, word: str, prefix: bool, probed: bool) -> sa.ColumnElement[bool]:
     d = search_docs.c
     if conn.dialect.name != "sqlite":
         tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), word + (":*" if prefix else ""))
@@ -382,10 +388,10 @@ def _holding(conn: sa.Connection, word: str, prefix: bool) -> sa.ColumnElement[b
         return sessions.c.id.in_(docs)
     matched = _matched(word, prefix)
     # A word in few documents drives the read: their sessions, looked up by id. A common
-    # word (counting its documents reads only the FTS index, a few ms) does not: the
-    # sessions are read in the list's order and each is looked up in the set of matching
+    # word (counting its documents reads only the FTS index, a few ms) does not when the
+    # read can stop early: each session read is looked up in the set of matching
     # documents, so a page stops after 50 instead of reading every match and sorting.
-    if _documents(conn, word, prefix) <= _FEW_DOCS:
+    if not probed or _documents(conn, word, prefix) <= _FEW_DOCS:
         return sessions.c.id.in_(sa.select(d.session_id).where(d.id.in_(matched)))
     return sa.exists().where(d.session_id == sessions.c.id, d.id.in_(matched))
 

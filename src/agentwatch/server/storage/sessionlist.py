@@ -35,7 +35,7 @@ __all__ = [
 
 # The sort keys of the list; ties are broken by id in the same direction (a keyset).
 SORTS = ("time", "duration", "cost", "errors", "tokens")
-MAX_COUNTED = 10_000  # matches of a text search counted exactly (``total``)
+MAX_COUNTED = 1_000  # matches of a text search counted exactly (``total``)
 CLIP = 2001  # characters of a large stored string a list row carries (the view cuts at 2,000)
 _LARGE = ("end_state_reason", "tags")
 _LEFT_OUT = frozenset(("host_env", "video", "logs", "session_metadata"))
@@ -81,11 +81,13 @@ class ListOrder:
 @dataclass(frozen=True)
 class SessionPage:
     """A page of list rows (one more than asked when more follow), their main agents
-    ({session id: (name, how many agents)}) and how many sessions match in all."""
+    ({session id: (name, how many agents)}) and how many sessions match in all (with a
+    text search, at least: ``total_exact`` false past :data:`MAX_COUNTED`)."""
 
     rows: list[sa.Row[Any]]
     agents: dict[str, tuple[str | None, int]]
     total: int
+    total_exact: bool = True
 
 
 def duration_expr(dialect: str) -> sa.ColumnElement[Any]:
@@ -144,7 +146,7 @@ def list_statement(
         # No index orders by cost or duration, so every row is read anyway: the OR keeps the
         # planner on a sequential scan (~30 ms at 100,000) instead of 100,000 index probes
         # into the table through the project index (~230 ms).
-        query = _filtered(_columns(), visible_to(project_id), where, conn)
+        query = _filtered(_columns(), visible_to(project_id), where, conn, probed=False)
         query = query.add_columns(key.label("sort_key"))
     if after is not None:
         value, row_id = after
@@ -154,15 +156,18 @@ def list_statement(
     return query.order_by(*ordered).limit(limit)
 
 
-def count_sessions(conn: sa.Connection, project_id: str, where: SessionFilter) -> int:
-    """How many sessions the project may read match ``where``; with a text search, at
-    most :data:`MAX_COUNTED` + 1 (more is told as that: counting every session a common
-    word is in would read them all)."""
+def count_sessions(conn: sa.Connection, project_id: str, where: SessionFilter) -> tuple[int, bool]:
+    """How many sessions the project may read match ``where``, and whether exactly: a
+    text search counts to :data:`MAX_COUNTED` (counting every session a common word is
+    in would read them all)."""
     matched = _filtered(sa.select(sessions.c.id), readable_by(conn, project_id), where, conn)
     if where.text:
         matched = matched.limit(MAX_COUNTED + 1)
     query = sa.select(sa.func.count()).select_from(matched.subquery())
-    return int(conn.execute(query).scalar_one())
+    counted = int(conn.execute(query).scalar_one())
+    if where.text and counted > MAX_COUNTED:
+        return MAX_COUNTED, False
+    return counted, True
 
 
 def main_agents(
@@ -211,7 +216,10 @@ def _filtered(
     visible: sa.ColumnElement[bool],
     where: SessionFilter,
     conn: sa.Connection,
+    *,
+    probed: bool = True,
 ) -> sa.Select[Any]:
+    """``query`` with the conditions of ``where``; ``probed``: see :func:`search.matching`."""
     c = sessions.c
     dialect = conn.dialect.name
     query = query.where(visible)
@@ -230,7 +238,7 @@ def _filtered(
     if where.ids:
         conditions.append(c.id.in_(list(where.ids)))
     if where.text:
-        conditions.append(search.matching(conn, where.text))
+        conditions.append(search.matching(conn, where.text, probed=probed))
     if where.models:
         conditions.append(sa.or_(*(search.used_model(m) for m in where.models)))
     for name in where.agents:
