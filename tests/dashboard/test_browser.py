@@ -42,20 +42,21 @@ def test_sessions_list_shows_every_session_newest_first(seeded: Seeded, page: An
 
 
 def test_filters_by_tag_and_by_end_state(seeded: Seeded, page: Any) -> None:
+    """Filters apply as they change: typing (after a pause) and choosing, no submit."""
     page.goto(seeded.server.url + "/sessions")
     page.fill('input[name="tag"]', "billing")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"tag=billing"))
     assert row_ids(page) == [seeded.ids["failed"]]
+    expect(page.locator('input[name="tag"]')).to_be_focused()
     page.fill('input[name="tag"]', "")
+    page.wait_for_url(re.compile(r"/sessions\?project=[\w-]+$"))
     page.select_option("#end_state", "Fail")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"end_state=Fail"))
     assert row_ids(page) == [seeded.ids["failed"]]
     page.select_option("#end_state", "Success")
-    page.fill('input[name="tag"]', "batch")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"end_state=Success"))
+    page.fill('input[name="tag"]', "batch")
+    page.wait_for_url(re.compile(r"tag=batch"))
     assert len(row_ids(page)) == 3
     shot(page, "sessions-filtered")
 
