@@ -80,7 +80,7 @@ function start(head) {
     axis.setExtent(lo, hi);
     axis.drawTicks(axisTrack);
     list.setItems(state.items);
-    const shown = state.index.size;
+    const shown = state.times.length; // the events the filters keep (not their context)
     controls.count.textContent = shown === state.rows.size
       ? fmt.number(shown) + " events"
       : fmt.number(shown) + " of " + fmt.number(state.rows.size) + " events";
@@ -214,7 +214,7 @@ function start(head) {
   }
   function nextError(delta) {
     const ids = state.times.filter((id) => state.rows.get(id).error);
-    if (!ids.length) { flash("No errors" + (state.index.size < state.rows.size ? " among the events shown" : "")); return; }
+    if (!ids.length) { flash("No errors" + (state.times.length < state.rows.size ? " among the events shown" : "")); return; }
     const at = state.times.indexOf(state.selected);
     const order = (id) => state.times.indexOf(id);
     const after = delta > 0 ? ids.find((id) => order(id) > at) : [...ids].reverse().find((id) => order(id) < at);
