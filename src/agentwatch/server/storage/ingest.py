@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk
+from agentwatch.server.storage import bulk, search
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
@@ -116,6 +116,7 @@ def create_or_attach_session(
         )
     if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    search.index(conn, sessions_changed=(fields.session_id,))
     return created
 
 
@@ -143,9 +144,12 @@ def update_session(
         .where(sessions.c.id == fields.session_id, sessions.c.project_id == project_id)
         .values(values)
     )
-    if result.rowcount == 1 and fields.tags is not None:
+    if result.rowcount != 1:
+        return False
+    if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
-    return result.rowcount == 1
+    search.index(conn, sessions_changed=(fields.session_id,))
+    return True
 
 
 def _session_values(fields: SessionFields) -> dict[str, Any]:
@@ -212,6 +216,7 @@ def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
         require_session(conn, batch.project_id, batch.session_id)
         return 0
     add_to_counters(conn, batch.project_id, batch.session_id, new, [])
+    search.index(conn, events={batch.session_id: new})
     return len(new)
 
 
@@ -240,6 +245,7 @@ def update_events(
     or tokens changed). Counters move by the difference. Returns the number of events touched.
     """
     fresh: list[EventRecord] = []
+    changed: list[EventRecord] = []
     for record in sorted(records, key=lambda r: r.id):
         old = _lock_event(conn, session_id, record.id)
         if old is None:
@@ -255,6 +261,9 @@ def update_events(
             .values(row)
         )
         add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
+        changed.append(merged)
+    if changed:
+        search.index(conn, replaced={session_id: changed})
     return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
 
 
@@ -353,18 +362,25 @@ COUNTERS = (
 def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord]) -> dict[str, Any]:
     """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``) and ``latest``, the latest
     time of ``added`` (None when it is empty)."""
-    deltas: dict[str, Any] = {"d_event_count": len(added) - len(removed)}
-    for kind in COUNTER_KINDS:
-        deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
-            r.counter == kind for r in removed
-        )
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
-        deltas[f"d_{name}"] = sum(getattr(r, name) or 0 for r in added) - sum(
-            getattr(r, name) or 0 for r in removed
-        )
-    deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
+    deltas: dict[str, Any] = dict.fromkeys(_DELTA_KEYS, 0)
+    deltas["d_event_count"] = len(added) - len(removed)
+    for records, sign in ((added, 1), (removed, -1)):
+        for r in records:  # one pass: this runs for every session of every batch
+            counter = _COUNTER_KEYS.get(r.counter)
+            if counter is not None:
+                deltas[counter] += sign
+            deltas["d_prompt_tokens"] += sign * (r.prompt_tokens or 0)
+            deltas["d_completion_tokens"] += sign * (r.completion_tokens or 0)
+            deltas["d_cached_tokens"] += sign * (r.cached_tokens or 0)
+            deltas["d_cost_pico"] += sign * (r.cost_pico or 0)
+            if r.counter == "llms" and r.cost_pico is None:
+                deltas["d_unpriced_llms"] += sign
     deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
     return deltas
+
+
+_COUNTER_KEYS = {kind: f"d_{kind}" for kind in COUNTER_KINDS}
+_DELTA_KEYS = tuple(f"d_{name}" for name in COUNTERS)
 
 
 @functools.cache
@@ -385,10 +401,6 @@ def _counters_update(dialect_name: str) -> sa.Update:
             }
         )
     )
-
-
-def _unpriced(records: Sequence[EventRecord]) -> int:
-    return sum(r.counter == "llms" and r.cost_pico is None for r in records)
 
 
 def upsert_agent(
@@ -412,6 +424,7 @@ def upsert_agent(
             },
         )
     )
+    search.index(conn, sessions_changed=(session_id,))
 
 
 def upsert_thread(

@@ -19,6 +19,7 @@ from agentwatch.server.storage import (
     migrate,
     overview,
     queries,
+    sessionlist,
     spanlogs,
     spanreads,
     traces,
@@ -265,7 +266,7 @@ class Storage:
         another project meanwhile (nothing is stored: retrying sorts it out).
         """
         now = utcnow()
-        batch = traces.prepare_spans(project_id, writes, now)
+        batch = traces.prepare_spans(self.engine.dialect, project_id, writes, now)
         with self.write() as conn:
             return traces.store_spans(conn, batch, now)
 
@@ -322,15 +323,29 @@ class Storage:
                 spanlogs.with_logs(conn, row.project_id, events),
             )
 
-    def list_sessions(
+    def session_page(
         self,
         project_id: str,
-        where: queries.SessionFilter,
-        after: tuple[dt.datetime, str] | None,
+        where: sessionlist.SessionFilter,
+        order: sessionlist.ListOrder,
+        after: tuple[Any, str] | None,
         limit: int,
-    ) -> list[sa.Row[Any]]:
+    ) -> sessionlist.SessionPage:
+        """A page of the session list (see :func:`sessionlist.list_sessions`), the main
+        agent of each of its sessions, and how many sessions match in all."""
         with self.read() as conn:
-            return queries.list_sessions(conn, project_id, where, after, limit)
+            rows = sessionlist.list_sessions(conn, project_id, where, order, after, limit)
+            return sessionlist.SessionPage(
+                rows,
+                sessionlist.main_agents(conn, [r.id for r in rows]),
+                sessionlist.count_sessions(conn, project_id, where),
+            )
+
+    def sessions_by_prefix(self, prefix: str, limit: int) -> list[sa.Row[Any]]:
+        """Sessions of any project whose id starts with ``prefix`` (the dashboard's short
+        ids), at most ``limit``."""
+        with self.read() as conn:
+            return sessionlist.by_prefix(conn, prefix, limit)
 
     def project_totals(
         self, project_id: str, since: dt.datetime | None, until: dt.datetime | None
@@ -339,18 +354,6 @@ class Storage:
             return queries.project_totals(conn, project_id, since, until)
 
     # -- dashboard reads -------------------------------------------------------------------
-
-    def list_sessions_sorted(
-        self,
-        project_id: str,
-        where: queries.SessionFilter,
-        sort: str,
-        after: tuple[Any, str] | None,
-        limit: int,
-    ) -> list[sa.Row[Any]]:
-        """Sessions ordered by ``sort`` (one of :data:`overview.SORTS`), descending."""
-        with self.read() as conn:
-            return overview.list_sorted(conn, project_id, where, sort, after, limit)
 
     def session_project(self, session_id: str) -> str | None:
         with self.read() as conn:

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk
+from agentwatch.server.storage import bulk, search
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.ingest import (
     SessionConflict,
@@ -57,17 +58,26 @@ _CHUNK = 500  # ids per IN (...): well under SQLite's parameter limit
 
 @dataclass(frozen=True)
 class PreparedSpans:
-    """Spans with their rows encoded, from :func:`prepare_spans` (no database needed)."""
+    """Spans with their rows encoded and bound, from :func:`prepare_spans` (no database
+    needed): under the write lock only the session ids go in."""
 
     project_id: str
     writes: tuple[SpanWrite, ...]
-    rows: tuple[tuple[dict[str, Any], ...], ...]  # per write, its records' rows
+    rows: tuple[tuple[bulk.Row, ...], ...]  # per write, its records' bound rows
+    dialect: Dialect
 
 
-def prepare_spans(project_id: str, writes: Sequence[SpanWrite], now: dt.datetime) -> PreparedSpans:
-    """Encode every record's row before any lock is taken; sessions are filled in later."""
-    rows = tuple(tuple(event_row(r, project_id, "", now) for r in w.records) for w in writes)
-    return PreparedSpans(project_id, tuple(writes), rows)
+def prepare_spans(
+    dialect: Dialect, project_id: str, writes: Sequence[SpanWrite], now: dt.datetime
+) -> PreparedSpans:
+    """Encode and bind every record's row before any lock is taken; the session of each
+    row is filled in later (:func:`_insert_events`)."""
+    records = [r for w in writes for r in w.records]
+    bound = iter(
+        bulk.bind_rows(dialect, events, [event_row(r, project_id, "", now) for r in records])
+    )
+    rows = tuple(tuple(next(bound) for _ in w.records) for w in writes)
+    return PreparedSpans(project_id, tuple(writes), rows, dialect)
 
 
 def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> SpanOutcome:
@@ -104,6 +114,7 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
     update_sessions(conn, project_id, patches, inserted, now)
     _upsert_agents(conn, by_session, now)
+    search.index(conn, events=inserted, sessions_changed=by_session)
     # Error events name the span they come from as their trigger; spans name none.
     spans_inserted = sum(r.trigger_event_id is None for rs in inserted.values() for r in rs)
     return SpanOutcome(len(kept), spans_inserted, refused, tuple(sorted(by_session)))
@@ -249,6 +260,7 @@ def _move_trace(
     else:
         recount(conn, old)
     recount(conn, new)
+    search.index(conn, moved=((trace_id, old, new),), sessions_changed=(old,))
 
 
 def _event_count(conn: sa.Connection, session_id: str) -> int:
@@ -324,21 +336,27 @@ def recount(conn: sa.Connection, session_id: str) -> None:
     conn.execute(sessions.update().where(sessions.c.id == session_id).values(values))
 
 
+_SESSION_COLUMN = tuple(events.c.keys()).index("session_id")
+
+
 def _insert_events(
     conn: sa.Connection, batch: PreparedSpans, kept: Sequence[int], final: dict[str, str]
 ) -> dict[str, list[EventRecord]]:
     """Insert the kept writes' rows into their sessions; returns the records inserted, by
     session (a row already stored there is skipped)."""
-    unique: dict[tuple[str, str], tuple[dict[str, Any], EventRecord]] = {}
+    unique: dict[tuple[str, str], tuple[bulk.Row, EventRecord]] = {}
+    at = _SESSION_COLUMN
     for i in kept:
         write = batch.writes[i]
         session_id = final[write.trace_id]
         for row, record in zip(batch.rows[i], write.records, strict=True):
-            unique.setdefault((session_id, record.id), ({**row, "session_id": session_id}, record))
+            key = (session_id, record.id)
+            if key not in unique:
+                unique[key] = ((*row[:at], session_id, *row[at + 1 :]), record)
     # Sorted: concurrent batches then take their row locks in one order (no deadlock).
     ordered = [unique[key] for key in sorted(unique)]
-    insert = bulk.prepare_insert(
-        conn.dialect, events, [row for row, _ in ordered], ("session_id", "id"), "session_id, id"
+    insert = bulk.insert_bound(
+        batch.dialect, events, [row for row, _ in ordered], ("session_id", "id"), "session_id, id"
     )
     inserted: dict[str, list[EventRecord]] = {}
     for session_id, event_id in insert.rows(conn):
