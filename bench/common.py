@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 RESULT_PREFIX = "RESULT "
@@ -141,3 +142,15 @@ def arg(name: str, default: str) -> str:
 
 def flag(name: str) -> bool:
     return f"--{name}" in sys.argv[1:]
+
+
+def write_section(path: Path, begin: str, end: str, section: str) -> None:
+    """Replace the text between the markers ``begin`` and ``end`` of ``path`` (both kept in
+    ``section``), or append ``section`` when the markers are not there yet."""
+    text = path.read_text(encoding="utf-8")
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")
