@@ -8,6 +8,8 @@ few MB, not a dict per event); times are milliseconds since the session's start 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import datetime as dt
 import gc
@@ -171,16 +173,16 @@ def event_detail(session: Any, event: Any) -> dict[str, Any]:
 def encode_changes_cursor(
     signer: Tagger, session_id: str, position: tuple[dt.datetime, str]
 ) -> str:
-    """An opaque cursor for ``/changes`` of ``session_id``: a position, signed."""
+    """An opaque, URL-safe cursor for ``/changes`` of ``session_id``: a position, signed."""
     written, event_id = position
-    body = f"{written.isoformat()}|{event_id}"
-    return f"{body}|{signer.tag(_PURPOSE, session_id + '|' + body)}"
+    body = base64.urlsafe_b64encode(f"{written.isoformat()}|{event_id}".encode()).decode()
+    body = body.rstrip("=")
+    return f"{body}.{signer.tag(_PURPOSE, session_id + '|' + body)}"
 
 
 def decode_changes_cursor(signer: Tagger, session_id: str, cursor: str) -> tuple[dt.datetime, str]:
     """The position in a cursor this server gave for ``session_id``; 400 for any other."""
-    body, _, mac = cursor.rpartition("|")
-    written, _, event_id = body.partition("|")
+    body, _, mac = cursor.rpartition(".")
     expected = signer.tag(_PURPOSE, session_id + "|" + body)
     if not body or not hmac.compare_digest(mac.encode(), expected.encode()):
         raise BadRequest(
@@ -188,8 +190,10 @@ def decode_changes_cursor(signer: Tagger, session_id: str, cursor: str) -> tuple
             "(use the cursor of the session's tree or of its last changes answer)"
         )
     try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        written, _, event_id = raw.partition("|")
         return dt.datetime.fromisoformat(written), event_id
-    except ValueError:  # signed by this server with another format: as unusable
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # signed, in another format
         raise BadRequest("cursor: no longer understood by this server") from None
 
 
