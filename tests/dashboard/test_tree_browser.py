@@ -416,3 +416,21 @@ def test_compare_with_another_projects_session_is_404(trees: Trees, page: Any) -
     answer = trees.http.get(f"/compare?a={trees.ids['good']}&b={theirs}&format=json")
     assert answer.status_code == 404
     assert answer.json()["message"] == f"unknown session: {theirs}"
+
+
+def test_compare_two_sessions_picked_in_the_list(trees: Trees, page: Any) -> None:
+    good, bad = trees.ids["good"], trees.ids["bad"]
+    page.goto(f"{trees.server.url}/sessions?limit=100")
+    expect(page.locator("#compare-go")).to_be_hidden()
+    page.check(f'tr[data-session-id="{good}"] input.pick')
+    expect(page.locator("#compare-bar")).to_contain_text("one more")
+    page.check(f'tr[data-session-id="{trees.ids["tree"]}"] input.pick')
+    page.check(f'tr[data-session-id="{bad}"] input.pick')  # a third: the first picked goes
+    assert not page.locator(f'tr[data-session-id="{good}"] input.pick').is_checked()
+    page.uncheck(f'tr[data-session-id="{trees.ids["tree"]}"] input.pick')
+    page.check(f'tr[data-session-id="{good}"] input.pick')
+    page.click("#compare-go")
+    page.wait_for_url(re.compile(r"/compare\?"))
+    assert page.url.endswith(f"/compare?a={bad}&b={good}")
+    expect(page.locator("#delta-outcome")).to_have_text("Fail → Success")
+    assert page.errors == []
