@@ -48,6 +48,14 @@ def usd(pico: int | None) -> float | None:
     return None if pico is None else pico / PICO
 
 
+def known_cost(cost_pico: int, llm_calls: int, unpriced: int) -> int | None:
+    """A total's cost in pico-dollars: the priced part, or None (unknown) when nothing of
+    it is priced, every LLM call being unpriced. Never 0 for "no price known"."""
+    if unpriced and unpriced >= llm_calls and not cost_pico:
+        return None
+    return cost_pico
+
+
 def session_summary(row: Row, tags: list[str] | None = None) -> dict[str, Any]:
     """One session: times, state, tags (``tags``, else all stored), counts, tokens, cost,
     duration, running, models."""
@@ -56,6 +64,7 @@ def session_summary(row: Row, tags: list[str] | None = None) -> dict[str, Any]:
     last = end if end is not None else row.last_event_at
     duration = None if last is None else max((last - row.init_timestamp).total_seconds(), 0.0)
     counts = {kind: int(getattr(row, kind)) for kind in COUNTER_KINDS}
+    cost = known_cost(int(row.cost_pico), counts["llms"], int(row.unpriced_llms))
     return {
         "id": row.id,
         "project_id": row.project_id,
@@ -75,8 +84,10 @@ def session_summary(row: Row, tags: list[str] | None = None) -> dict[str, Any]:
             "cached": int(row.cached_tokens),
             "total": int(row.prompt_tokens) + int(row.completion_tokens),
         },
-        "cost": usd(row.cost_pico),
-        "cost_usd": format_usd(row.cost_pico),
+        # The priced part; None (unknown) when every LLM call is unpriced. Unpriced calls
+        # are counted, never taken as zero: a total reads "$x + N unpriced calls".
+        "cost": usd(cost),
+        "cost_usd": None if cost is None else format_usd(cost),
         "unpriced_llms": int(row.unpriced_llms),
         # Events the SDK counted as lost before they reached us, by reason.
         "dropped_events": {} if row.dropped_events is None else json.loads(row.dropped_events),
@@ -209,14 +220,14 @@ def project_stats(
     totals: dict[str, int], since: dt.datetime | None, until: dt.datetime | None
 ) -> dict[str, Any]:
     """Totals over a time range of session start times."""
-    cost = totals.pop("cost_pico")
+    cost = known_cost(totals.pop("cost_pico"), totals["llms"], totals["unpriced_llms"])
     return {
         "since": iso(since),
         "until": iso(until),
         **totals,
         "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"],
         "cost": usd(cost),
-        "cost_usd": format_usd(cost),
+        "cost_usd": None if cost is None else format_usd(cost),
     }
 
 
@@ -302,7 +313,8 @@ def overview(
                 "prompt_tokens": int(m.prompt),
                 "completion_tokens": int(m.completion),
                 "calls": int(m.calls),
-                "cost": usd(int(m.cost_pico)),
+                "cost": usd(known_cost(int(m.cost_pico), int(m.calls), int(m.unpriced))),
+                "unpriced_calls": int(m.unpriced),
             }
             for m in models
         ],

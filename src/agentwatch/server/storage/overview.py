@@ -78,6 +78,7 @@ def tokens_by_model(
             sa.func.coalesce(sa.func.sum(c.completion_tokens), 0).label("completion"),
             sa.func.count().label("calls"),
             sa.func.coalesce(sa.func.sum(c.cost_pico), 0).label("cost_pico"),
+            sa.func.count().filter(c.cost_pico.is_(None)).label("unpriced"),
         )
         .where(
             c.project_id == project_id,

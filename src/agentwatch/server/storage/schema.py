@@ -17,6 +17,9 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "COUNTER_KINDS",
+    "LLM_SUMS",
+    "LOG_BUCKETS",
+    "SESSION_SUMS",
     "SPAN_KINDS",
     "SPAN_STATUSES",
     "UTCDateTime",
@@ -28,6 +31,9 @@ __all__ = [
     "events",
     "metadata",
     "projects",
+    "rollup_llm",
+    "rollup_session_state",
+    "rollup_sessions",
     "search_docs",
     "session_tags",
     "sessions",
@@ -294,4 +300,72 @@ dashboard_logins = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Index("ix_dashboard_logins_expires", "expires_at"),
+)
+
+
+# Rollups the overview reads instead of every session and event of a range, kept at ingest
+# by ``storage/rollups.py`` (which says what each column holds). ``bucket``: the epoch
+# second (UTC) a 15-minute bucket starts at; ``parent_project_id`` '' when none; ``h<i>``:
+# a histogram of log-spaced milliseconds (``rollups.log_bucket``).
+LOG_BUCKETS = 96
+LLM_SUMS = ("calls", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico", "unpriced")
+SESSION_SUMS = (
+    "sessions",
+    "running",
+    "success",
+    "fail",
+    "indeterminate",
+    "errored",
+    "errors",
+    "llms",
+    "cost_pico",
+    "unpriced_llms",
+)
+
+
+def _histogram() -> list[sa.Column[Any]]:
+    return [
+        sa.Column(f"h{i}", sa.BigInteger(), nullable=False, server_default="0")
+        for i in range(LOG_BUCKETS)
+    ]
+
+
+def _sums(*names: str) -> list[sa.Column[Any]]:
+    return [sa.Column(n, sa.BigInteger(), nullable=False, server_default="0") for n in names]
+
+
+rollup_llm = sa.Table(
+    "rollup_llm",
+    metadata,
+    sa.Column("project_id", sa.String(36), primary_key=True),
+    sa.Column("bucket", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("parent_project_id", sa.String(36), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    *_sums(*LLM_SUMS),
+    *_histogram(),
+    sa.Index("ix_rollup_llm_parent", "parent_project_id", "bucket"),
+)
+
+rollup_sessions = sa.Table(
+    "rollup_sessions",
+    metadata,
+    sa.Column("project_id", sa.String(36), primary_key=True),
+    sa.Column("bucket", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("parent_project_id", sa.String(36), primary_key=True),
+    *_sums(*SESSION_SUMS),
+    *_histogram(),
+    sa.Index("ix_rollup_sessions_parent", "parent_project_id", "bucket"),
+)
+
+# What each session adds to ``rollup_sessions`` now, so that a write moves the difference.
+rollup_session_state = sa.Table(
+    "rollup_session_state",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("project_id", sa.String(36), nullable=False),
+    sa.Column("parent_project_id", sa.String(36), nullable=False),
+    sa.Column("bucket", sa.BigInteger(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    *_sums("errored", "errors", "llms", "cost_pico", "unpriced_llms"),
+    sa.Column("duration_bucket", sa.Integer(), nullable=False),
 )

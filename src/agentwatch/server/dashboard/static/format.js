@@ -16,11 +16,18 @@ export function number(n) {
   return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
 }
 
-/** US dollars to 4 decimals, "<$0.0001" below; "–" when unknown (render.py's too). */
+/** US dollars to 4 decimals, "<$0.0001" below; "unknown" when no price is known (render.py's too). */
 export function cost(c) {
-  if (c === null || c === undefined) { return "–"; }
+  if (c === null || c === undefined) { return "unknown"; }
   if (c > 0 && c < 0.00005) { return "<$0.0001"; }
   return "$" + c.toLocaleString("en-US", { minimumFractionDigits: 4, maximumFractionDigits: 4 });
+}
+
+/** A total's cost with the LLM calls it leaves out, as render.py's cost_total filter. */
+export function costTotal(c, unpriced) {
+  if (!unpriced) { return cost(c); }
+  const calls = number(unpriced) + " unpriced call" + (unpriced === 1 ? "" : "s");
+  return c === null || c === undefined ? "unknown (" + calls + ")" : cost(c) + " + " + calls;
 }
 
 /** Milliseconds since the epoch of an ISO time; NaN when missing. */

@@ -15,7 +15,7 @@ export function droppedText(counts) {
 
 export function drawHeader(s) {
   setText("stat-duration", fmt.duration(s.duration_seconds));
-  setText("stat-cost", fmt.cost(s.cost));
+  setText("stat-cost", fmt.costTotal(s.cost, s.unpriced_llms));
   setText("stat-tokens", fmt.number(s.tokens.total));
   setText("stat-llms", fmt.number(s.counts.llms));
   setText("stat-tools", fmt.number(s.counts.tools));
