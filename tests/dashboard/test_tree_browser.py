@@ -434,3 +434,40 @@ def test_compare_two_sessions_picked_in_the_list(trees: Trees, page: Any) -> Non
     assert page.url.endswith(f"/compare?a={bad}&b={good}")
     expect(page.locator("#delta-outcome")).to_have_text("Fail → Success")
     assert page.errors == []
+
+
+def test_the_pages_tree_order_is_the_servers_on_random_graphs(trees: Trees, page: Any) -> None:
+    """tree.js places rows that arrive live by the rules of spantree.py: both agree on
+    random forests with orphans, self-parents and cycles (ties in time included)."""
+    import random
+
+    from agentwatch.server.spantree import tree_order
+
+    @dataclass(frozen=True)
+    class Link:
+        id: str
+        parent_id: str | None
+        order: tuple[int]
+
+    rng = random.Random(12)
+    graphs = []
+    for _ in range(300):
+        n = rng.randint(0, 30)
+        names = [f"s{i}" for i in range(n)]
+        choices = [None, "ghost", *names]
+        graphs.append([(names[i], rng.choice(choices), rng.randint(0, 4)) for i in range(n)])
+    page.goto(f"{trees.server.url}/sessions")
+    placed_js = page.evaluate(
+        """async (graphs) => {
+            const tree = await import("/static/tree.js");
+            return graphs.map((g) => {
+                const rows = new Map(g.map(([id, parent, start]) => [id, { id, parent, start }]));
+                return tree.treeOrder(rows).map((item) => [item.row.id, item.depth]);
+            });
+        }""",
+        graphs,
+    )
+    for graph, from_js in zip(graphs, placed_js, strict=True):
+        spans = [Link(i, p, (s,)) for i, p, s in graph]
+        expected = [[spans[p.index].id, p.depth] for p in tree_order(spans)]
+        assert from_js == expected, graph
