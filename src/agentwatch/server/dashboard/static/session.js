@@ -81,9 +81,10 @@ function start(head) {
     axis.drawTicks(axisTrack);
     list.setItems(state.items);
     const shown = state.times.length; // the events the filters keep (not their context)
+    const noun = state.rows.size === 1 ? " event" : " events";
     controls.count.textContent = shown === state.rows.size
-      ? fmt.number(shown) + " events"
-      : fmt.number(shown) + " of " + fmt.number(state.rows.size) + " events";
+      ? fmt.number(shown) + noun
+      : fmt.number(shown) + " of " + fmt.number(state.rows.size) + noun;
     if (!state.rows.size) { controls.count.textContent = "No events yet."; }
   }
   function fillFilters() {
