@@ -243,9 +243,12 @@ def test_filters_by_kind_agent_and_status_keep_the_path(trees: Trees, page: Any)
     page.select_option("#f-status", "")
     agent_id, name = next(iter(trees.runs["tree"].agents.items()))
     page.select_option("#f-agent", agent_id)
-    names = page.locator(".tl-row:not(.context) .tl-agent").all_inner_texts()
-    assert names
-    assert set(names) == {name}
+    agents = page.eval_on_selector_all(
+        ".tl-row:not(.context)", "rows => rows.map(r => r.dataset.agent)"
+    )
+    assert agents
+    assert set(agents) == {agent_id}
+    assert page.locator(f"#f-agent option[value='{agent_id}']").inner_text() == name
 
 
 def test_the_time_axis_zooms_and_pans(trees: Trees, page: Any) -> None:

@@ -116,6 +116,7 @@ function start(head) {
     node.setAttribute("role", "option");
     node.setAttribute("data-event-id", row.id);
     node.setAttribute("data-kind", row.kind);
+    if (row.agent) { node.setAttribute("data-agent", row.agent); }
     node.setAttribute("aria-selected", String(row.id === state.selected));
     if (row.id === state.selected) { node.classList.add("selected"); }
     if (row.error && k !== "errors") { node.classList.add("has-error"); }
@@ -136,7 +137,11 @@ function start(head) {
     }
     label.appendChild(el("span", "badge " + k, badgeWord(row)));
     label.appendChild(el("span", "tl-name", row.label));
-    if (row.agent && controls.group.value !== "agent") { label.appendChild(el("span", "tl-agent", agentName(row.agent))); }
+    // The agent is named where it changes: on a row whose parent belongs to another agent.
+    const parent = row.parent ? state.rows.get(row.parent) : null;
+    if (row.agent && controls.group.value !== "agent" && (!parent || parent.agent !== row.agent)) {
+      label.appendChild(el("span", "tl-agent", agentName(row.agent)));
+    }
     label.title = row.label;
     const track = el("div", "tl-track");
     const place = axis.place(row.start, row.end);
