@@ -474,3 +474,14 @@ def test_the_pages_tree_order_is_the_servers_on_random_graphs(trees: Trees, page
         spans = [Link(i, p, (s,)) for i, p, s in graph]
         expected = [[spans[p.index].id, p.depth] for p in tree_order(spans)]
         assert from_js == expected, graph
+
+
+def test_a_tree_over_the_limit_says_so(
+    trees: Trees, page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentwatch.server import drilldown
+
+    monkeypatch.setattr(drilldown, "TREE_LIMIT", 50)
+    open_session(page, trees, "tree")
+    assert page.locator("#row-count").inner_text() == "50 events"
+    expect(page.locator(".tl-status")).to_contain_text("(only the first 50 of 400 events)")

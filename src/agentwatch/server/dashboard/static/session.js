@@ -312,7 +312,10 @@ function start(head) {
     state.cursor = answer.cursor;
     fillFilters();
     rebuild();
-    if (answer.truncated) { flash("Only the first " + fmt.number(state.rows.size) + " events are shown."); }
+    if (answer.truncated) {
+      // Said for good, beside the count: the page holds the first events only.
+      document.getElementById("row-count").after(el("span", "tl-note", "(only the first " + fmt.number(state.rows.size) + " of " + fmt.number(answer.session.event_count) + " events)"));
+    }
     box.setAttribute("data-ready", "true");
     window.__treeDrawnAt = performance.now();
     drawHostEnv();
