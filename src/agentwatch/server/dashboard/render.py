@@ -45,6 +45,7 @@ _ENV = jinja2.Environment(
 )
 
 
+# One format for durations and costs on every page; static/format.js writes the same.
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "\u2013"
@@ -60,13 +61,21 @@ def _duration(seconds: float | None) -> str:
 
 
 def _money(value: float | None) -> str:
+    """US dollars to 4 decimals (a tenth of a cent: LLM calls cost fractions of one)."""
     if value is None:
-        return "\u2013"
-    if value == 0:
-        return "$0"
-    if value < 0.01:
-        return f"${value:.6f}"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+        return "unknown"  # no price known: never shown as $0
+    if 0 < value < 0.00005:
+        return "<$0.0001"
+    return f"${value:,.4f}"
+
+
+def _cost_total(value: float | None, unpriced: int = 0) -> str:
+    """A total's cost with the LLM calls it leaves out (format.js costTotal mirrors it):
+    "$0.0120", "$0.0120 + 2 unpriced calls", "unknown (2 unpriced calls)"."""
+    if not unpriced:
+        return _money(value)
+    calls = f"{unpriced:,} unpriced call{'' if unpriced == 1 else 's'}"
+    return f"unknown ({calls})" if value is None else f"{_money(value)} + {calls}"
 
 
 def _when(value: str | None) -> str:
@@ -97,6 +106,7 @@ def _dropped_text(counts: dict[str, int]) -> str:
 _ENV.filters.update(
     duration=_duration,
     money=_money,
+    cost_total=_cost_total,
     when=_when,
     number=_number,
     clip=_clip,

@@ -3,7 +3,7 @@
 **Kind** comes only from what the span declares, first found of: ``gen_ai.operation.name``
 (GenAI conventions), ``openinference.span.kind``, ``agentops.span.kind``,
 ``langfuse.observation.type``, ``gen_ai.request.type`` / ``llm.request.type`` (agentops'
-and OpenLLMetry's LLM calls). The mere presence of ``llm.*`` or message attributes
+and OpenLLMetry's LLM calls), ``agentwatch.event.kind`` (the agentwatch SDK's own spans). The mere presence of ``llm.*`` or message attributes
 declares nothing (chain spans of some frameworks carry the messages too). A span that
 declares nothing known is kind ``other``, with every attribute kept and shown.
 
@@ -18,6 +18,11 @@ unknown model's cost is unknown (None), never 0.
 event per exception (or one from the status), a child of the span that names it as its
 trigger.
 
+**Parent**: the span's parent span, unless it carries ``agentwatch.parent_event_id``
+(our SDK's captured application spans, README "The application's own spans"): then the
+event it names ("" for none: a child of the session), and it is no root of its session
+(its status does not end the session: the SDK's session says how it ended).
+
 Every span keeps all of its attributes, its resource's, its events and its status
 message in its stored document.
 """
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from agentwatch.server.otlp import messages
@@ -41,6 +46,7 @@ __all__ = ["AgentRef", "MappedSpan", "SessionHints", "is_pending", "map_span"]
 
 _MAX_NAME = 200
 _MAX_ID = 128
+PARENT_EVENT_ID = "agentwatch.parent_event_id"
 
 # Declared operation -> span kind, per convention (values compared lower-case).
 _GENAI_OPERATIONS = {
@@ -96,6 +102,11 @@ _LANGFUSE_KINDS = {
     "span": "action",
 }
 _REQUEST_TYPES = {"chat": "llm", "completion": "llm", "embedding": "embedding"}
+# The agentwatch SDK's own spans (otlp_endpoint) name the kind of the event they carry.
+_AGENTWATCH_KINDS = {
+    k: k
+    for k in ("llm", "tool", "action", "agent", "chain", "retrieval", "embedding", "error", "other")
+}
 _DECLARATIONS = (
     ("gen_ai.operation.name", _GENAI_OPERATIONS),
     ("openinference.span.kind", _OPENINFERENCE_KINDS),
@@ -103,6 +114,7 @@ _DECLARATIONS = (
     ("langfuse.observation.type", _LANGFUSE_KINDS),
     ("gen_ai.request.type", _REQUEST_TYPES),
     ("llm.request.type", _REQUEST_TYPES),
+    ("agentwatch.event.kind", _AGENTWATCH_KINDS),
 )
 # Span kind -> v2 event type (the session counter); other kinds count as "other".
 _EVENT_TYPES = {"llm": "llms", "tool": "tools", "action": "actions", "error": "errors"}
@@ -163,6 +175,9 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
         fields.update(params=_io(attributes, "input"), returns=_io(attributes, "output"))
     name = _display_name(span, kind, model)
     agent = _agent(span, kind)
+    placed = attributes.get(PARENT_EVENT_ID)
+    if not isinstance(placed, str) or len(placed) > _MAX_ID:
+        placed = None
     fields.update(
         name=name,
         span={
@@ -185,6 +200,8 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
     )
     if kind == "tool":
         fields["tool_name"] = name
+    elif kind == "error":
+        fields.update(_error_fields(span))
     record = EventRecord(
         id=span.span_id,
         event_type=event_type,
@@ -202,12 +219,15 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
         trigger_event_type=None,
         data=fields,
         kind=kind,
-        parent_id=span.parent_id,
+        parent_id=span.parent_id if placed is None else placed.strip() or None,
         trace_id=span.trace_id,
         name=name,
         status=span.status,
     )
-    return MappedSpan(span, record, _error_events(span, record), session_hints(span), agent)
+    hints = session_hints(span)
+    if placed is not None:
+        hints = replace(hints, root=False, end_state=None)
+    return MappedSpan(span, record, _error_events(span, record), hints, agent)
 
 
 # -- fields ----------------------------------------------------------------------------------
@@ -353,7 +373,24 @@ def _agent(span: Span, kind: str) -> AgentRef | None:
 # -- errors ----------------------------------------------------------------------------------
 
 
+def _error_fields(span: Span) -> dict[str, Any]:
+    """What a span that is an error event itself says about its exception (its first
+    ``exception`` event, else ``error.type`` and the status message)."""
+    for event in span.events:
+        if event.name == "exception":
+            found = event.attributes
+            return {
+                "error_type": column_text(found.get("exception.type"), _MAX_NAME) or "Exception",
+                "details": found.get("exception.message") or span.status_message,
+                "logs": found.get("exception.stacktrace"),
+            }
+    error_type = column_text(span.attributes.get("error.type"), _MAX_NAME) or "Error"
+    return {"error_type": error_type, "details": span.status_message, "logs": None}
+
+
 def _error_events(span: Span, record: EventRecord) -> tuple[EventRecord, ...]:
+    if record.kind == "error":
+        return ()  # the span is the error event itself (agentwatch.event.kind = error)
     exceptions = [e for e in span.events if e.name == "exception"]
     if not exceptions and span.status != "error":
         return ()

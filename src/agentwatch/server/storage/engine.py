@@ -18,7 +18,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["create_engine", "durability_warnings", "greatest", "insert", "least", "normalize_url"]
+__all__ = [
+    "BIGINT_MAX",
+    "clamp",
+    "create_engine",
+    "durability_warnings",
+    "greatest",
+    "insert",
+    "least",
+    "normalize_url",
+    "saturating_add",
+]
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -108,6 +118,37 @@ def least(dialect_name: str, column: Any, value: Any) -> Any:
     """SQL for the earlier of ``column`` (may be NULL) and ``value``."""
     func = sa.func.least if dialect_name == "postgresql" else sa.func.min
     return func(sa.func.coalesce(column, value), value)
+
+
+def epoch_us(dialect_name: str, column: Any) -> Any:
+    """SQL for a timestamp column as whole microseconds since the Unix epoch (NULL stays
+    NULL): reading 10,000 numbers is much cheaper than building 10,000 datetimes."""
+    if dialect_name == "postgresql":
+        return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" text (SQLAlchemy's format): whole seconds
+    # by strftime, microseconds from the digits after the point (exact, unlike julianday).
+    seconds = sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+    micros = sa.cast(sa.func.substr(column, 21, 6), sa.BigInteger)
+    return seconds * 1_000_000 + sa.func.coalesce(micros, 0)
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+def saturating_add(dialect_name: str, column: Any, delta: Any) -> Any:
+    """SQL for ``column + delta`` held within BIGINT (a counter past 2**63 - 1 stays there
+    instead of failing every later write). PostgreSQL adds in ``numeric``; SQLite turns an
+    overflowing integer sum into a float, which the bounds then bring back."""
+    if dialect_name == "postgresql":
+        total = sa.cast(column, sa.Numeric()) + delta
+        bounded = sa.func.least(sa.func.greatest(total, -BIGINT_MAX), BIGINT_MAX)
+        return sa.cast(bounded, sa.BigInteger())
+    return sa.func.min(sa.func.max(column + delta, -BIGINT_MAX), BIGINT_MAX)
+
+
+def clamp(value: int) -> int:
+    """A Python sum as a value a BIGINT parameter can carry."""
+    return max(-BIGINT_MAX, min(value, BIGINT_MAX))
 
 
 def durability_warnings(engine: sa.Engine) -> list[str]:

@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk
+from agentwatch.server.storage import bulk, rollups, search
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
@@ -50,6 +50,7 @@ __all__ = [
     "prepare_events",
     "record_developer_error",
     "require_session",
+    "stored_record",
     "update_events",
     "update_session",
     "upsert_agent",
@@ -116,6 +117,8 @@ def create_or_attach_session(
         )
     if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    search.index(conn, sessions_changed=(fields.session_id,))
+    rollups.written(conn, project_id, {fields.session_id: ((), ())})
     return created
 
 
@@ -143,9 +146,13 @@ def update_session(
         .where(sessions.c.id == fields.session_id, sessions.c.project_id == project_id)
         .values(values)
     )
-    if result.rowcount == 1 and fields.tags is not None:
+    if result.rowcount != 1:
+        return False
+    if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
-    return result.rowcount == 1
+    search.index(conn, sessions_changed=(fields.session_id,))
+    rollups.written(conn, project_id, {fields.session_id: ((), ())})
+    return True
 
 
 def _session_values(fields: SessionFields) -> dict[str, Any]:
@@ -206,13 +213,22 @@ def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
     Returns how many were new; ids already stored (a retried batch) are skipped. Raises
     :class:`UnknownSession` (roll the transaction back) when the project has no such session.
     """
+    new = _insert_new(conn, batch)
+    if new:
+        rollups.written(conn, batch.project_id, {batch.session_id: (new, ())})
+    return len(new)
+
+
+def _insert_new(conn: sa.Connection, batch: PreparedEvents) -> list[EventRecord]:
+    """Insert the batch's events not stored yet and count them; returns those."""
     inserted = set(batch.insert.execute(conn))
     new = [r for r in batch.records if r.id in inserted]
     if not new:
         require_session(conn, batch.project_id, batch.session_id)
-        return 0
+        return []
     add_to_counters(conn, batch.project_id, batch.session_id, new, [])
-    return len(new)
+    search.index(conn, events={batch.session_id: new})
+    return new
 
 
 def insert_events(
@@ -240,21 +256,30 @@ def update_events(
     or tokens changed). Counters move by the difference. Returns the number of events touched.
     """
     fresh: list[EventRecord] = []
+    added: list[EventRecord] = []
+    removed: list[EventRecord] = []
     for record in sorted(records, key=lambda r: r.id):
         old = _lock_event(conn, session_id, record.id)
         if old is None:
             fresh.append(record)
             continue
         merged = renormalize({**json.loads(old.data), **record.data})
+        # received_at moves too: it is when the event was last written (what changed since
+        # a cursor is read by it).
         row = event_row(merged, project_id, session_id, now)
-        del row["received_at"]
         conn.execute(
             events.update()
             .where(events.c.session_id == session_id, events.c.id == record.id)
             .values(row)
         )
-        add_to_counters(conn, project_id, session_id, [merged], [_stored_as_record(old)])
-    return len(records) - len(fresh) + insert_events(conn, project_id, session_id, fresh, now)
+        added.append(merged)
+        removed.append(stored_record(old))
+        add_to_counters(conn, project_id, session_id, [merged], [removed[-1]])
+    if added:
+        search.index(conn, replaced={session_id: added})
+    new = _insert_new(conn, prepare_events(conn.dialect, project_id, session_id, fresh, now))
+    rollups.written(conn, project_id, {session_id: ([*added, *new], removed)})
+    return len(records) - len(fresh) + len(new)
 
 
 def _lock_event(conn: sa.Connection, session_id: str, event_id: str) -> sa.Row[Any] | None:
@@ -264,7 +289,8 @@ def _lock_event(conn: sa.Connection, session_id: str, event_id: str) -> sa.Row[A
     return conn.execute(query).first()
 
 
-def _stored_as_record(row: sa.Row[Any]) -> EventRecord:
+def stored_record(row: sa.Row[Any]) -> EventRecord:
+    """A stored event (any row of its typed columns) as a record, without its JSON."""
     return EventRecord(
         id=row.id,
         event_type=row.event_type,
@@ -365,6 +391,7 @@ def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord])
             deltas["d_cost_pico"] += sign * (r.cost_pico or 0)
             if r.counter == "llms" and r.cost_pico is None:
                 deltas["d_unpriced_llms"] += sign
+    deltas = {key: dialects.clamp(value) for key, value in deltas.items()}
     deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
     return deltas
 
@@ -384,7 +411,9 @@ def _counters_update(dialect_name: str) -> sa.Update:
         .values(
             {
                 **{
-                    name: c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+                    name: dialects.saturating_add(
+                        dialect_name, c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+                    )
                     for name in COUNTERS
                 },
                 "last_event_at": dialects.greatest(dialect_name, c.last_event_at, latest),
@@ -414,6 +443,7 @@ def upsert_agent(
             },
         )
     )
+    search.index(conn, sessions_changed=(session_id,))
 
 
 def upsert_thread(

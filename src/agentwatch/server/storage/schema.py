@@ -17,16 +17,24 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "COUNTER_KINDS",
+    "LLM_SUMS",
+    "LOG_BUCKETS",
+    "SESSION_SUMS",
     "SPAN_KINDS",
     "SPAN_STATUSES",
     "UTCDateTime",
     "agents",
     "api_keys",
     "dashboard_logins",
+    "database_only",
     "developer_errors",
     "events",
     "metadata",
     "projects",
+    "rollup_llm",
+    "rollup_session_state",
+    "rollup_sessions",
+    "search_docs",
     "session_tags",
     "sessions",
     "span_logs",
@@ -137,6 +145,8 @@ sessions = sa.Table(
     sa.Column("user_id", sa.String(200), nullable=True),
     sa.Column("session_metadata", sa.Text(), nullable=True),
     sa.Column("logs", sa.Text(), nullable=True),
+    # The models its events used, a JSON list in order of first use (storage/search.py).
+    sa.Column("models", sa.Text(), nullable=True),
     sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
     sa.Index("ix_sessions_parent_init", "parent_project_id", "init_timestamp", "id"),
 )
@@ -237,6 +247,35 @@ span_logs = sa.Table(
     sa.Column("received_at", UTCDateTime(), nullable=False),
 )
 
+# Search documents (storage/search.py): the words of one event (``event_id``) or of a
+# session's own fields (``event_id`` ""). Indexed by the database: on SQLite by the FTS5
+# table ``search_fts`` (external content, kept by triggers), on PostgreSQL by the column
+# ``tsv`` (a generated tsvector under a GIN index); migration 0007 makes both.
+search_docs = sa.Table(
+    "search_docs",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("session_id", sa.String(36), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=True),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Index("ix_search_docs_session_event", "session_id", "event_id", unique=True),
+)
+
+
+def database_only(name: str | None, type_: str, parent_names: Any) -> bool:
+    """False for what migration 0007 makes outside this metadata, the databases' own
+    search indexes: SQLite's ``search_fts`` (and its shadow tables), PostgreSQL's ``tsv``
+    column and its index. An alembic ``include_name`` hook (comparing schemas)."""
+    text = name or ""
+    return not (text.startswith("search_fts") or text in ("tsv", "ix_search_docs_tsv"))
+
+
 developer_errors = sa.Table(
     "developer_errors",
     metadata,
@@ -261,4 +300,72 @@ dashboard_logins = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Index("ix_dashboard_logins_expires", "expires_at"),
+)
+
+
+# Rollups the overview reads instead of every session and event of a range, kept at ingest
+# by ``storage/rollups.py`` (which says what each column holds). ``bucket``: the epoch
+# second (UTC) a 15-minute bucket starts at; ``parent_project_id`` '' when none; ``h<i>``:
+# a histogram of log-spaced milliseconds (``rollups.log_bucket``).
+LOG_BUCKETS = 96
+LLM_SUMS = ("calls", "prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico", "unpriced")
+SESSION_SUMS = (
+    "sessions",
+    "running",
+    "success",
+    "fail",
+    "indeterminate",
+    "errored",
+    "errors",
+    "llms",
+    "cost_pico",
+    "unpriced_llms",
+)
+
+
+def _histogram() -> list[sa.Column[Any]]:
+    return [
+        sa.Column(f"h{i}", sa.BigInteger(), nullable=False, server_default="0")
+        for i in range(LOG_BUCKETS)
+    ]
+
+
+def _sums(*names: str) -> list[sa.Column[Any]]:
+    return [sa.Column(n, sa.BigInteger(), nullable=False, server_default="0") for n in names]
+
+
+rollup_llm = sa.Table(
+    "rollup_llm",
+    metadata,
+    sa.Column("project_id", sa.String(36), primary_key=True),
+    sa.Column("bucket", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("parent_project_id", sa.String(36), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    *_sums(*LLM_SUMS),
+    *_histogram(),
+    sa.Index("ix_rollup_llm_parent", "parent_project_id", "bucket"),
+)
+
+rollup_sessions = sa.Table(
+    "rollup_sessions",
+    metadata,
+    sa.Column("project_id", sa.String(36), primary_key=True),
+    sa.Column("bucket", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("parent_project_id", sa.String(36), primary_key=True),
+    *_sums(*SESSION_SUMS),
+    *_histogram(),
+    sa.Index("ix_rollup_sessions_parent", "parent_project_id", "bucket"),
+)
+
+# What each session adds to ``rollup_sessions`` now, so that a write moves the difference.
+rollup_session_state = sa.Table(
+    "rollup_session_state",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("project_id", sa.String(36), nullable=False),
+    sa.Column("parent_project_id", sa.String(36), nullable=False),
+    sa.Column("bucket", sa.BigInteger(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    *_sums("errored", "errors", "llms", "cost_pico", "unpriced_llms"),
+    sa.Column("duration_bucket", sa.Integer(), nullable=False),
 )

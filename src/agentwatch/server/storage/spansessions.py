@@ -73,7 +73,10 @@ def _session_update(dialect_name: str) -> sa.Update:
     latest = sa.bindparam("latest", type_=c.last_event_at.type)
     state = sa.bindparam("state", type_=c.end_state.type)
     counters = {
-        name: c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger()) for name in COUNTERS
+        name: dialects.saturating_add(
+            dialect_name, c[name], sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+        )
+        for name in COUNTERS
     }
     return (
         sessions.update()

@@ -34,12 +34,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk
+from agentwatch.server.storage import bulk, rollups, search
 from agentwatch.server.storage import engine as dialects
-from agentwatch.server.storage.ingest import (
-    SessionConflict,
-    event_row,
-)
+from agentwatch.server.storage.ingest import SessionConflict, event_row, stored_record
 from agentwatch.server.storage.records import EventRecord, SpanOutcome, SpanWrite
 from agentwatch.server.storage.schema import (
     COUNTER_KINDS,
@@ -105,8 +102,11 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     final = {trace_id: session_id for trace_id, (session_id, _) in mapped.items()}
     final.update({trace_id: new for trace_id, (_, new) in moves.items()})
     _ensure_sessions(conn, project_id, [writes[i] for i in kept], final, proposals, now)
+    changes: dict[str, tuple[list[EventRecord], list[EventRecord]]] = {}
     for trace_id, (old, new) in sorted(moves.items()):
-        _move_trace(conn, project_id, trace_id, old, new, now)
+        left, arrived = _move_trace(conn, project_id, trace_id, old, new, now)
+        changes.setdefault(old, ([], []))[1].extend(left)
+        changes.setdefault(new, ([], []))[0].extend(arrived)
     inserted = _insert_events(conn, batch, kept, final)
     by_session: dict[str, list[SpanWrite]] = {}
     for i in kept:
@@ -114,6 +114,10 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
     update_sessions(conn, project_id, patches, inserted, now)
     _upsert_agents(conn, by_session, now)
+    search.index(conn, events=inserted, sessions_changed=by_session)
+    for session_id, records in inserted.items():
+        changes.setdefault(session_id, ([], []))[0].extend(records)
+    rollups.written(conn, project_id, {s: changes.get(s, ((), ())) for s in {*changes, *patches}})
     # Error events name the span they come from as their trigger; spans name none.
     spans_inserted = sum(r.trigger_event_id is None for rs in inserted.values() for r in rs)
     return SpanOutcome(len(kept), spans_inserted, refused, tuple(sorted(by_session)))
@@ -235,19 +239,31 @@ def _ensure_sessions(
 
 def _move_trace(
     conn: sa.Connection, project_id: str, trace_id: str, old: str, new: str, now: dt.datetime
-) -> None:
-    """Rule 3: the trace's spans leave its derived session ``old`` for ``new``."""
+) -> tuple[list[EventRecord], list[EventRecord]]:
+    """Rule 3: the trace's spans leave its derived session ``old`` for ``new``.
+
+    Returns (the events that left ``old``, those of them ``new`` did not have already)."""
+    c = events.c
+    typed = [col for col in events.columns if col.name != "data"]
+    left = [
+        stored_record(r)
+        for r in conn.execute(sa.select(*typed).where(c.session_id == old, c.trace_id == trace_id))
+    ]
+    in_new = sa.select(c.id).where(c.session_id == new).scalar_subquery()
+    had = set(
+        conn.execute(
+            sa.select(c.id).where(c.session_id == old, c.trace_id == trace_id, c.id.in_(in_new))
+        ).scalars()
+    )
     conn.execute(
         traces.update()
         .where(traces.c.project_id == project_id, traces.c.trace_id == trace_id)
         .values(session_id=new, explicit=True)
     )
-    c = events.c
-    in_new = sa.select(c.id).where(c.session_id == new).scalar_subquery()
     conn.execute(
         events.update()
         .where(c.session_id == old, c.trace_id == trace_id, c.id.not_in(in_new))
-        .values(session_id=new)
+        .values(session_id=new, received_at=now)  # new in ``new``: its changes show them
     )
     # What is left is what ``new`` already had (the same span sent to both).
     conn.execute(events.delete().where(c.session_id == old, c.trace_id == trace_id))
@@ -259,6 +275,8 @@ def _move_trace(
     else:
         recount(conn, old)
     recount(conn, new)
+    search.index(conn, moved=((trace_id, old, new),), sessions_changed=(old,))
+    return left, [r for r in left if r.id not in had]
 
 
 def _event_count(conn: sa.Connection, session_id: str) -> int:
@@ -465,4 +483,5 @@ def set_trace_logs(
         .where(sessions.c.id == session_id, sessions.c.project_id == project_id)
         .values(logs=text, updated_at=now)
     )
+    rollups.written(conn, project_id, {session_id: ((), ())})
     return session_id
