@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 
-from agentwatch.server import views
+from agentwatch.server import cursors
 from agentwatch.server.storage.schema import events, session_tags, sessions
 from agentwatch.server.testing import TestServer, inprocess_server
+from common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK_BEGIN = "<!-- bench_dashboard: begin -->"
@@ -145,7 +146,7 @@ def cases(server: TestServer, n_sessions: int) -> list[tuple[str, str]]:
             .limit(1)
         ).one()
         some = conn.execute(sessions.select().limit(1).offset(n_sessions // 2)).one()
-    cursor = views.encode_cursor(deep.init_timestamp, deep.id)
+    cursor = cursors.encode("time", deep.init_timestamp, deep.id)
     return [
         ("sessions list, first page (HTML)", "/sessions"),
         ("sessions list, first page (JSON)", "/sessions?format=json"),
@@ -200,18 +201,6 @@ def report(seeded: dict[str, Any], rows: list[Any], repeat: int) -> str:
     return "\n".join(lines)
 
 
-def _write(section: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if MARK_BEGIN in text and MARK_END in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        after = rest.split(MARK_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=100_000)
@@ -223,7 +212,7 @@ def main() -> None:
     section = report(seeded, rows, args.repeat)
     print(section)
     if args.write:
-        _write(section)
+        write_section(ROOT / "bench" / "RESULTS.md", MARK_BEGIN, MARK_END, section)
 
 
 if __name__ == "__main__":

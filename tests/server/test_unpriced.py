@@ -66,7 +66,7 @@ def test_pages_say_unknown_and_count_unpriced_calls(v2: V2, server: TestServer) 
     with httpx.Client(base_url=server.url, transport=server.transport) as http:
         page = http.get(f"/sessions/{unknown_only}").text
         assert 'id="stat-cost">unknown (2 unpriced calls)<' in page
-        assert 'id="stat-cost">$0.003500 + 1 unpriced call<' in http.get(f"/sessions/{mixed}").text
+        assert 'id="stat-cost">$0.0035 + 1 unpriced call<' in http.get(f"/sessions/{mixed}").text
         listing = http.get("/sessions").text
         assert "+2 unpriced" in listing
         assert "+1 unpriced" in listing
