@@ -16,6 +16,10 @@ JSON. :func:`error_body` decides, for the handlers here and for the middleware i
     ├── UnsupportedMediaType   415  Content-Encoding other than identity/gzip
     ├── Unprocessable          422  well-formed JSON that violates the schema
     └── ServiceUnavailable     503  database busy or unreachable (with Retry-After)
+
+The database's own errors are mapped here too: a refused value (``DataError``) is a 422,
+a constraint (``IntegrityError``) a 409, an outage (``OperationalError``, an exhausted
+pool) a 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -123,6 +127,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "credentials valid, resource in another project (or a refused Origin)"),
         (404, "unknown session (or one the caller may not see)"),
         (405, "method not allowed"),
+        (409, "the request conflicts with what is stored"),
         (413, "body or batch over the limit"),
         (415, "Content-Encoding or Content-Type not accepted"),
         (422, "well-formed input that violates the schema, naming the field"),
@@ -236,6 +241,17 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return _respond(request, 503, "database unavailable, retry later", {"Retry-After": "1"})
 
 
+async def _refused_by_database(request: Request, exc: Exception) -> Response:
+    # The validation layer (jsonbody, wire) refuses what the columns cannot hold; should a
+    # value still slip past it, the database's refusal is the client's error, not ours,
+    # and not a reason to retry: a 4xx that says which rule, never a 500 or a 503.
+    logger.warning("database refused a value on %s: %s", request.url.path, exc)
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+    if isinstance(exc, IntegrityError):
+        return _respond(request, 409, f"the request conflicts with what is stored: {reason}")
+    return _respond(request, 422, f"a value does not fit what the database stores: {reason}")
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("unexpected error on %s", request.url.path)
     return _respond(request, 500, "internal server error")
@@ -249,4 +265,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(InterfaceError, _database_error)
     app.add_exception_handler(PoolTimeoutError, _database_error)
+    app.add_exception_handler(DataError, _refused_by_database)
+    app.add_exception_handler(IntegrityError, _refused_by_database)
     app.add_exception_handler(Exception, _unexpected_error)
