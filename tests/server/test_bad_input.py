@@ -263,3 +263,26 @@ def test_token_and_cost_sums_past_int64_saturate_in_a_batch_and_across_batches(
         == 200
     )
     assert_readable(v2, session_id)
+
+
+@pytest.mark.parametrize("path", ["/v4/logs/upload/", "/v4/objects/upload/"])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"body": "a\\ud800b"}', "body: holds a lone surrogate"),
+        ('{"body": ' + "[" * 3000 + "]" * 3000 + "}", "body[0]"),
+    ],
+    ids=["lone surrogate", "3000 deep"],
+)
+def test_agentops_0_4_uploads_refuse_what_cannot_be_stored(
+    v2: V2, server: TestServer, path: str, body: str, field: str
+) -> None:
+    token = v2.http.post("/v3/auth/token", json={"api_key": server.api_key}).json()["token"]
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Trace-Id": "77",
+    }
+    answer = v2.http.post(path, content=body.encode(), headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["message"].startswith(field)

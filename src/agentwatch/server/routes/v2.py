@@ -29,7 +29,7 @@ from agentwatch.server.pricing import format_usd
 from agentwatch.server.storage import EventRecord, KeyOwner
 from agentwatch.server.storage.ingest import UnknownSession
 
-__all__ = ["api_key_owner", "router"]
+__all__ = ["WireRoute", "api_key_owner", "router"]
 
 
 class _WireRequest(Request):
