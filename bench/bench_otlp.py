@@ -9,19 +9,30 @@ too), and four ``execute_tool`` spans. The sender never lets more spans wait tha
 queue holds (it pauses while the exporter is a queue behind), so no span is dropped and
 both receivers get exactly the same spans.
 
+One sender process making its spans as it goes is one agent process: on this machine its
+span making and encoding (~35 + ~38 µs per span) caps it near 14,000 spans/s whatever the
+receiver does. A receiver serves a fleet, so ``--senders K --premade`` is the fleet: K
+sender processes, each with its own provider, processor and exporter, whose spans were
+made before the clock starts (by the SDK, the same spans); what is timed is their export
+through the real exporter, its protobuf encoding included, and their storing. The
+receiver's own CPU time per span stored is reported beside the rate (it shares the
+machine's two cores with the senders).
+
 The receiver runs in its own process, started here: ``agentwatch_server.py`` (uvicorn, a
 fresh SQLite file or PostgreSQL database) or ``phoenix serve`` (its SQLite default, in a
 fresh working directory). Stored spans are counted as each receiver keeps them:
 agentwatch's ``GET /api/stats`` events, Phoenix's ``spans`` table. The rate is the spans
-stored divided by the time from the first span to the last store.
+stored divided by the time from the senders' start to the last store.
 
 Runs in the floor venv. Options: ``--target agentwatch|phoenix``, ``--pg-admin URL``
-(agentwatch on PostgreSQL), ``--n`` spans (default 20,000, a multiple of 10).
+(agentwatch on PostgreSQL), ``--n`` spans (default 20,000, a multiple of 10 x senders),
+``--senders K`` (default 1), ``--premade``.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -35,12 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Tracer
 
 import venvs
-from common import arg, emit, free_port, guard_loopback
+from common import arg, emit, flag, free_port, guard_loopback
 
 SPANS_PER_TRACE = 10
 QUEUE = 2048  # BatchSpanProcessor's default max_queue_size
@@ -118,41 +129,119 @@ def agent_run(tracer: Tracer, conversation: str) -> None:
                     pass
 
 
-def send(endpoint: str, headers: dict[str, str], n: int, stored: Callable[[], int]) -> Any:
-    """Send ``n`` spans; wait until they are stored (or the count stalls); the figures."""
-    exporter = CountingExporter(OTLPSpanExporter(endpoint=endpoint, headers=headers))
+class Collect(SpanProcessor):
+    """Keeps every ended span (the pre-made spans of ``--premade``)."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+
+def premade_spans(n: int) -> list[ReadableSpan]:
+    """``n`` spans made by the SDK before the clock starts: a fleet's agents made them."""
+    collect = Collect()
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(collect)
     tracer = provider.get_tracer("bench-otlp")
+    for _ in range(0, n, SPANS_PER_TRACE):
+        agent_run(tracer, str(uuid.uuid4()))
+    return collect.spans
+
+
+def sender(
+    endpoint: str, headers: dict[str, str], n: int, premade: bool, go: Any, out: Any
+) -> None:
+    """One sender process: ``n`` spans through a BatchSpanProcessor and the OTLP exporter.
+
+    Live (the default), the spans are made while the clock runs, as one agent process
+    makes them; ``premade``, they were made before and only their export is timed.
+    """
+    exporter = CountingExporter(OTLPSpanExporter(endpoint=endpoint, headers=headers))
+    processor = BatchSpanProcessor(exporter)
+    spans = premade_spans(n) if premade else []
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("bench-otlp")
+    out.put("ready")
+    go.wait()
     start = time.perf_counter()
     for created in range(0, n, SPANS_PER_TRACE):
         while created + SPANS_PER_TRACE - exporter.done > QUEUE:
             time.sleep(0.001)  # the exporter is a queue behind: wait, drop nothing
-        agent_run(tracer, str(uuid.uuid4()))
+        if premade:
+            for span in spans[created : created + SPANS_PER_TRACE]:
+                processor.on_end(span)
+        else:
+            agent_run(tracer, str(uuid.uuid4()))
     sent_s = time.perf_counter() - start
     provider.force_flush()
-    flushed_s = time.perf_counter() - start
-    count, last_change = stored(), time.perf_counter()
-    while count < n and time.perf_counter() - last_change < STALL_S:
-        time.sleep(0.05)
-        now = stored()
-        if now != count:
-            count, last_change = now, time.perf_counter()
+    out.put({"sent_s": sent_s, "flushed_s": time.perf_counter() - start, "failed": exporter.failed})
     provider.shutdown()
+
+
+def send(target: Target, n: int, senders: int, premade: bool) -> dict[str, Any]:
+    """Send ``n`` spans from ``senders`` processes; wait until they are stored (or the
+    count stalls); the figures, with the receiver's CPU time per span stored."""
+    endpoint, headers, stored, pid = target
+    fork = multiprocessing.get_context("fork")
+    go, out = fork.Event(), fork.Queue()
+    share = n // senders
+    procs = [
+        fork.Process(target=sender, args=(endpoint, headers, share, premade, go, out))
+        for _ in range(senders)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        for _ in procs:
+            assert out.get(timeout=300) == "ready"
+        cpu_before = cpu_seconds(pid)
+        start = time.perf_counter()
+        go.set()
+        count, last_change = stored(), time.perf_counter()
+        while count < n and time.perf_counter() - last_change < STALL_S:
+            time.sleep(0.05)
+            now = stored()
+            if now != count:
+                count, last_change = now, time.perf_counter()
+        server_cpu_s = cpu_seconds(pid) - cpu_before
+        reports = [out.get(timeout=60) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.kill()
     all_s = last_change - start
     return {
-        "n": n,
+        "n": share * senders,
+        "senders": senders,
+        "premade": premade,
         "stored": count,
         "stored_per_s": count / all_s,
         "seconds_until_stored": all_s,
-        "sent_s": sent_s,
-        "flushed_s": flushed_s,
-        "export_failed": exporter.failed,
+        "sent_s": max(r["sent_s"] for r in reports),
+        "flushed_s": max(r["flushed_s"] for r in reports),
+        "export_failed": sum(r["failed"] for r in reports),
+        # The receiver's own CPU (user + system) per span stored, and the rate that much
+        # CPU allows: what it would store with a core of its own and nothing else on it.
+        "server_cpu_us_per_span": 1e6 * server_cpu_s / count if count else None,
+        "stored_per_server_cpu_s": count / server_cpu_s if server_cpu_s else None,
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its waited-for children (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(t) for t in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+Target = tuple[str, dict[str, str], Callable[[], int], int]
+
+
 @contextmanager
-def agentwatch(pg_admin: str) -> Iterator[tuple[str, dict[str, str], Callable[[], int]]]:
+def agentwatch(pg_admin: str) -> Iterator[Target]:
     cmd = [str(venvs.AGENTWATCH.python), str(venvs.BENCH_DIR / "agentwatch_server.py")]
     if pg_admin:
         cmd += ["--pg-admin", pg_admin]
@@ -169,7 +258,8 @@ def agentwatch(pg_admin: str) -> Iterator[tuple[str, dict[str, str], Callable[[]
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return int(json.loads(answer.read())["events"])
 
-        yield f"{server['url']}/v1/traces", {"Authorization": f"Bearer {key}"}, stored
+        headers = {"Authorization": f"Bearer {key}"}
+        yield f"{server['url']}/v1/traces", headers, stored, proc.pid
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -192,7 +282,7 @@ def wait_answering(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def phoenix() -> Iterator[tuple[str, dict[str, str], Callable[[], int]]]:
+def phoenix() -> Iterator[Target]:
     """``phoenix serve`` on its SQLite default in a fresh working directory."""
     with tempfile.TemporaryDirectory(prefix="phoenix-bench-") as home:
         port = free_port()
@@ -219,7 +309,7 @@ def phoenix() -> Iterator[tuple[str, dict[str, str], Callable[[], int]]]:
                 finally:
                     db.close()
 
-            yield f"http://127.0.0.1:{port}/v1/traces", {}, stored
+            yield f"http://127.0.0.1:{port}/v1/traces", {}, stored, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -228,10 +318,11 @@ def phoenix() -> Iterator[tuple[str, dict[str, str], Callable[[], int]]]:
 def main() -> None:
     guard_loopback()
     n, target = int(arg("n", "20000")), arg("target", "agentwatch")
-    assert n % SPANS_PER_TRACE == 0, f"--n must be a multiple of {SPANS_PER_TRACE}"
+    senders, premade = int(arg("senders", "1")), flag("premade")
+    assert n % (SPANS_PER_TRACE * senders) == 0, f"--n: a multiple of {SPANS_PER_TRACE} x senders"
     receiver = phoenix() if target == "phoenix" else agentwatch(arg("pg-admin", ""))
-    with receiver as (endpoint, headers, stored):
-        result = send(endpoint, headers, n, stored)
+    with receiver as found:
+        result = send(found, n, senders, premade)
     emit({**result, "target": target})
 
 

@@ -168,7 +168,9 @@ class Client:
         """Events that could not be delivered, by reason (empty when nothing was lost).
 
         Counted when given up on, so exact at any moment: every event recorded is
-        delivered, in here, or :attr:`pending`.
+        delivered, in here, or :attr:`pending`. With ``otlp_endpoint`` set, the reasons
+        starting ``otlp_`` count the events whose GenAI span the collector did not get,
+        apart from (and in addition to) the agentwatch delivery's.
         """
         return self.telemetry.drops.snapshot()
 

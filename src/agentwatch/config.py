@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentwatch.exceptions import ConfigurationError
@@ -22,6 +22,12 @@ from agentwatch.settings_table import (
     parse_bool,
     parse_positive_float,
     parse_positive_int,
+)
+from agentwatch.telemetry.otlp_settings import (
+    headers_argument,
+    parse_otlp_endpoint,
+    parse_otlp_headers,
+    parse_service_name,
 )
 
 __all__ = ["SETTINGS", "Config", "Setting"]
@@ -196,6 +202,31 @@ SETTINGS: tuple[Setting, ...] = (
         "On SIGTERM/SIGINT end running sessions, flush, then call the application's previous handler.",
     ),
     Setting(
+        "otlp_endpoint",
+        "AGENTWATCH_OTLP_ENDPOINT",
+        None,
+        parse_otlp_endpoint,
+        "Also export every session as OpenTelemetry GenAI spans to this OTLP/HTTP collector "
+        "(`/v1/traces` is appended to a base URL; needs `agentwatch[otlp]`).",
+    ),
+    Setting(
+        "otlp_headers",
+        "AGENTWATCH_OTLP_HEADERS",
+        (),
+        parse_otlp_headers,
+        "Headers sent to `otlp_endpoint`: a dict, or `k=v,k2=v2` with percent-encoded values "
+        "in the environment (OpenTelemetry's format).",
+        secret=True,
+    ),
+    Setting(
+        "otlp_service_name",
+        "AGENTWATCH_OTLP_SERVICE_NAME",
+        None,
+        parse_service_name,
+        "`service.name` of the exported spans' resource; default `OTEL_SERVICE_NAME`, else "
+        "`agentwatch`.",
+    ),
+    Setting(
         "log_level",
         "AGENTWATCH_LOG_LEVEL",
         "INFO",
@@ -229,6 +260,10 @@ class Config:
     shutdown_timeout: float = 5.0
     env_data_opt_out: bool = False
     handle_signals: bool = True
+    otlp_endpoint: str | None = None
+    # Not in the repr: headers carry credentials (Authorization).
+    otlp_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    otlp_service_name: str | None = None
     log_level: str = "INFO"
 
     @classmethod
@@ -266,21 +301,29 @@ def _from_argument(setting: Setting, value: Any) -> Any:
     """Validate a Python argument with the same rules as its environment variable."""
     if value is None:
         return setting.default
-    if setting.name == "default_tags":
-        return _tags_argument(value)
+    special = _ARGUMENT_PARSERS.get(setting.name)
+    if special is not None:
+        try:
+            return special(value)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"{setting.name}={setting.shown(value)} is not valid; {exc}"
+            ) from None
     expected = type(setting.default) if setting.default is not None else str
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigurationError(
-            f"{setting.name}={value!r} is not valid; expected {expected.__name__}"
+            f"{setting.name}={setting.shown(value)} is not valid; expected {expected.__name__}"
         )
     if isinstance(value, bool):
         return value
     try:
         return setting.parse(str(value))
     except ValueError as exc:
-        raise ConfigurationError(f"{setting.name}={value!r} is not valid; {exc}") from None
+        raise ConfigurationError(
+            f"{setting.name}={setting.shown(value)} is not valid; {exc}"
+        ) from None
 
 
 def _tags_argument(value: Any) -> tuple[str, ...]:
@@ -289,11 +332,15 @@ def _tags_argument(value: Any) -> tuple[str, ...]:
     try:
         tags = tuple(value)
     except TypeError:
-        raise ConfigurationError(
-            f"default_tags={value!r} is not valid; accepted: a list of strings"
-        ) from None
+        raise ValueError("accepted: a list of strings") from None
     if not all(isinstance(t, str) for t in tags):
-        raise ConfigurationError(
-            f"default_tags={value!r} is not valid; accepted: a list of strings"
-        )
+        raise ValueError("accepted: a list of strings")
     return tags
+
+
+# Settings whose Python argument is not the type of their default (validated by these,
+# which raise ValueError saying what is accepted, as the environment parsers do).
+_ARGUMENT_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "default_tags": _tags_argument,
+    "otlp_headers": headers_argument,
+}

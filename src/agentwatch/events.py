@@ -174,11 +174,16 @@ class ActionEvent(Event):
 
 @dataclass
 class ToolEvent(Event):
-    """A tool the agent called (search, code execution, an API)."""
+    """A tool the agent called (search, code execution, an API).
+
+    ``tool_call_id`` is the id of the model's tool call it answers, where there is one
+    (exported as ``gen_ai.tool.call.id``).
+    """
 
     event_type: str = EventType.TOOL.value
     name: str | None = None
     logs: Any = None
+    tool_call_id: str | None = None
 
     def _wire_extra(self, wire: dict[str, Any]) -> None:
         wire["tool_name"] = self.name

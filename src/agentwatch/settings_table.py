@@ -28,13 +28,21 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 @dataclass(frozen=True)
 class Setting:
-    """One row of a settings table: name, environment variable, default, parser, doc."""
+    """One row of a settings table: name, environment variable, default, parser, doc.
+
+    ``secret``: the value may hold credentials, so messages about it never show it.
+    """
 
     name: str
     env: str
     default: Any
     parse: Callable[[str], Any]
     doc: str
+    secret: bool = False
+
+    def shown(self, value: object) -> str:
+        """``value`` as messages show it: its repr, or a placeholder for a secret."""
+        return "<not shown: may hold credentials>" if self.secret else repr(value)
 
 
 def from_environment(setting: Setting, env: Mapping[str, str]) -> Any:
@@ -48,7 +56,7 @@ def from_environment(setting: Setting, env: Mapping[str, str]) -> Any:
     try:
         return setting.parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{setting.env}={raw!r} is not valid; {exc}") from None
+        raise ValueError(f"{setting.env}={setting.shown(raw)} is not valid; {exc}") from None
 
 
 def parse_bool(raw: str) -> bool:

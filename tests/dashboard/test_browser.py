@@ -66,6 +66,9 @@ def test_session_timeline_holds_exactly_its_events(seeded: Seeded, page: Any) ->
     page.goto(f"{seeded.server.url}/sessions/{sid}")
     page.wait_for_selector(".tl-row")
     assert sorted(timeline_ids(page)) == sorted(expected)
+    # The tree is the layout; lanes by agent are a choice.
+    assert page.locator(".tl-lane-name").count() == 0
+    page.select_option("#group", "agent")
     lanes = page.locator(".tl-lane-name").all_inner_texts()
     assert any("researcher" in lane for lane in lanes)
     assert any("planner" in lane for lane in lanes)

@@ -216,6 +216,12 @@ def events(recorded: Recorded, session_id: str, event_type: str) -> list[dict[st
 def open_event(page: Any, recorded: Recorded, session_id: str, event: dict[str, Any]) -> Any:
     page.goto(f"{recorded.server_url}/sessions/{session_id}#event-{event['id']}")
     page.wait_for_selector(f"#event-{event['id']}.selected")
+    return shown_detail(page, event["id"])
+
+
+def shown_detail(page: Any, event_id: str) -> Any:
+    """The detail panel once it shows ``event_id`` (details load when an event is selected)."""
+    page.wait_for_selector(f'#detail[data-event-id="{event_id}"]')
     return page.locator("#detail")
 
 
@@ -434,11 +440,15 @@ def test_agent_names_are_shown_instead_of_ids(seeded: Seeded, page: Any) -> None
     assert set(names.values()) == {"researcher", "planner"}
     page.goto(f"{seeded.server.url}/sessions/{sid}")
     page.wait_for_selector(".tl-row")
+    # In the tree each event names its agent; grouped by agent, each lane does.
+    assert set(page.locator(".tl-row .tl-agent").all_inner_texts()) == {"researcher", "planner"}
+    page.select_option("#group", "agent")
     lanes = page.locator(".tl-lane-name").all_inner_texts()
     assert [lane.split(" · ")[0] for lane in lanes] == ["researcher", "planner"]
+    page.select_option("#group", "tree")
     for event in data["events"]:
         page.locator(f"#event-{event['id']}").click()
-        detail = page.locator("#detail")
+        detail = shown_detail(page, event["id"])
         shown = facts(detail)
         assert shown["Agent"] == names[event["agent_id"]]
         if event["event_type"] == "llms":  # hand-made: its params do not say how it was sent

@@ -99,3 +99,100 @@ def test_every_setting_is_documented_in_the_readme(table: tuple[Setting, ...]) -
     documented = _readme_settings()
     for setting in table:
         assert documented.get(setting.env) == setting.name, f"{setting.env} missing from README"
+
+
+# -- the OTLP tee's settings ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        ("http://collector:4318", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/", "http://collector:4318/v1/traces"),
+        (" https://host/api/public/otel ", "https://host/api/public/otel/v1/traces"),
+        ("http://collector:4318/v1/traces", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/v1/traces/", "http://collector:4318/v1/traces"),
+        ("http://[::1]:4318?tenant=a", "http://[::1]:4318/v1/traces?tenant=a"),
+    ],
+)
+def test_otlp_endpoint_appends_the_traces_path_to_a_base_url(given: str, url: str) -> None:
+    assert Config.load(env={}, otlp_endpoint=given).otlp_endpoint == url
+    assert Config.load(env={"AGENTWATCH_OTLP_ENDPOINT": given}).otlp_endpoint == url
+    assert Config.load(env={}).otlp_endpoint is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["collector:4318", "ftp://collector", "http://", "http://h:99999", "http://h:x", "http://a b"],
+)
+def test_bad_otlp_endpoints_are_clear_errors(bad: str) -> None:
+    accepted = "accepted: an http:// or https:// URL of an OTLP/HTTP collector"
+    with pytest.raises(ConfigurationError, match=re.escape(f"otlp_endpoint={bad!r} is not valid")):
+        Config.load(env={}, otlp_endpoint=bad)
+    with pytest.raises(ConfigurationError, match=re.escape(accepted)):
+        Config.load(env={"AGENTWATCH_OTLP_ENDPOINT": bad})
+    with pytest.raises(ConfigurationError, match="expected str"):
+        Config.load(env={}, otlp_endpoint=4318)
+
+
+def test_otlp_headers_from_the_environment_use_the_otel_format() -> None:
+    raw = "Authorization=Bearer%20abc%3D%3D, X-Team = a%2Cb ,,x-empty="
+    config = Config.load(env={"AGENTWATCH_OTLP_HEADERS": raw})
+    assert config.otlp_headers == (
+        ("Authorization", "Bearer abc=="),
+        ("X-Team", "a,b"),
+        ("x-empty", ""),
+    )
+    assert Config.load(env={}, otlp_headers={"X-Key": " k "}).otlp_headers == (("X-Key", "k"),)
+    assert Config.load(env={}, otlp_headers="a=b%20c").otlp_headers == (("a", "b c"),)
+    assert Config.load(env={}).otlp_headers == ()
+    assert "abc" not in repr(config)  # credentials stay out of reprs
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("Authorization", "accepted: key=value pairs separated by commas"),
+        ("Bad Name=x", "header name 'Bad Name' is not a token"),
+        ("=x", "header name '' is not a token"),
+        ("X-Inject=a%0D%0AHost:%20evil", "has characters a header cannot carry"),
+        ("X-Nul=a%00", "has characters a header cannot carry"),
+    ],
+)
+def test_bad_otlp_headers_are_clear_errors_that_never_show_the_value(
+    bad: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)) as env_error:
+        Config.load(env={"AGENTWATCH_OTLP_HEADERS": bad + ",Authorization=Bearer%20s3cret"})
+    assert "AGENTWATCH_OTLP_HEADERS=<not shown" in str(env_error.value)
+    assert "s3cret" not in str(env_error.value)
+    with pytest.raises(ConfigurationError, match=re.escape(message)) as arg_error:
+        Config.load(env={}, otlp_headers=bad + ",Authorization=Bearer%20s3cret")
+    assert "otlp_headers=<not shown" in str(arg_error.value)
+    assert "s3cret" not in str(arg_error.value)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (["a=b"], "accepted: a dict of header names to values"),
+        ({"a": 1}, "accepted: a dict of strings to strings"),
+        ({"a\nb": "c"}, "is not a token"),
+        ({"X": "s3cret\r\nHost: evil"}, "has characters a header cannot carry"),
+        ({"X": "caf\u00e9 \u2603"}, "has characters a header cannot carry"),
+    ],
+)
+def test_bad_otlp_header_arguments_are_clear_errors(bad: object, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)) as error:
+        Config.load(env={}, otlp_headers=bad)
+    assert "s3cret" not in str(error.value)
+
+
+def test_otlp_service_name_is_checked() -> None:
+    assert Config.load(env={"AGENTWATCH_OTLP_SERVICE_NAME": " my-agent "}).otlp_service_name == (
+        "my-agent"
+    )
+    assert Config.load(env={}).otlp_service_name is None
+    for bad in ("x" * 256, "a\nb"):
+        with pytest.raises(ConfigurationError, match="accepted: a printable name of 1 to 255"):
+            Config.load(env={}, otlp_service_name=bad)

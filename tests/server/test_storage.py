@@ -134,8 +134,9 @@ def test_unsafe_postgresql_settings_are_reported(pg_url: str) -> None:
 
 def test_read_queries_use_indexes(tmp_path: Path) -> None:
     """The list, drilldown and tag filter are index walks, whatever the table sizes."""
-    from agentwatch.server.storage import SessionFilter, queries
+    from agentwatch.server.storage import ListOrder, SessionFilter
     from agentwatch.server.storage.schema import events
+    from agentwatch.server.storage.sessionlist import list_statement
 
     storage = Storage.open(f"sqlite:///{tmp_path}/plan.db")
     try:
@@ -146,7 +147,8 @@ def test_read_queries_use_indexes(tmp_path: Path) -> None:
                 rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
                 return " | ".join(str(row[-1]) for row in rows)
 
-            listing = queries._list_query("p", SessionFilter(tags=("a",)), None, 50)
+            where = SessionFilter(tags=("a",))
+            listing = list_statement(conn, "p", where, ListOrder(), None, 50)
             assert "ix_sessions_project_init" in plan(listing)
             assert "sqlite_autoindex_session_tags_1" in plan(listing)
             drilldown = (
@@ -164,8 +166,9 @@ def test_migrations_match_the_schema(storage: Storage) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from agentwatch.server.storage.schema import metadata
+    from agentwatch.server.storage.schema import database_only, metadata
 
     with storage.read() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": database_only})
+        diff = compare_metadata(context, metadata)
     assert diff == []

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agentwatch.telemetry.genai import request_param_attributes
+
 __all__ = [
     "CONTENT_PARAMS",
     "as_plain",
@@ -28,23 +30,6 @@ __all__ = [
 CONTENT_PARAMS = frozenset({"messages", "input", "system", "instructions", "prompt"})
 # Transport arguments: headers and query may carry credentials; none describe the call.
 _TRANSPORT_PARAMS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
-
-# Request argument -> GenAI attribute (semantic conventions, "gen_ai.request.*").
-_REQUEST_ATTRIBUTES = (
-    ("model", "gen_ai.request.model"),
-    ("temperature", "gen_ai.request.temperature"),
-    ("top_p", "gen_ai.request.top_p"),
-    ("top_k", "gen_ai.request.top_k"),
-    ("max_tokens", "gen_ai.request.max_tokens"),
-    ("max_completion_tokens", "gen_ai.request.max_tokens"),
-    ("max_output_tokens", "gen_ai.request.max_tokens"),
-    ("frequency_penalty", "gen_ai.request.frequency_penalty"),
-    ("presence_penalty", "gen_ai.request.presence_penalty"),
-    ("seed", "gen_ai.request.seed"),
-    ("n", "gen_ai.request.choice.count"),
-    ("stop", "gen_ai.request.stop_sequences"),
-    ("stop_sequences", "gen_ai.request.stop_sequences"),
-)
 
 # Keys of a message or content block that are not text (kept when content is not captured).
 _STRUCTURAL_KEYS = frozenset(
@@ -68,18 +53,12 @@ def request_params(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 def request_attributes(system: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """``gen_ai.*`` attributes known before the call is made."""
-    attributes: dict[str, Any] = {
+    return {
         "gen_ai.operation.name": "chat",
         "gen_ai.system": system,
         "gen_ai.provider.name": system,
+        **request_param_attributes(params),
     }
-    for name, key in _REQUEST_ATTRIBUTES:
-        value = params.get(name)
-        if value is not None:
-            attributes[key] = (
-                [value] if key.endswith("stop_sequences") and isinstance(value, str) else value
-            )
-    return attributes
 
 
 def response_attributes(

@@ -19,7 +19,7 @@ from agentwatch.server.limits import AdmissionMiddleware, BodyLimitMiddleware
 from agentwatch.server.precheck import CredentialPrecheck
 from agentwatch.server.pricing import PriceTable
 from agentwatch.server.refusals import RefusalLogMiddleware
-from agentwatch.server.routes import agentops4, api, dashboard, login, otlp, v2
+from agentwatch.server.routes import agentops4, api, dashboard, drilldown, login, otlp, v2
 from agentwatch.server.settings import ServerSettings
 from agentwatch.server.storage import Storage
 
@@ -75,6 +75,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     # apidocs before /static: it serves /static/vendor/*.
     modules = (v2, otlp, agentops4, api, dashboard, login, apidocs)
     routers = [module.router for module in modules]
+    routers += [drilldown.api_router, drilldown.page_router]
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -6,25 +6,25 @@ as HTML, so the two can never disagree about a session.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from agentwatch.server.errors import Unprocessable
+from agentwatch.server import cursors
 from agentwatch.server.pricing import PICO, format_usd, model_family
 from agentwatch.server.storage.engine import BIGINT_MAX
 from agentwatch.server.storage.rollups import HISTOGRAM, percentile
 from agentwatch.server.storage.schema import COUNTER_KINDS, LLM_SUMS, LOG_BUCKETS, SESSION_SUMS
+from agentwatch.server.storage.sessionlist import CLIP, ListOrder, SessionPage
 from agentwatch.server.timerange import TimeRange
 from agentwatch.server.wire import display_name
 
 __all__ = [
+    "LIST_TAGS",
+    "LIST_TEXT",
     "decode_cursor",
-    "decode_sort_cursor",
     "encode_cursor",
     "event_view",
     "overview",
@@ -32,12 +32,16 @@ __all__ = [
     "session_detail",
     "session_list",
     "session_summary",
-    "sorted_session_list",
     "v2_export",
     "v2_stats",
 ]
 
 Row = Any  # a SQLAlchemy Row of the sessions / events / agents table
+
+# What a list row shows of a stored string at most (characters), and of the tags; the
+# detail shows them whole. A row names what it cut in ``truncated``.
+LIST_TEXT = CLIP - 1
+LIST_TAGS = 50
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -56,8 +60,9 @@ def known_cost(cost_pico: int, llm_calls: int, unpriced: int) -> int | None:
     return cost_pico
 
 
-def session_summary(row: Row) -> dict[str, Any]:
-    """One session as listed: times, state, tags, counts, tokens, cost, duration, running."""
+def session_summary(row: Row, tags: list[str] | None = None) -> dict[str, Any]:
+    """One session: times, state, tags (``tags``, else all stored), counts, tokens, cost,
+    duration, running, models."""
     end = row.end_timestamp
     # Ended: start to end. Still running: start to the latest event seen so far.
     last = end if end is not None else row.last_event_at
@@ -72,7 +77,7 @@ def session_summary(row: Row) -> dict[str, Any]:
         "last_event_at": iso(row.last_event_at),
         "end_state": row.end_state,
         "end_state_reason": row.end_state_reason,
-        "tags": json.loads(row.tags),
+        "tags": json.loads(row.tags) if tags is None else tags,
         "running": end is None and row.end_state == "Indeterminate",
         "duration_seconds": duration,
         "event_count": int(row.event_count),
@@ -90,6 +95,7 @@ def session_summary(row: Row) -> dict[str, Any]:
         "unpriced_llms": int(row.unpriced_llms),
         # Events the SDK counted as lost before they reached us, by reason.
         "dropped_events": {} if row.dropped_events is None else json.loads(row.dropped_events),
+        "models": [] if row.models is None else json.loads(row.models),
     }
 
 
@@ -160,16 +166,58 @@ def session_detail(
     }
 
 
-def session_list(rows: Sequence[Row], limit: int) -> dict[str, Any]:
-    """A page of sessions; ``next_cursor`` is set when more may follow."""
-    page = rows[:limit]
-    more = len(rows) > limit
+def session_list(page: SessionPage, limit: int, order: ListOrder) -> dict[str, Any]:
+    """A page of the session list; ``page.rows`` may hold one more row than ``limit``,
+    which only tells that ``next_cursor`` is needed (it carries the order's sort key)."""
+    rows = page.rows[:limit]
+    cursor = None
+    if len(page.rows) > limit and rows:
+        last = rows[-1]
+        key = last.init_timestamp if order.sort == "time" else last.sort_key
+        cursor = cursors.encode(order.kind, key, last.id)
     return {
-        "sessions": [session_summary(r) for r in page],
-        "next_cursor": encode_cursor(page[-1].init_timestamp, page[-1].id)
-        if more and page
-        else None,
+        "sessions": [_list_row(r, page.agents.get(r.id, (None, 0))) for r in rows],
+        "total": page.total,
+        "sort": order.sort,
+        "order": "desc" if order.descending else "asc",
+        "next_cursor": cursor,
     }
+
+
+def _list_row(row: Row, agent: tuple[str | None, int]) -> dict[str, Any]:
+    """A session as a list shows it: its large strings cut (named in ``truncated``)."""
+    tags, cut = _listed_tags(row.tags)
+    summary = session_summary(row, tags)
+    truncated = []
+    reason = row.end_state_reason
+    if reason is not None and len(reason) > LIST_TEXT:
+        summary["end_state_reason"] = reason[: LIST_TEXT - 1] + "\u2026"
+        truncated.append("end_state_reason")
+    if cut:
+        truncated.append("tags")
+    summary["main_agent"], summary["agent_count"] = agent
+    summary["truncated"] = truncated
+    return summary
+
+
+def _listed_tags(text: str) -> tuple[list[str], bool]:
+    """At most :data:`LIST_TAGS` tags of the (possibly cut) JSON list ``text``; whether
+    some were left out."""
+    if len(text) <= LIST_TEXT:
+        tags = json.loads(text)
+        return tags[:LIST_TAGS], len(tags) > LIST_TAGS
+    decoder = json.JSONDecoder()
+    tags, at = [], 1
+    while len(tags) < LIST_TAGS:
+        try:
+            tag, at = decoder.raw_decode(text, at)
+        except ValueError:
+            break
+        tags.append(tag)
+        at += 1  # the comma (tags are stored without spaces)
+        while at < len(text) and text[at] == " ":
+            at += 1
+    return tags, True
 
 
 def project_stats(
@@ -187,19 +235,16 @@ def project_stats(
     }
 
 
-def encode_cursor(started: dt.datetime, session_id: str) -> str:
-    raw = f"{started.isoformat()}|{session_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(started: dt.datetime, event_id: str) -> str:
+    """The cursor of a session's events after the event (``started``, ``event_id``)."""
+    return cursors.encode("events", started, event_id)
 
 
-def decode_cursor(cursor: str, name: str = "cursor") -> tuple[dt.datetime, str]:
-    """The keyset position in ``cursor``; 422 naming ``name`` when this server did not make it."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        started, session_id = raw.split("|", 1)
-        return dt.datetime.fromisoformat(started), session_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Unprocessable(f"{name}: not a cursor returned by this API") from None
+def decode_cursor(cursor: str, name: str = "event_cursor") -> tuple[dt.datetime, str]:
+    """The keyset position of an events cursor; 400 naming ``name`` for anything else."""
+    started, event_id = cursors.decode(cursor, "events", name)
+    assert isinstance(started, dt.datetime)
+    return started, event_id
 
 
 def v2_stats(row: Row) -> dict[str, Any]:
@@ -232,33 +277,6 @@ def v2_export(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dic
         )
         grouped[bucket].append({k: v for k, v in event.items() if k != "data"})
     return {"session": detail["session"], "agents": detail["agents"], **grouped}
-
-
-def sorted_session_list(rows: Sequence[Row], limit: int, sort: str) -> dict[str, Any]:
-    """A page of sessions in ``sort`` order; ``next_cursor`` carries the sort key."""
-    if sort == "time":
-        return {**session_list(rows, limit), "sort": sort}
-    page = rows[:limit]
-    more = len(rows) > limit and bool(page)
-    cursor = None
-    if more:
-        raw = json.dumps([page[-1].sort_key, page[-1].id]).encode()
-        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    return {"sessions": [session_summary(r) for r in page], "next_cursor": cursor, "sort": sort}
-
-
-def decode_sort_cursor(cursor: str, sort: str) -> tuple[Any, str]:
-    """The keyset position of a cursor made by :func:`sorted_session_list`; 422 otherwise."""
-    if sort == "time":
-        return decode_cursor(cursor)
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        value, session_id = json.loads(raw)
-        if not isinstance(value, (int, float)) or not isinstance(session_id, str):
-            raise ValueError
-        return value, session_id
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise Unprocessable("cursor: not a cursor returned by this API") from None
 
 
 def overview(

@@ -9,10 +9,18 @@ Recording an event costs one JSON encoding, one small object and one deque appen
 the caller's thread; no tracer, no context attach. Where OpenTelemetry span processors
 are attached, the event is also built into a genuine ``ReadableSpan`` for them
 (:mod:`agentwatch.telemetry.span`).
+
+With ``otlp_endpoint`` set, a second processor (the OTLP tee: its own bounded queue and
+worker) gets the same queued events and session operations, and a
+:class:`GenAISpanExporter` sends them as GenAI spans to that collector. Recording then
+costs one more deque append; the mapping and the sending happen on the tee's worker, and
+its losses are counted in the same :class:`DropCounter` as ``otlp_<reason>``.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -21,9 +29,15 @@ from agentwatch import encoding
 from agentwatch.config import Config
 from agentwatch.events import Event, to_wire
 from agentwatch.host_env import host_env, sdk_version
-from agentwatch.telemetry.drops import DropCounter
+from agentwatch.telemetry.drops import DropCounter, PrefixedDrops
 from agentwatch.telemetry.exporters.session import SessionExporter
-from agentwatch.telemetry.items import CreateAgent, CreateSession, QueuedEvent, UpdateSession
+from agentwatch.telemetry.items import (
+    CreateAgent,
+    CreateSession,
+    QueuedEvent,
+    SessionOp,
+    UpdateSession,
+)
 from agentwatch.telemetry.processor import ExportProcessor
 
 if TYPE_CHECKING:
@@ -35,6 +49,12 @@ if TYPE_CHECKING:
     from agentwatch.telemetry.transport import SessionTransport
 
 __all__ = ["SessionTelemetry"]
+
+logger = logging.getLogger("agentwatch")
+
+# The OTLP exporter encodes a whole batch into one protobuf request: OpenTelemetry's own
+# batch size keeps requests (with message content) well under collectors' body limits.
+_OTLP_BATCH = 512
 
 
 class SessionTelemetry:
@@ -67,6 +87,9 @@ class SessionTelemetry:
             from agentwatch.telemetry.span import EventSpans
 
             self.spans = EventSpans(span_processors, sdk_version())
+        self.tee: ExportProcessor | None = None
+        if config.otlp_endpoint is not None:
+            self.tee = _otlp_tee(config, self.drops)
 
     # -- the hot path ------------------------------------------------------------------
 
@@ -76,7 +99,11 @@ class SessionTelemetry:
         # orjson returns its output in a 4 KB buffer whatever the length; an event may wait
         # in the queue a long time, so keep a right-sized copy (4.5 KB -> 0.7 KB per event).
         data = memoryview(encoding.dumps(wire)).tobytes()
-        queued = self.processor.put_event(QueuedEvent(session_id, data))
+        item = QueuedEvent(session_id, data)
+        queued = self.processor.put_event(item)
+        tee = self.tee
+        if tee is not None:
+            tee.put_event(item)
         if self.spans is not None:
             self.spans.on_end(wire, data)
         return queued
@@ -87,10 +114,13 @@ class SessionTelemetry:
         """Queue the session's creation; the future gets the URL the server answers."""
         op = CreateSession(session_id, body)
         self.processor.put_op(op)
+        self._tee_op(op)
         return op.result
 
     def create_agent(self, session_id: str, agent_id: str, name: str) -> None:
-        self.processor.put_op(CreateAgent(session_id, agent_id, name))
+        op = CreateAgent(session_id, agent_id, name)
+        self.processor.put_op(op)
+        self._tee_op(op)
 
     def update_session(
         self, session_id: str, body: dict[str, Any], *, final: bool = False, urgent: bool = False
@@ -98,7 +128,14 @@ class SessionTelemetry:
         """Queue an update; ``urgent`` when the caller waits for its answer (the cost)."""
         op = UpdateSession(session_id, body, final=final)
         self.processor.put_op(op, urgent=urgent)
+        self._tee_op(op)
         return op.result
+
+    def _tee_op(self, op: SessionOp) -> None:
+        # The same object: the tee reads its body and never touches its future (nobody
+        # waits on the tee), bar failing it at shutdown if the main worker had not.
+        if self.tee is not None:
+            self.tee.put_op(op)
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -108,14 +145,49 @@ class SessionTelemetry:
 
     def delivery_problem(self) -> str | None:
         """Why events are not getting through right now (endpoint and error), or None."""
-        return self.exporter.problem()
+        problem = self.exporter.problem()
+        if problem is None and self.tee is not None:
+            return self.tee.problem()
+        return problem
 
     def flush(self, timeout: float) -> bool:
-        """Block until everything queued so far is delivered (or given up); False on timeout."""
-        return self.processor.force_flush(int(timeout * 1000))
+        """Block until everything queued so far is delivered (or given up), to agentwatch
+        and to the OTLP endpoint if set, both at once; False on timeout."""
+        deadline = time.monotonic() + timeout
+        flushes = [p.start_flush() for p in self._processors()]
+        return all(done.wait(max(0.0, deadline - time.monotonic())) for done in flushes)
 
     def shutdown(self, timeout: float) -> None:
         """Flush within ``timeout``, then stop; what could not be sent is counted as dropped."""
-        self.processor.shutdown(int(timeout * 1000))
+        deadline = time.monotonic() + timeout
+        if self.tee is not None:
+            self.flush(timeout)  # both deliveries share the budget
+        for processor in self._processors():
+            processor.shutdown(int(max(0.0, deadline - time.monotonic()) * 1000))
         if self.spans is not None:
             self.spans.shutdown()
+
+    def _processors(self) -> list[ExportProcessor]:
+        return [self.processor] if self.tee is None else [self.processor, self.tee]
+
+
+def _otlp_tee(config: Config, drops: DropCounter) -> ExportProcessor | None:
+    """The processor of the OTLP tee, or None (said once) when its exporter is missing."""
+    from agentwatch.telemetry.exporters.otlp import GenAISpanExporter
+
+    try:
+        exporter = GenAISpanExporter(config, sdk_version())
+    except ImportError as exc:
+        logger.warning(
+            "otlp_endpoint is set (%s) but %s; sessions go to agentwatch only",
+            config.otlp_endpoint,
+            exc,
+        )
+        return None
+    return ExportProcessor(
+        exporter,
+        max_queue_size=config.max_queue_size,
+        max_batch_size=min(config.max_export_batch_size, _OTLP_BATCH),
+        interval=config.flush_interval,
+        drops=PrefixedDrops(drops, "otlp_"),
+    )

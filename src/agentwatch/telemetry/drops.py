@@ -6,7 +6,7 @@ import logging
 import threading
 from collections import Counter
 
-__all__ = ["BatchAccount", "DropCounter"]
+__all__ = ["BatchAccount", "DropCounter", "PrefixedDrops"]
 
 logger = logging.getLogger("agentwatch")
 
@@ -63,6 +63,26 @@ class DropCounter:
     def total(self) -> int:
         with self._lock:
             return sum(self._counts.values())
+
+
+class PrefixedDrops(DropCounter):
+    """Counts into another counter under prefixed reasons (``otlp_`` + ``queue_full``).
+
+    For a second delivery of the same events (the OTLP tee): its losses show in the
+    client's :attr:`~agentwatch.Client.dropped` beside the agentwatch delivery's, and are
+    not counted per session (those counts go to agentwatch with the session's updates,
+    and these are not losses of that delivery). Read the totals on ``into``.
+    """
+
+    def __init__(self, into: DropCounter, prefix: str) -> None:
+        super().__init__()
+        self._into = into
+        self._prefix = prefix
+
+    def add(
+        self, reason: str, count: int = 1, detail: str = "", *, session_id: str | None = None
+    ) -> None:
+        self._into.add(self._prefix + reason, count, detail)
 
 
 class BatchAccount:

@@ -145,12 +145,21 @@ class ExportProcessor:
 
         Returns True when it was, False on timeout. Safe from any thread but the worker.
         """
+        return self.start_flush().wait(timeout_millis / 1000)
+
+    def start_flush(self) -> threading.Event:
+        """Ask for everything queued so far to be exported now, without waiting: the event
+        returned is set once it has been (so several processors can flush at once)."""
         marker = _FlushMarker()
         self._queue.append(marker)
         if self._worker is None:
             self._start_worker()
         self._request_send_all()
-        return marker.wait(timeout_millis / 1000)
+        return marker
+
+    def problem(self) -> str | None:
+        """Why its exporter is failing or stuck right now, or None."""
+        return self._exporter.problem()
 
     def pending(self) -> int:
         """Events queued or in flight: neither delivered nor dropped yet."""

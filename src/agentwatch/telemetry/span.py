@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
     from opentelemetry.trace import StatusCode
 
-__all__ = ["EventSpans", "span_id_of", "trace_id_of"]
+__all__ = ["EventSpans", "nanos", "span_id_of", "trace_id_of"]
 
 _LOW_64 = (1 << 64) - 1
 
@@ -74,8 +74,8 @@ class EventSpans:
             attributes=_attributes(wire, session_id, data),
             kind=SpanKind.INTERNAL,
             status=Status(_status_code(wire.get("status"))),
-            start_time=_nanos(wire.get("init_timestamp")),
-            end_time=_nanos(wire.get("end_timestamp")),
+            start_time=nanos(wire.get("init_timestamp")),
+            end_time=nanos(wire.get("end_timestamp")),
             instrumentation_scope=self.scope,
         )
 
@@ -134,7 +134,8 @@ def _id_int(value: object) -> int:
         return uuid.uuid5(uuid.NAMESPACE_OID, str(value)).int
 
 
-def _nanos(timestamp: object) -> int | None:
+def nanos(timestamp: object) -> int | None:
+    """An event's ISO-8601 timestamp in Unix nanoseconds, or None if it is not one."""
     if not isinstance(timestamp, str):
         return None
     try:

@@ -45,6 +45,7 @@ _ENV = jinja2.Environment(
 )
 
 
+# One format for durations and costs on every page; static/format.js writes the same.
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "\u2013"
@@ -60,13 +61,12 @@ def _duration(seconds: float | None) -> str:
 
 
 def _money(value: float | None) -> str:
+    """US dollars to 4 decimals (a tenth of a cent: LLM calls cost fractions of one)."""
     if value is None:
         return "unknown"  # no price known: never shown as $0
-    if value == 0:
-        return "$0"
-    if value < 0.01:
-        return f"${value:.6f}"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    if 0 < value < 0.00005:
+        return "<$0.0001"
+    return f"${value:,.4f}"
 
 
 def _cost_total(value: float | None, unpriced: int = 0) -> str:

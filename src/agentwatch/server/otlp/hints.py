@@ -38,9 +38,48 @@ class SessionHints:
     metadata: Any
 
 
+# Every attribute the rules below read (``langfuse.observation.type`` gates the flattened
+# metadata): a span with none of them, most spans, says nothing but whether it is a root.
+_READ = frozenset(
+    (
+        "agentops.span.kind",
+        "session.id",
+        "gen_ai.conversation.id",
+        "agentops.tags",
+        "tag.tags",
+        "langfuse.trace.tags",
+        "logfire.tags",
+        "agentops.session.end_state",
+        "user.id",
+        "langfuse.user.id",
+        "enduser.id",
+        "metadata",
+        "langfuse.observation.type",
+    )
+)
+_ROOT_STATES = {"error": "Fail", "ok": "Success"}
+_SILENT = {
+    (root, status): SessionHints(
+        key=None,
+        agentops_root=False,
+        root=root,
+        tags=(),
+        end_state=_ROOT_STATES.get(status) if root else None,
+        user_id=None,
+        metadata=None,
+    )
+    for root in (True, False)
+    for status in ("unset", "ok", "error")
+}
+
+
 def session_hints(span: Span) -> SessionHints:
     """What ``span`` says about its session (the rules: ``sessions.py``)."""
     attributes = span.attributes
+    if _READ.isdisjoint(attributes) and "session.id" not in span.resource:
+        silent = _SILENT.get((span.parent_id is None, span.status))
+        if silent is not None:
+            return silent
     agentops_root = attributes.get("agentops.span.kind") == "session"
     key = first(attributes, "session.id", "gen_ai.conversation.id") or first(
         span.resource, "session.id"
@@ -73,7 +112,7 @@ def _end_state(span: Span, agentops_root: bool) -> str | None:
             return state
     if span.parent_id is not None:
         return None
-    return {"error": "Fail", "ok": "Success"}.get(span.status)
+    return _ROOT_STATES.get(span.status)
 
 
 def _metadata(attributes: Mapping[str, Any]) -> Any:

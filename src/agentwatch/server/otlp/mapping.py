@@ -3,7 +3,7 @@
 **Kind** comes only from what the span declares, first found of: ``gen_ai.operation.name``
 (GenAI conventions), ``openinference.span.kind``, ``agentops.span.kind``,
 ``langfuse.observation.type``, ``gen_ai.request.type`` / ``llm.request.type`` (agentops'
-and OpenLLMetry's LLM calls). The mere presence of ``llm.*`` or message attributes
+and OpenLLMetry's LLM calls), ``agentwatch.event.kind`` (the agentwatch SDK's own spans). The mere presence of ``llm.*`` or message attributes
 declares nothing (chain spans of some frameworks carry the messages too). A span that
 declares nothing known is kind ``other``, with every attribute kept and shown.
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentwatch.server.otlp import messages
 from agentwatch.server.otlp.hints import SessionHints, session_hints
@@ -96,6 +96,11 @@ _LANGFUSE_KINDS = {
     "span": "action",
 }
 _REQUEST_TYPES = {"chat": "llm", "completion": "llm", "embedding": "embedding"}
+# The agentwatch SDK's own spans (otlp_endpoint) name the kind of the event they carry.
+_AGENTWATCH_KINDS = {
+    k: k
+    for k in ("llm", "tool", "action", "agent", "chain", "retrieval", "embedding", "error", "other")
+}
 _DECLARATIONS = (
     ("gen_ai.operation.name", _GENAI_OPERATIONS),
     ("openinference.span.kind", _OPENINFERENCE_KINDS),
@@ -103,6 +108,7 @@ _DECLARATIONS = (
     ("langfuse.observation.type", _LANGFUSE_KINDS),
     ("gen_ai.request.type", _REQUEST_TYPES),
     ("llm.request.type", _REQUEST_TYPES),
+    ("agentwatch.event.kind", _AGENTWATCH_KINDS),
 )
 # Span kind -> v2 event type (the session counter); other kinds count as "other".
 _EVENT_TYPES = {"llm": "llms", "tool": "tools", "action": "actions", "error": "errors"}
@@ -114,8 +120,7 @@ class AgentRef:
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class MappedSpan:
+class MappedSpan(NamedTuple):
     span: Span
     record: EventRecord
     errors: tuple[EventRecord, ...]  # error events it gives
@@ -186,6 +191,8 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
     )
     if kind == "tool":
         fields["tool_name"] = name
+    elif kind == "error":
+        fields.update(_error_fields(span))
     record = EventRecord(
         id=span.span_id,
         event_type=event_type,
@@ -354,7 +361,24 @@ def _agent(span: Span, kind: str) -> AgentRef | None:
 # -- errors ----------------------------------------------------------------------------------
 
 
+def _error_fields(span: Span) -> dict[str, Any]:
+    """What a span that is an error event itself says about its exception (its first
+    ``exception`` event, else ``error.type`` and the status message)."""
+    for event in span.events:
+        if event.name == "exception":
+            found = event.attributes
+            return {
+                "error_type": column_text(found.get("exception.type"), _MAX_NAME) or "Exception",
+                "details": found.get("exception.message") or span.status_message,
+                "logs": found.get("exception.stacktrace"),
+            }
+    error_type = column_text(span.attributes.get("error.type"), _MAX_NAME) or "Error"
+    return {"error_type": error_type, "details": span.status_message, "logs": None}
+
+
 def _error_events(span: Span, record: EventRecord) -> tuple[EventRecord, ...]:
+    if record.kind == "error":
+        return ()  # the span is the error event itself (agentwatch.event.kind = error)
     exceptions = [e for e in span.events if e.name == "exception"]
     if not exceptions and span.status != "error":
         return ()

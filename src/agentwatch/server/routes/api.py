@@ -12,8 +12,11 @@ from fastapi import APIRouter, Depends, Query
 from agentwatch.server import views, wire
 from agentwatch.server.context import ServerContext, get_context
 from agentwatch.server.errors import NotFound, Unprocessable
+from agentwatch.server.listquery import DEFAULT_LIMIT, MAX_LIMIT, MAX_VALUES, list_query
 from agentwatch.server.routes.v2 import api_key_owner
-from agentwatch.server.storage import KeyOwner, SessionFilter
+from agentwatch.server.storage import KeyOwner
+from agentwatch.server.storage.search import MAX_QUERY
+from agentwatch.server.storage.sessionlist import SORTS
 
 __all__ = ["router"]
 
@@ -27,30 +30,89 @@ Owner = Annotated[KeyOwner, Depends(api_key_owner)]
 def list_sessions(
     ctx: Context,
     owner: Owner,
+    q: Annotated[
+        str | None,
+        Query(
+            description="words to find anywhere in a session: prompts, completions, tool "
+            "names and arguments, errors, agent names, tags, end reason, user, metadata, "
+            f"the session id in full or its first characters (at most {MAX_QUERY} "
+            "characters); also an exact tag"
+        ),
+    ] = None,
     tag: Annotated[
         list[str] | None,
-        Query(description="only sessions with this tag (repeatable: all must match)"),
+        Query(
+            description=f"only sessions with this tag (repeatable, at most {MAX_VALUES}: all must match)"
+        ),
     ] = None,
     end_state: Annotated[str | None, Query(description="Success, Fail or Indeterminate")] = None,
     since: Annotated[
         str | None, Query(description="sessions started at or after (ISO-8601)")
     ] = None,
     until: Annotated[str | None, Query(description="sessions started before (ISO-8601)")] = None,
-    q: Annotated[str | None, Query(description="text to find in tags or end state reason")] = None,
+    model: Annotated[
+        list[str] | None, Query(description="sessions that called this model (repeatable: any)")
+    ] = None,
+    agent: Annotated[
+        list[str] | None,
+        Query(description="sessions with an agent of this name (repeatable: all must match)"),
+    ] = None,
+    has_errors: Annotated[
+        str | None, Query(description="true: sessions with errors; false: without")
+    ] = None,
+    min_cost: Annotated[str | None, Query(description="cost at least (US dollars)")] = None,
+    max_cost: Annotated[str | None, Query(description="cost at most (US dollars)")] = None,
+    min_duration: Annotated[str | None, Query(description="lasting at least (seconds)")] = None,
+    max_duration: Annotated[str | None, Query(description="lasting at most (seconds)")] = None,
+    user: Annotated[
+        str | None, Query(description="OpenTelemetry sessions of this user (user.id)")
+    ] = None,
+    metadata: Annotated[
+        list[str] | None,
+        Query(description="key=value: OpenTelemetry sessions whose metadata has it (repeatable)"),
+    ] = None,
+    id: Annotated[
+        list[str] | None, Query(description="only these session ids (repeatable)")
+    ] = None,
+    sort: Annotated[
+        str | None, Query(description=f"one of {', '.join(SORTS)} (default time)")
+    ] = None,
+    order: Annotated[str | None, Query(description="desc (default) or asc")] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[
+        int | None,
+        Query(description=f"sessions per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Sessions newest first, one page at a time (keyset pagination through ``cursor``)."""
-    where = SessionFilter(
-        tags=tuple(tag or ()),
-        end_state=wire.parse_end_state(end_state, "end_state"),
+    """Sessions matching every filter given, one page at a time (keyset pagination through
+    ``cursor``), newest first unless ``sort``/``order`` say otherwise, with ``total``, the
+    number of matching sessions. Large strings are cut in list rows (each row's
+    ``truncated`` names them); the session itself has them whole."""
+    request = list_query(
+        tags=tag or (),
+        end_state=end_state,
         since=wire.parse_timestamp(since, "since"),
         until=wire.parse_timestamp(until, "until"),
-        text=q.strip() if q and q.strip() else None,
+        q=q,
+        models=model or (),
+        agents=agent or (),
+        has_errors=has_errors,
+        min_cost=min_cost,
+        max_cost=max_cost,
+        min_duration=min_duration,
+        max_duration=max_duration,
+        user=user,
+        metadata=metadata or (),
+        ids=id or (),
+        sort=sort,
+        order=order,
+        cursor=cursor,
+        limit=limit,
     )
-    after = views.decode_cursor(cursor) if cursor else None
-    rows = ctx.storage.list_sessions(owner.project_id, where, after, limit + 1)
-    return views.session_list(rows, limit)
+    page = ctx.storage.session_page(
+        owner.project_id, request.where, request.order, request.after, request.limit + 1
+    )
+    return views.session_list(page, request.limit, request.order)
 
 
 @router.get("/sessions/{session_id}")

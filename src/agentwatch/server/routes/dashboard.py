@@ -8,7 +8,9 @@ script reads its own page's JSON, so HTML and JSON cannot drift apart.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,17 +18,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from agentwatch.server import timerange, views, wire
 from agentwatch.server.context import ServerContext, get_context
-from agentwatch.server.dashboard.render import denied, page, pick_project
+from agentwatch.server.dashboard.render import denied, page, pick_project, wants_json
 from agentwatch.server.errors import BadRequest, NotFound, Unprocessable
-from agentwatch.server.storage import SessionFilter
-from agentwatch.server.storage.overview import SORTS
+from agentwatch.server.listquery import list_query
+from agentwatch.server.storage.sessionlist import SORTS, ListOrder, SessionPage
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
 Context = Annotated[ServerContext, Depends(get_context)]
-PAGE_SIZE = 50
 END_STATES = ("Success", "Fail", "Indeterminate")
 
 
@@ -40,37 +41,37 @@ def sessions_page(
     request: Request,
     ctx: Context,
     tag: Annotated[str, Query()] = "",
-    end_state: Annotated[str, Query()] = "",
     since: Annotated[str, Query()] = "",
     until: Annotated[str, Query()] = "",
-    q: Annotated[str, Query()] = "",
-    sort: Annotated[str, Query()] = "time",
-    cursor: Annotated[str, Query()] = "",
-    limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
+    limit: Annotated[int | None, Query()] = None,
 ) -> Response:
-    """Sessions of one project, filtered and sorted, one keyset page at a time."""
+    """Sessions of one project, searched, filtered and sorted, one keyset page at a time:
+    the JSON API's list (the same query and view), drawn as a table."""
     if (refused := denied(request)) is not None:
         return refused
     project, projects = pick_project(ctx, request)
-    sort = sort if sort in SORTS else "time"
-    where = SessionFilter(
-        tags=tuple(t.strip() for t in tag.split(",") if t.strip()),
-        end_state=wire.parse_end_state(end_state or None, "end_state"),
+    params = request.query_params
+    one = {name: params.get(name) for name in _SINGLE}
+    asked = list_query(
+        tags=tuple(t.strip() for t in tag.split(",")),
         since=_day_or_time(since, "since"),
         until=_day_or_time(until, "until", end_of_day=True),
-        text=q.strip() or None,
+        models=params.getlist("model"),
+        agents=params.getlist("agent"),
+        metadata=params.getlist("metadata"),
+        ids=params.getlist("id"),
+        limit=limit,
+        **one,
     )
-    after = views.decode_sort_cursor(cursor, sort) if cursor else None
-    rows = (
-        ctx.storage.list_sessions_sorted(project.id, where, sort, after, limit + 1)
+    page_rows = (
+        ctx.storage.session_page(project.id, asked.where, asked.order, asked.after, asked.limit + 1)
         if project
-        else []
+        else SessionPage([], {}, 0)
     )
-    data = views.sorted_session_list(rows, limit, sort)
+    data = views.session_list(page_rows, asked.limit, asked.order)
     data["project_id"] = project.id if project else None
-    filters = {"tag": tag, "end_state": end_state, "since": since, "until": until, "q": q}
-    keep = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "format")]
-    query = urlencode(keep)
+    filters = {name: params.get(name, "") for name in _FILTERS}
+    keep = [(k, v) for k, v in params.multi_items() if k not in ("cursor", "format")]
     return page(
         request,
         "sessions.html",
@@ -78,34 +79,137 @@ def sessions_page(
         projects=projects,
         project=project,
         filters=filters,
-        sort=sort,
-        sorts=SORTS,
+        filtered=any(filters.values()),
         end_states=END_STATES,
-        first_page=not cursor,
-        request_query=query,
-        first_url=f"/sessions?{query}",
+        first_page=not asked.after,
+        request_query=urlencode(keep),
+        first_url=f"/sessions?{urlencode(keep)}",
         next_url=f"/sessions?{urlencode([*keep, ('cursor', data['next_cursor'] or '')])}",
+        sort_urls=_sort_urls(keep, asked.order),
         base_url=ctx.settings.base_url,
     )
 
 
+# Single-valued list parameters read as they are; those of the filter form shown back.
+_SINGLE = (
+    "end_state",
+    "q",
+    "has_errors",
+    "min_cost",
+    "max_cost",
+    "min_duration",
+    "max_duration",
+    "user",
+    "sort",
+    "order",
+    "cursor",
+)
+_FILTERS = (
+    "q",
+    "tag",
+    "end_state",
+    "since",
+    "until",
+    "model",
+    "agent",
+    "has_errors",
+    "min_cost",
+    "max_cost",
+    "min_duration",
+    "max_duration",
+    "user",
+)
+
+
+def _sort_urls(keep: list[tuple[str, str]], current: ListOrder) -> dict[str, str]:
+    """Per sort key, the list sorted by it: descending first, the other way when it is
+    the current sort (a click on a header toggles)."""
+    rest = [(k, v) for k, v in keep if k not in ("sort", "order")]
+    urls = {}
+    for sort in SORTS:
+        descending = not current.descending if sort == current.sort else True
+        order = "desc" if descending else "asc"
+        urls[sort] = f"/sessions?{urlencode([*rest, ('sort', sort), ('order', order)])}"
+    return urls
+
+
 @router.get("/sessions/{session_id}")
 def session_page(request: Request, session_id: str, ctx: Context) -> Response:
-    """One session: header, timeline and event details (drawn by session.js from the JSON)."""
+    """One session: its header; session.js draws the tree from ``/sessions/{id}/tree`` and
+    loads each event's details when it is selected. ``?format=json`` has every event.
+
+    An id that is not a whole one is taken as the start of one (the header shows the first
+    8 characters): a unique match redirects to it, several are listed; an unknown id gets
+    a page that tells what ids look like and offers a search."""
     if (refused := denied(request)) is not None:
         return refused
     try:
         canonical = wire.parse_session_id(session_id, "session_id")
     except Unprocessable:
-        raise NotFound("unknown session") from None
+        return _short_id(request, ctx, session_id)
     project_id = ctx.storage.session_project(canonical)
-    detail = ctx.storage.session_detail(project_id, canonical) if project_id else None
-    if detail is None:
-        raise NotFound("unknown session")
-    data = views.session_detail(*detail)
+    if wants_json(request):
+        detail = ctx.storage.session_detail(project_id, canonical) if project_id else None
+        if detail is None:
+            return _missing(request, ctx, session_id, [])
+        data = views.session_detail(*detail)
+    else:
+        row = ctx.storage.session(project_id, canonical, as_reader=True) if project_id else None
+        if row is None:
+            return _missing(request, ctx, session_id, [])
+        data = views.session_detail(row, [], [])  # the header only: no events in the page
     projects = ctx.storage.list_projects()
     project = next((p for p in projects if p.id == project_id), None)
     return page(request, "session.html", data, projects=projects, project=project)
+
+
+_SHORT_ID = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
+_CANDIDATES = 20
+
+
+def _short_id(request: Request, ctx: Context, given: str) -> Response:
+    prefix = given.strip().lower()
+    found = (
+        ctx.storage.sessions_by_prefix(prefix, _CANDIDATES + 1)
+        if _SHORT_ID.fullmatch(prefix)
+        else []
+    )
+    if len(found) == 1:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/sessions/{found[0].id}{query}", status_code=303)
+    return _missing(request, ctx, given, found)
+
+
+def _missing(request: Request, ctx: Context, given: str, found: Sequence[Any]) -> Response:
+    """404 (no session has that id or prefix) or 300 (several start with it): a page
+    listing the candidates, what ids look like, and a search for the text."""
+    candidates = [
+        {
+            "id": r.id,
+            "project_id": r.project_id,
+            "init_timestamp": views.iso(r.init_timestamp),
+            "end_state": r.end_state,
+        }
+        for r in found[:_CANDIDATES]
+    ]
+    status = 300 if candidates else 404
+    message = (
+        f"several sessions start with {given[:60]!r}"
+        if candidates
+        else f"no session has the id {given[:60]!r}"
+    )
+    if wants_json(request) and not candidates:
+        raise NotFound(message)
+    data = {"message": message, "candidates": candidates, "more": len(found) > _CANDIDATES}
+    return page(
+        request,
+        "session_missing.html",
+        data,
+        status=status,
+        given=given[:200],
+        search_url="/sessions?" + urlencode({"q": given[:200]}),
+        projects=ctx.storage.list_projects(),
+    )
 
 
 @router.get("/overview")

@@ -16,8 +16,8 @@ Rows are inserted in the order given (callers sort them to take row locks in one
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
+import itertools
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -27,9 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage.schema import UTCDateTime
-
-__all__ = ["BulkInsert", "prepare_insert"]
+__all__ = ["BulkInsert", "bind_rows", "insert_bound", "prepare_insert"]
 
 Row = tuple[Any, ...]
 
@@ -68,10 +66,26 @@ def prepare_insert(
 
     Does not touch the database: call it before taking a lock.
     """
-    columns = tuple(table.c.keys())
-    bound = _bind_rows(_binders(dialect, table), columns, rows)
+    return insert_bound(dialect, table, bind_rows(dialect, table, rows), conflict, returning)
+
+
+def bind_rows(dialect: Dialect, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+    """``rows`` as the driver takes them: tuples in ``table``'s column order, each value
+    through its column's bind processor. For :func:`insert_bound`; no database needed."""
+    return _bind_rows(_binders(dialect, table), tuple(table.c.keys()), rows)
+
+
+def insert_bound(
+    dialect: Dialect,
+    table: sa.Table,
+    bound: Sequence[Row],
+    conflict: tuple[str, ...],
+    returning: str,
+) -> BulkInsert:
+    """:func:`prepare_insert` of rows already bound by :func:`bind_rows`."""
     if not bound:
         return BulkInsert(())
+    columns = tuple(table.c.keys())
     if dialect.name == "postgresql":
         sql = _unnest_sql(dialect, table, conflict, returning)
         return BulkInsert(((sql, tuple(list(column) for column in zip(*bound, strict=True))),))
@@ -80,7 +94,7 @@ def prepare_insert(
         tuple(
             (
                 _values_sql(table.name, columns, conflict, returning, len(chunk)),
-                tuple(value for row in chunk for value in row),
+                tuple(itertools.chain.from_iterable(chunk)),
             )
             for chunk in (bound[i : i + page] for i in range(0, len(bound), page))
         )
@@ -95,12 +109,22 @@ def _bind_rows(
 ) -> list[Row]:
     get = operator.itemgetter(*columns)
     bound = []
+    # The same value object as the row before (a batch's received_at) binds to the same.
+    last: dict[int, tuple[Any, Any]] = {i: (_UNSET, None) for i, _ in binders}
     for row in rows:
         values = list(get(row))
         for i, bind in binders:
-            values[i] = bind(values[i])
+            value = values[i]
+            given, result = last[i]
+            if value is not given:
+                result = bind(value)
+                last[i] = (value, result)
+            values[i] = result
         bound.append(tuple(values))
     return bound
+
+
+_UNSET = object()
 
 
 @functools.cache
@@ -109,21 +133,9 @@ def _binders(dialect: Dialect, table: sa.Table) -> tuple[tuple[int, Binder], ...
     found = []
     for i, column in enumerate(table.columns):
         bind = column.type.dialect_impl(dialect).bind_processor(dialect)
-        if bind is not None and dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
-            bind = functools.partial(_sqlite_utc_text, bind)
         if bind is not None:
             found.append((i, bind))
     return tuple(found)
-
-
-def _sqlite_utc_text(core: Binder, value: Any) -> Any:
-    """What ``core`` (UTCDateTime on SQLite) binds, "2025-01-24 15:43:20.101000" in UTC, at
-    half its cost: SQLite's DATETIME %-formats a dict per value, three times per event."""
-    if type(value) is not dt.datetime:
-        return core(value)
-    if value.tzinfo is None:
-        return value.isoformat(" ", "microseconds")
-    return value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:26]
 
 
 def _max_params(dialect: Dialect) -> int:

@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk, rollups
+from agentwatch.server.storage import bulk, rollups, search
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
@@ -117,6 +117,7 @@ def create_or_attach_session(
         )
     if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    search.index(conn, sessions_changed=(fields.session_id,))
     rollups.written(conn, project_id, {fields.session_id: ((), ())})
     return created
 
@@ -149,6 +150,7 @@ def update_session(
         return False
     if fields.tags is not None:
         _replace_tags(conn, project_id, fields.session_id, fields.tags)
+    search.index(conn, sessions_changed=(fields.session_id,))
     rollups.written(conn, project_id, {fields.session_id: ((), ())})
     return True
 
@@ -225,6 +227,7 @@ def _insert_new(conn: sa.Connection, batch: PreparedEvents) -> list[EventRecord]
         require_session(conn, batch.project_id, batch.session_id)
         return []
     add_to_counters(conn, batch.project_id, batch.session_id, new, [])
+    search.index(conn, events={batch.session_id: new})
     return new
 
 
@@ -261,8 +264,9 @@ def update_events(
             fresh.append(record)
             continue
         merged = renormalize({**json.loads(old.data), **record.data})
+        # received_at moves too: it is when the event was last written (what changed since
+        # a cursor is read by it).
         row = event_row(merged, project_id, session_id, now)
-        del row["received_at"]
         conn.execute(
             events.update()
             .where(events.c.session_id == session_id, events.c.id == record.id)
@@ -271,6 +275,8 @@ def update_events(
         added.append(merged)
         removed.append(stored_record(old))
         add_to_counters(conn, project_id, session_id, [merged], [removed[-1]])
+    if added:
+        search.index(conn, replaced={session_id: added})
     new = _insert_new(conn, prepare_events(conn.dialect, project_id, session_id, fresh, now))
     rollups.written(conn, project_id, {session_id: ([*added, *new], removed)})
     return len(records) - len(fresh) + len(new)
@@ -372,19 +378,26 @@ COUNTERS = (
 def counter_deltas(added: Sequence[EventRecord], removed: Sequence[EventRecord]) -> dict[str, Any]:
     """Bind parameters of :data:`COUNTERS` moves (``d_<counter>``) and ``latest``, the latest
     time of ``added`` (None when it is empty)."""
-    deltas: dict[str, Any] = {"d_event_count": len(added) - len(removed)}
-    for kind in COUNTER_KINDS:
-        deltas[f"d_{kind}"] = sum(r.counter == kind for r in added) - sum(
-            r.counter == kind for r in removed
-        )
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
-        deltas[f"d_{name}"] = sum(getattr(r, name) or 0 for r in added) - sum(
-            getattr(r, name) or 0 for r in removed
-        )
-    deltas["d_unpriced_llms"] = _unpriced(added) - _unpriced(removed)
+    deltas: dict[str, Any] = dict.fromkeys(_DELTA_KEYS, 0)
+    deltas["d_event_count"] = len(added) - len(removed)
+    for records, sign in ((added, 1), (removed, -1)):
+        for r in records:  # one pass: this runs for every session of every batch
+            counter = _COUNTER_KEYS.get(r.counter)
+            if counter is not None:
+                deltas[counter] += sign
+            deltas["d_prompt_tokens"] += sign * (r.prompt_tokens or 0)
+            deltas["d_completion_tokens"] += sign * (r.completion_tokens or 0)
+            deltas["d_cached_tokens"] += sign * (r.cached_tokens or 0)
+            deltas["d_cost_pico"] += sign * (r.cost_pico or 0)
+            if r.counter == "llms" and r.cost_pico is None:
+                deltas["d_unpriced_llms"] += sign
     deltas = {key: dialects.clamp(value) for key, value in deltas.items()}
     deltas["latest"] = max((r.end_timestamp or r.init_timestamp for r in added), default=None)
     return deltas
+
+
+_COUNTER_KEYS = {kind: f"d_{kind}" for kind in COUNTER_KINDS}
+_DELTA_KEYS = tuple(f"d_{name}" for name in COUNTERS)
 
 
 @functools.cache
@@ -409,10 +422,6 @@ def _counters_update(dialect_name: str) -> sa.Update:
     )
 
 
-def _unpriced(records: Sequence[EventRecord]) -> int:
-    return sum(r.counter == "llms" and r.cost_pico is None for r in records)
-
-
 def upsert_agent(
     conn: sa.Connection,
     session_id: str,
@@ -434,6 +443,7 @@ def upsert_agent(
             },
         )
     )
+    search.index(conn, sessions_changed=(session_id,))
 
 
 def upsert_thread(

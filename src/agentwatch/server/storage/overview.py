@@ -1,5 +1,5 @@
-"""Read paths of the dashboard: sorted session lists, a session by id alone, overview data
-(from the rollups ingest keeps: ``storage/rollups.py``)."""
+"""Read paths of the dashboard: a session by id alone, overview data (from the rollups
+ingest keeps: ``storage/rollups.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from agentwatch.server.storage.queries import SessionFilter, _list_query, readable_by
 from agentwatch.server.storage.rollups import HISTOGRAM
 from agentwatch.server.storage.schema import (
     LLM_SUMS,
@@ -18,61 +17,10 @@ from agentwatch.server.storage.schema import (
 )
 
 __all__ = [
-    "SORTS",
-    "duration_expr",
-    "list_sorted",
     "llm_series",
     "session_project",
     "session_series",
 ]
-
-# Sort name -> column, always descending, ties broken by id descending (a keyset).
-SORTS = ("time", "duration", "cost", "errors")
-
-
-def duration_expr(dialect: str) -> sa.ColumnElement[Any]:
-    """Seconds from start to end (or to the latest event while running)."""
-    c = sessions.c
-    last = sa.func.coalesce(c.end_timestamp, c.last_event_at, c.init_timestamp)
-    if dialect == "sqlite":
-        return (sa.func.julianday(last) - sa.func.julianday(c.init_timestamp)) * 86400.0
-    # A float, not PostgreSQL's numeric: the value travels in a JSON cursor.
-    return sa.cast(sa.extract("epoch", last - c.init_timestamp), sa.Float)
-
-
-def sort_expr(sort: str, dialect: str) -> sa.ColumnElement[Any]:
-    c = sessions.c
-    if sort == "duration":
-        return duration_expr(dialect)
-    if sort == "cost":
-        return c.cost_pico
-    if sort == "errors":
-        return c.errors
-    return c.init_timestamp
-
-
-def list_sorted(
-    conn: sa.Connection,
-    project_id: str,
-    where: SessionFilter,
-    sort: str,
-    after: tuple[Any, str] | None,
-    limit: int,
-) -> list[sa.Row[Any]]:
-    """Like :func:`queries.list_sessions`, ordered by ``sort`` descending, keyset ``after``."""
-    if sort == "time":
-        visible = readable_by(conn, project_id)
-        return list(conn.execute(_list_query(project_id, where, after, limit, visible)))
-    key = sort_expr(sort, conn.dialect.name)
-    # No index orders by cost or duration, so every row is read anyway: the OR keeps the
-    # planner on a sequential scan (~30 ms at 100,000) instead of 100,000 index probes
-    # into the table through the project index (~230 ms).
-    base = _list_query(project_id, where, None, limit).order_by(None)
-    query = base.add_columns(key.label("sort_key"))
-    if after is not None:
-        value, session_id = after
-        query = query.where(sa.or_(key < value, sa.and_(key == value, sessions.c.id < session_id)))
-    return list(conn.execute(query.order_by(key.desc(), sessions.c.id.desc())))
 
 
 def session_project(conn: sa.Connection, session_id: str) -> str | None:

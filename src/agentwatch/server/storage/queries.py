@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from agentwatch.server.storage.schema import agents, events, session_tags, sessions
+from agentwatch.server.storage.schema import agents, events, sessions
 
 __all__ = [
-    "SessionFilter",
-    "list_sessions",
     "project_totals",
+    "readable_by",
     "session_agents",
     "session_events",
     "session_row",
     "visible_to",
 ]
-
-
-@dataclass(frozen=True)
-class SessionFilter:
-    """Filters of the session list; every given one must hold."""
-
-    tags: Sequence[str] = field(default_factory=tuple)
-    end_state: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-    text: str | None = None
 
 
 def visible_to(project_id: str) -> sa.ColumnElement[bool]:
@@ -50,18 +36,6 @@ def session_row(
     return conn.execute(sa.select(sessions).where(sessions.c.id == session_id, owned)).first()
 
 
-def list_sessions(
-    conn: sa.Connection,
-    project_id: str,
-    where: SessionFilter,
-    after: tuple[dt.datetime, str] | None,
-    limit: int,
-) -> list[sa.Row[Any]]:
-    """Sessions newest first (by start time, then id), strictly after the keyset ``after``."""
-    visible = readable_by(conn, project_id)
-    return list(conn.execute(_list_query(project_id, where, after, limit, visible)))
-
-
 def readable_by(conn: sa.Connection, project_id: str) -> sa.ColumnElement[bool]:
     """:func:`visible_to`, reduced to ``project_id = ?`` when no session names the project
     as its parent (one probe of the parent index). The OR of both columns keeps the
@@ -72,48 +46,6 @@ def readable_by(conn: sa.Connection, project_id: str) -> sa.ColumnElement[bool]:
         sa.select(c.id).where(c.parent_project_id == project_id).limit(1)
     ).first()
     return visible_to(project_id) if has_children else c.project_id == project_id
-
-
-def _list_query(
-    project_id: str,
-    where: SessionFilter,
-    after: tuple[dt.datetime, str] | None,
-    limit: int,
-    visible: sa.ColumnElement[bool] | None = None,
-) -> sa.Select[Any]:
-    c = sessions.c
-    query = sa.select(sessions).where(visible if visible is not None else visible_to(project_id))
-    for tag in where.tags:
-        query = query.where(
-            sa.exists().where(session_tags.c.session_id == c.id, session_tags.c.tag == tag)
-        )
-    if where.end_state is not None:
-        query = query.where(c.end_state == where.end_state)
-    if where.since is not None:
-        query = query.where(c.init_timestamp >= where.since)
-    if where.until is not None:
-        query = query.where(c.init_timestamp < where.until)
-    if where.text:
-        pattern = "%" + _escape_like(where.text.lower()) + "%"
-        query = query.where(
-            sa.or_(
-                sa.func.lower(c.tags).like(pattern, escape="\\"),
-                sa.func.lower(sa.func.coalesce(c.end_state_reason, "")).like(pattern, escape="\\"),
-            )
-        )
-    if after is not None:
-        started, session_id = after
-        query = query.where(
-            sa.or_(
-                c.init_timestamp < started,
-                sa.and_(c.init_timestamp == started, c.id < session_id),
-            )
-        )
-    return query.order_by(c.init_timestamp.desc(), c.id.desc()).limit(limit)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def session_events(

@@ -9,6 +9,7 @@ Costs are integers of pico-dollars (see :mod:`agentwatch.server.pricing`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ __all__ = [
     "agents",
     "api_keys",
     "dashboard_logins",
+    "database_only",
     "developer_errors",
     "events",
     "metadata",
@@ -32,6 +34,7 @@ __all__ = [
     "rollup_llm",
     "rollup_session_state",
     "rollup_sessions",
+    "search_docs",
     "session_tags",
     "sessions",
     "span_logs",
@@ -65,6 +68,25 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
             return None
         assert isinstance(value, dt.datetime)
         return value.replace(tzinfo=dt.timezone.utc)
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, the text Core binds ("2025-01-24 15:43:20.101000", naive UTC) at a
+        third of its cost: SQLite's DATETIME %-formats a dict per value, and every write
+        binds several (a batch of spans, hundreds)."""
+        core = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or core is None:
+            return core
+        return functools.partial(_sqlite_utc_text, core)
+
+
+def _sqlite_utc_text(core: Any, value: Any) -> Any:
+    if type(value) is not dt.datetime:
+        return core(value)
+    if value.tzinfo is None:
+        return value.isoformat(" ", "microseconds")
+    if value.tzinfo is not dt.timezone.utc:
+        value = value.astimezone(dt.timezone.utc)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 metadata = sa.MetaData()
@@ -123,6 +145,8 @@ sessions = sa.Table(
     sa.Column("user_id", sa.String(200), nullable=True),
     sa.Column("session_metadata", sa.Text(), nullable=True),
     sa.Column("logs", sa.Text(), nullable=True),
+    # The models its events used, a JSON list in order of first use (storage/search.py).
+    sa.Column("models", sa.Text(), nullable=True),
     sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
     sa.Index("ix_sessions_parent_init", "parent_project_id", "init_timestamp", "id"),
 )
@@ -222,6 +246,35 @@ span_logs = sa.Table(
     sa.Column("data", sa.Text(), nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
 )
+
+# Search documents (storage/search.py): the words of one event (``event_id``) or of a
+# session's own fields (``event_id`` ""). Indexed by the database: on SQLite by the FTS5
+# table ``search_fts`` (external content, kept by triggers), on PostgreSQL by the column
+# ``tsv`` (a generated tsvector under a GIN index); migration 0007 makes both.
+search_docs = sa.Table(
+    "search_docs",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("session_id", sa.String(36), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=True),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Index("ix_search_docs_session_event", "session_id", "event_id", unique=True),
+)
+
+
+def database_only(name: str | None, type_: str, parent_names: Any) -> bool:
+    """False for what migration 0007 makes outside this metadata, the databases' own
+    search indexes: SQLite's ``search_fts`` (and its shadow tables), PostgreSQL's ``tsv``
+    column and its index. An alembic ``include_name`` hook (comparing schemas)."""
+    text = name or ""
+    return not (text.startswith("search_fts") or text in ("tsv", "ix_search_docs_tsv"))
+
 
 developer_errors = sa.Table(
     "developer_errors",

@@ -14,7 +14,16 @@ import sqlalchemy as sa
 
 from agentwatch.server import auth
 from agentwatch.server.storage import engine as engines
-from agentwatch.server.storage import ingest, migrate, overview, queries, spanlogs, traces
+from agentwatch.server.storage import (
+    ingest,
+    migrate,
+    overview,
+    queries,
+    sessionlist,
+    spanlogs,
+    spanreads,
+    traces,
+)
 from agentwatch.server.storage.records import (
     ApiKeyInfo,
     EventRecord,
@@ -257,7 +266,7 @@ class Storage:
         another project meanwhile (nothing is stored: retrying sorts it out).
         """
         now = utcnow()
-        batch = traces.prepare_spans(project_id, writes, now)
+        batch = traces.prepare_spans(self.engine.dialect, project_id, writes, now)
         with self.write() as conn:
             return traces.store_spans(conn, batch, now)
 
@@ -314,15 +323,29 @@ class Storage:
                 spanlogs.with_logs(conn, row.project_id, events),
             )
 
-    def list_sessions(
+    def session_page(
         self,
         project_id: str,
-        where: queries.SessionFilter,
-        after: tuple[dt.datetime, str] | None,
+        where: sessionlist.SessionFilter,
+        order: sessionlist.ListOrder,
+        after: tuple[Any, str] | None,
         limit: int,
-    ) -> list[sa.Row[Any]]:
+    ) -> sessionlist.SessionPage:
+        """A page of the session list (see :func:`sessionlist.list_sessions`), the main
+        agent of each of its sessions, and how many sessions match in all."""
         with self.read() as conn:
-            return queries.list_sessions(conn, project_id, where, after, limit)
+            rows = sessionlist.list_sessions(conn, project_id, where, order, after, limit)
+            return sessionlist.SessionPage(
+                rows,
+                sessionlist.main_agents(conn, [r.id for r in rows]),
+                sessionlist.count_sessions(conn, project_id, where),
+            )
+
+    def sessions_by_prefix(self, prefix: str, limit: int) -> list[sa.Row[Any]]:
+        """Sessions of any project whose id starts with ``prefix`` (the dashboard's short
+        ids), at most ``limit``."""
+        with self.read() as conn:
+            return sessionlist.by_prefix(conn, prefix, limit)
 
     def project_totals(
         self, project_id: str, since: dt.datetime | None, until: dt.datetime | None
@@ -331,18 +354,6 @@ class Storage:
             return queries.project_totals(conn, project_id, since, until)
 
     # -- dashboard reads -------------------------------------------------------------------
-
-    def list_sessions_sorted(
-        self,
-        project_id: str,
-        where: queries.SessionFilter,
-        sort: str,
-        after: tuple[Any, str] | None,
-        limit: int,
-    ) -> list[sa.Row[Any]]:
-        """Sessions ordered by ``sort`` (one of :data:`overview.SORTS`), descending."""
-        with self.read() as conn:
-            return overview.list_sorted(conn, project_id, where, sort, after, limit)
 
     def session_project(self, session_id: str) -> str | None:
         with self.read() as conn:
@@ -368,3 +379,52 @@ class Storage:
                 .values(revoked_at=utcnow())
             )
         return bool(result.rowcount)
+
+    # -- the session drilldown -------------------------------------------------------------
+
+    def session_tree(
+        self, project_id: str, session_id: str, limit: int
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[tuple[Any, ...]]] | None:
+        """(session, agents, its first ``limit`` events as compact rows in time order) as
+        the project may read them, or None."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            agents = queries.session_agents(conn, session_id)
+            return row, agents, spanreads.tree_rows(conn, session_id, limit)
+
+    def session_changes(
+        self, project_id: str, session_id: str, after: tuple[dt.datetime, str], limit: int
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[tuple[Any, ...]]] | None:
+        """(session, agents, compact rows of the events written after ``after``), or None."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            changed = spanreads.changed_rows(conn, session_id, after, limit)
+            return row, queries.session_agents(conn, session_id), changed
+
+    def session_event(
+        self, project_id: str, session_id: str, event_id: str
+    ) -> tuple[sa.Row[Any], list[sa.Row[Any]], Any] | None:
+        """(session, agents, the event with its log records merged in, or None), or None
+        when the project may not read the session."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            event = spanreads.event_row(conn, session_id, event_id)
+            merged = None if event is None else spanlogs.with_logs(conn, row.project_id, [event])[0]
+            return row, queries.session_agents(conn, session_id), merged
+
+    def session_steps(
+        self, project_id: str, session_id: str, limit: int
+    ) -> tuple[sa.Row[Any], list[Any]] | None:
+        """(session, its first ``limit`` LLM and tool calls with their payloads), or None."""
+        with self.read() as conn:
+            row = queries.session_row(conn, project_id, session_id, as_reader=True)
+            if row is None:
+                return None
+            steps = spanreads.step_rows(conn, session_id, limit)
+            return row, spanlogs.with_logs(conn, row.project_id, steps)

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk, rollups
+from agentwatch.server.storage import bulk, rollups, search
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.ingest import SessionConflict, event_row, stored_record
 from agentwatch.server.storage.records import EventRecord, SpanOutcome, SpanWrite
@@ -54,17 +55,26 @@ _CHUNK = 500  # ids per IN (...): well under SQLite's parameter limit
 
 @dataclass(frozen=True)
 class PreparedSpans:
-    """Spans with their rows encoded, from :func:`prepare_spans` (no database needed)."""
+    """Spans with their rows encoded and bound, from :func:`prepare_spans` (no database
+    needed): under the write lock only the session ids go in."""
 
     project_id: str
     writes: tuple[SpanWrite, ...]
-    rows: tuple[tuple[dict[str, Any], ...], ...]  # per write, its records' rows
+    rows: tuple[tuple[bulk.Row, ...], ...]  # per write, its records' bound rows
+    dialect: Dialect
 
 
-def prepare_spans(project_id: str, writes: Sequence[SpanWrite], now: dt.datetime) -> PreparedSpans:
-    """Encode every record's row before any lock is taken; sessions are filled in later."""
-    rows = tuple(tuple(event_row(r, project_id, "", now) for r in w.records) for w in writes)
-    return PreparedSpans(project_id, tuple(writes), rows)
+def prepare_spans(
+    dialect: Dialect, project_id: str, writes: Sequence[SpanWrite], now: dt.datetime
+) -> PreparedSpans:
+    """Encode and bind every record's row before any lock is taken; the session of each
+    row is filled in later (:func:`_insert_events`)."""
+    records = [r for w in writes for r in w.records]
+    bound = iter(
+        bulk.bind_rows(dialect, events, [event_row(r, project_id, "", now) for r in records])
+    )
+    rows = tuple(tuple(next(bound) for _ in w.records) for w in writes)
+    return PreparedSpans(project_id, tuple(writes), rows, dialect)
 
 
 def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> SpanOutcome:
@@ -104,6 +114,7 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
     update_sessions(conn, project_id, patches, inserted, now)
     _upsert_agents(conn, by_session, now)
+    search.index(conn, events=inserted, sessions_changed=by_session)
     for session_id, records in inserted.items():
         changes.setdefault(session_id, ([], []))[0].extend(records)
     rollups.written(conn, project_id, {s: changes.get(s, ((), ())) for s in {*changes, *patches}})
@@ -252,7 +263,7 @@ def _move_trace(
     conn.execute(
         events.update()
         .where(c.session_id == old, c.trace_id == trace_id, c.id.not_in(in_new))
-        .values(session_id=new)
+        .values(session_id=new, received_at=now)  # new in ``new``: its changes show them
     )
     # What is left is what ``new`` already had (the same span sent to both).
     conn.execute(events.delete().where(c.session_id == old, c.trace_id == trace_id))
@@ -264,6 +275,7 @@ def _move_trace(
     else:
         recount(conn, old)
     recount(conn, new)
+    search.index(conn, moved=((trace_id, old, new),), sessions_changed=(old,))
     return left, [r for r in left if r.id not in had]
 
 
@@ -340,21 +352,27 @@ def recount(conn: sa.Connection, session_id: str) -> None:
     conn.execute(sessions.update().where(sessions.c.id == session_id).values(values))
 
 
+_SESSION_COLUMN = tuple(events.c.keys()).index("session_id")
+
+
 def _insert_events(
     conn: sa.Connection, batch: PreparedSpans, kept: Sequence[int], final: dict[str, str]
 ) -> dict[str, list[EventRecord]]:
     """Insert the kept writes' rows into their sessions; returns the records inserted, by
     session (a row already stored there is skipped)."""
-    unique: dict[tuple[str, str], tuple[dict[str, Any], EventRecord]] = {}
+    unique: dict[tuple[str, str], tuple[bulk.Row, EventRecord]] = {}
+    at = _SESSION_COLUMN
     for i in kept:
         write = batch.writes[i]
         session_id = final[write.trace_id]
         for row, record in zip(batch.rows[i], write.records, strict=True):
-            unique.setdefault((session_id, record.id), ({**row, "session_id": session_id}, record))
+            key = (session_id, record.id)
+            if key not in unique:
+                unique[key] = ((*row[:at], session_id, *row[at + 1 :]), record)
     # Sorted: concurrent batches then take their row locks in one order (no deadlock).
     ordered = [unique[key] for key in sorted(unique)]
-    insert = bulk.prepare_insert(
-        conn.dialect, events, [row for row, _ in ordered], ("session_id", "id"), "session_id, id"
+    insert = bulk.insert_bound(
+        batch.dialect, events, [row for row, _ in ordered], ("session_id", "id"), "session_id, id"
     )
     inserted: dict[str, list[EventRecord]] = {}
     for session_id, event_id in insert.rows(conn):

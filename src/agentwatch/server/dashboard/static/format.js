@@ -1,12 +1,14 @@
 // How numbers read on the dashboard (the templates' filters in render.py match these).
 
-/** Seconds as "850 ms", "2.40 s", "3m 05s"; "–" when unknown. */
+/** Seconds as "850 ms", "2.4 s", "3m 05s", "1h 02m"; "–" when unknown (render.py's too). */
 export function duration(sec) {
   if (sec === null || sec === undefined || Number.isNaN(sec)) { return "–"; }
   if (sec < 1) { return Math.round(sec * 1000) + " ms"; }
-  if (sec < 60) { return sec.toFixed(sec < 10 ? 2 : 1) + " s"; }
-  const m = Math.floor(sec / 60);
-  return m + "m " + String(Math.round(sec % 60)).padStart(2, "0") + "s";
+  if (sec < 60) { return sec.toFixed(1) + " s"; }
+  const whole = Math.floor(sec);
+  const m = Math.floor(whole / 60);
+  if (m < 60) { return m + "m " + String(whole % 60).padStart(2, "0") + "s"; }
+  return Math.floor(m / 60) + "h " + String(m % 60).padStart(2, "0") + "m";
 }
 
 /** An integer with thousands separators; "–" when unknown. */
@@ -14,11 +16,11 @@ export function number(n) {
   return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
 }
 
-/** US dollars, with more digits for small amounts; "unknown" when no price is known. */
+/** US dollars to 4 decimals, "<$0.0001" below; "unknown" when no price is known (render.py's too). */
 export function cost(c) {
   if (c === null || c === undefined) { return "unknown"; }
-  if (c === 0) { return "$0"; }
-  return c < 0.01 ? "$" + c.toFixed(6) : c < 1 ? "$" + c.toFixed(4) : "$" + c.toFixed(2);
+  if (c > 0 && c < 0.00005) { return "<$0.0001"; }
+  return "$" + c.toLocaleString("en-US", { minimumFractionDigits: 4, maximumFractionDigits: 4 });
 }
 
 /** A total's cost with the LLM calls it leaves out, as render.py's cost_total filter. */

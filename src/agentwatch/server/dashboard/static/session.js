@@ -1,210 +1,326 @@
-// The session drilldown: a waterfall of the session's events (lanes by agent) and the
-// selected event's details (detail.js), drawn from this page's own JSON (?format=json).
-// Every value comes from an agent or an LLM: it is only ever set with textContent.
+// The session drilldown: the span tree (collapsible, in time order) with waterfall bars on
+// one zoomable time axis, drawn from /sessions/{id}/tree (compact rows, no payloads) into a
+// virtualized list; an event's details are loaded when it is selected; a running session
+// asks /changes for what is new since its cursor. Every value comes from an agent or an
+// LLM: it is only ever set with textContent.
 import { el } from "./dom.js";
 import * as fmt from "./format.js";
 import { jsonTree } from "./jsontree.js";
-import { badgeText, eventDetail, kind, label } from "./detail.js";
+import { eventDetail } from "./detail.js";
+import { drawHeader } from "./sessionhead.js";
+import { TimeAxis, bindAxis } from "./timeline.js";
+import { agentGroups, ancestors, decodeRows, timeOrder, treeOrder, visibleRows } from "./tree.js";
+import { VirtualList } from "./vlist.js";
 
 const POLL_MS = 2000;
+const ROW_HEIGHT = 26;
+const INDENT_PX = 14;
+const V2_CLASSES = { llm: "llms", tool: "tools", action: "actions", error: "errors" };
 
 const head = document.getElementById("session-head");
 if (head) { start(head); }
 
+/** The CSS class of a row's kind: the v2 names for the v2 kinds, else the span kind. */
+function kindClass(row) { return V2_CLASSES[row.kind] || row.kind || "other"; }
+
+function badgeWord(row) {
+  if (row.kind === "other" && row.type) { return row.type; }
+  return row.kind || "other";
+}
+
 function start(head) {
   const sessionId = head.getAttribute("data-session-id");
-  const timeline = document.getElementById("timeline");
+  const base = "/sessions/" + encodeURIComponent(sessionId);
+  const box = document.getElementById("timeline");
   const detail = document.getElementById("detail");
-  // shown: the selected event as last drawn, so a live reload that left it unchanged
-  // keeps the panel as the reader left it (folded nodes, scroll position).
-  const state = { data: null, selected: null, byId: {}, shown: "" };
+  const axisNode = document.getElementById("tl-axis");
+  const axisTrack = axisNode.querySelector(".tl-track");
+  const controls = {
+    kind: document.getElementById("f-kind"),
+    agent: document.getElementById("f-agent"),
+    status: document.getElementById("f-status"),
+    group: document.getElementById("group"),
+    follow: document.getElementById("follow"),
+    count: document.getElementById("row-count"),
+    fresh: document.getElementById("new-count"),
+  };
+  const state = {
+    rows: new Map(), agents: new Map(), t0: 0, session: null, cursor: null,
+    ordered: [], items: [], index: new Map(), times: [], selected: null,
+    collapsed: new Set(), fresh: new Set(), details: new Map(), shown: "",
+  };
+  const axis = new TimeAxis(() => { axis.drawTicks(axisTrack); list.refresh(); });
+  const list = new VirtualList(box, ROW_HEIGHT, drawItem);
+  bindAxis(axis, axisNode, box, () => axisTrack);
 
-  // -- timeline -----------------------------------------------------------------------
   function agentName(id) {
-    const found = state.data.agents.find((a) => a.id === id);
-    return (found && found.name) || "agent " + String(id).slice(0, 8);
-  }
-  function lanes(data) {
-    const order = [], groups = {};
-    data.events.forEach((ev) => {
-      const key = ev.agent_id || "";
-      if (!groups[key]) { groups[key] = []; order.push(key); }
-      groups[key].push(ev);
-    });
-    return order.map((key) => ({ name: key ? agentName(key) : "session", events: groups[key] }));
-  }
-  function span(data) {
-    const s = data.session;
-    let t0 = fmt.ms(s.init_timestamp), t1 = t0;
-    data.events.forEach((ev) => {
-      t1 = Math.max(t1, fmt.ms(ev.end_timestamp || ev.init_timestamp), fmt.ms(ev.init_timestamp));
-      t0 = Math.min(t0, fmt.ms(ev.init_timestamp));
-    });
-    if (s.end_timestamp) { t1 = Math.max(t1, fmt.ms(s.end_timestamp)); }
-    return { t0, t1: Math.max(t1, t0 + 1) };
-  }
-  function axis(sp) {
-    const row = el("div", "tl-axis");
-    row.appendChild(el("div", "tl-label muted small", "time →"));
-    const track = el("div", "tl-track");
-    const total = (sp.t1 - sp.t0) / 1000;
-    for (let i = 0; i <= 4; i++) {
-      const tick = el("span", "tick", fmt.duration(total * i / 4));
-      tick.style.left = (i * 25) + "%";
-      track.appendChild(tick);
-    }
-    row.appendChild(track);
-    return row;
-  }
-  function eventRow(ev, sp) {
-    const k = kind(ev);
-    const row = el("div", "tl-row " + k);
-    row.id = "event-" + ev.id;
-    row.setAttribute("role", "option");
-    row.setAttribute("data-event-id", ev.id);
-    row.setAttribute("data-kind", k);
-    const name = el("div", "tl-label");
-    name.appendChild(el("span", "badge " + k, badgeText(ev)));
-    name.appendChild(el("span", "tl-name", label(ev)));
-    name.title = label(ev);
-    const track = el("div", "tl-track");
-    const begin = fmt.ms(ev.init_timestamp), end = fmt.ms(ev.end_timestamp || ev.init_timestamp);
-    const bar = el("span", "tl-bar " + k);
-    const whole = sp.t1 - sp.t0;
-    bar.style.left = ((begin - sp.t0) / whole * 100) + "%";
-    bar.style.width = Math.max((end - begin) / whole * 100, 0.6) + "%";
-    track.appendChild(bar);
-    row.append(name, track, el("span", "tl-dur", fmt.duration((end - begin) / 1000)));
-    row.addEventListener("click", () => select(ev.id, true));
-    return row;
-  }
-  function drawTimeline(data) {
-    timeline.replaceChildren();
-    state.byId = {};
-    data.events.forEach((ev) => { state.byId[ev.id] = ev; });
-    if (!data.events.length) { timeline.appendChild(el("p", "muted", "No events yet.")); return; }
-    const sp = span(data);
-    timeline.appendChild(axis(sp));
-    lanes(data).forEach((lane) => {
-      const group = el("div", "tl-lane");
-      group.appendChild(el("div", "tl-lane-name", lane.name + " · " + lane.events.length));
-      lane.events.forEach((ev) => group.appendChild(eventRow(ev, sp)));
-      timeline.appendChild(group);
-    });
-    if (state.selected && state.byId[state.selected]) { select(state.selected, false); }
+    const name = state.agents.get(id);
+    return name || "agent " + String(id).slice(0, 8);
   }
 
-  // -- details ------------------------------------------------------------------------
-  function showDetail(ev) {
+  // -- what is shown ---------------------------------------------------------------------
+  function keep(row) {
+    const kind = controls.kind.value, agent = controls.agent.value, status = controls.status.value;
+    if (kind && row.kind !== kind) { return false; }
+    if (agent && (row.agent || "") !== agent) { return false; }
+    if (status === "error" && !row.error) { return false; }
+    if (status && status !== "error" && (row.status !== status || row.error)) { return false; }
+    return true;
+  }
+  function rebuild() {
+    const byAgent = controls.group.value === "agent";
+    state.ordered = byAgent ? [] : treeOrder(state.rows);
+    state.items = byAgent ? agentGroups(state.rows, keep, agentName) : visibleRows(state.ordered, keep, state.collapsed);
+    state.index = new Map();
+    state.items.forEach((item, i) => { if (item.row) { state.index.set(item.row.id, i); } });
+    state.times = timeOrder(state.rows, keep);
+    let lo = 0, hi = 1;
+    state.rows.forEach((r) => { lo = Math.min(lo, r.start); hi = Math.max(hi, r.end === null ? r.start : r.end); });
+    if (state.session && state.session.duration_seconds) { hi = Math.max(hi, state.session.duration_seconds * 1000); }
+    axis.setExtent(lo, hi);
+    axis.drawTicks(axisTrack);
+    list.setItems(state.items);
+    const shown = state.index.size;
+    controls.count.textContent = shown === state.rows.size
+      ? fmt.number(shown) + " events"
+      : fmt.number(shown) + " of " + fmt.number(state.rows.size) + " events";
+    if (!state.rows.size) { controls.count.textContent = "No events yet."; }
+  }
+  function fillFilters() {
+    const kinds = new Set(), agents = new Set();
+    state.rows.forEach((r) => { kinds.add(r.kind); if (r.agent) { agents.add(r.agent); } });
+    refill(controls.kind, Array.from(kinds).sort().map((k) => [k, k]));
+    refill(controls.agent, Array.from(agents).map((a) => [a, agentName(a)]).sort((x, y) => x[1].localeCompare(y[1])));
+  }
+  function refill(select, options) {
+    const chosen = select.value;
+    const first = select.options[0];
+    select.replaceChildren(first);
+    options.forEach(([value, text]) => {
+      const option = el("option", "", text);
+      option.value = value;
+      select.appendChild(option);
+    });
+    select.value = options.some(([v]) => v === chosen) ? chosen : "";
+  }
+
+  // -- one row ---------------------------------------------------------------------------
+  function drawItem(item) {
+    if (item.group !== undefined) {
+      return el("div", "tl-lane-name vl-row", item.group + " · " + fmt.number(item.count));
+    }
+    const row = item.row, k = kindClass(row);
+    const node = el("div", "tl-row vl-row " + k);
+    node.id = "event-" + row.id;
+    node.setAttribute("role", "option");
+    node.setAttribute("data-event-id", row.id);
+    node.setAttribute("data-kind", row.kind);
+    node.setAttribute("aria-selected", String(row.id === state.selected));
+    if (row.id === state.selected) { node.classList.add("selected"); }
+    if (row.error && k !== "errors") { node.classList.add("has-error"); }
+    if (item.context) { node.classList.add("context"); }
+    if (state.fresh.has(row.id)) { node.classList.add("is-new"); }
+    const label = el("div", "tl-label");
+    label.style.paddingLeft = (item.depth * INDENT_PX) + "px";
+    if (item.kids) {
+      const open = !state.collapsed.has(row.id);
+      const toggle = el("button", "tl-toggle", open ? "▾" : "▸");
+      toggle.type = "button";
+      toggle.title = (open ? "Fold " : "Unfold ") + fmt.number(item.kids) + " children";
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.addEventListener("click", (ev) => { ev.stopPropagation(); fold(row.id, open); });
+      label.appendChild(toggle);
+    } else {
+      label.appendChild(el("span", "tl-toggle-space"));
+    }
+    label.appendChild(el("span", "badge " + k, badgeWord(row)));
+    label.appendChild(el("span", "tl-name", row.label));
+    if (row.agent && controls.group.value !== "agent") { label.appendChild(el("span", "tl-agent", agentName(row.agent))); }
+    label.title = row.label;
+    const track = el("div", "tl-track");
+    const place = axis.place(row.start, row.end);
+    if (place) {
+      const bar = el("span", "tl-bar " + k + (row.error ? " failed" : ""));
+      bar.style.left = place.left + "%";
+      bar.style.width = place.width + "%";
+      track.appendChild(bar);
+    }
+    const seconds = row.end === null ? null : (row.end - row.start) / 1000;
+    node.append(label, track, el("span", "tl-dur", fmt.duration(seconds)));
+    node.addEventListener("click", () => select(row.id, true));
+    return node;
+  }
+  function fold(id, close) {
+    if (close) { state.collapsed.add(id); } else { state.collapsed.delete(id); }
+    rebuild();
+  }
+
+  // -- selection and details -------------------------------------------------------------
+  function reveal(id) {
+    let opened = false;
+    ancestors(state.rows, id).forEach((up) => { if (state.collapsed.delete(up)) { opened = true; } });
+    if (opened) { rebuild(); }
+  }
+  function select(id, scroll) {
+    if (!state.rows.has(id)) { return; }
+    state.selected = id;
+    state.fresh.delete(id);
+    reveal(id);
+    box.querySelectorAll(".tl-row.selected").forEach((n) => { n.classList.remove("selected"); n.setAttribute("aria-selected", "false"); });
+    const i = state.index.get(id);
+    if (i !== undefined && scroll) { list.scrollTo(i); }
+    const node = i === undefined ? null : list.node(i);
+    if (node) {
+      node.classList.add("selected");
+      node.classList.remove("is-new");
+      node.setAttribute("aria-selected", "true");
+      if (scroll) { node.scrollIntoView({ block: "nearest" }); }
+    }
+    if (scroll) { history.replaceState(null, "", "#event-" + id); }
+    showDetail(id);
+  }
+  function showDetail(id) {
+    const known = state.details.get(id);
+    if (known) { drawDetail(known); return; }
+    if (!state.shown.startsWith("loading:" + id)) {
+      detail.removeAttribute("data-event-id");
+      detail.replaceChildren(el("p", "muted", "Loading the event…"));
+      state.shown = "loading:" + id;
+    }
+    fetchJson(base + "/events/" + encodeURIComponent(id)).then((answer) => {
+      state.details.set(id, answer.event);
+      if (state.selected === id) { drawDetail(answer.event); }
+    }, (err) => {
+      if (state.selected === id) { detail.replaceChildren(el("p", "error-msg", "Could not load the event: " + err.message)); state.shown = ""; }
+    });
+  }
+  function drawDetail(ev) {
     const drawn = JSON.stringify(ev);
     if (drawn === state.shown) { return; }
     state.shown = drawn;
+    detail.setAttribute("data-event-id", ev.id);
     detail.replaceChildren(eventDetail(ev, {
-      sessionStart: fmt.ms(state.data.session.init_timestamp),
+      sessionStart: state.t0,
       agent: (id) => ({ id, name: agentName(id) }),
       select: (id) => select(id, true),
     }));
   }
-  function select(id, scroll) {
-    const ev = state.byId[id];
-    if (!ev) { return; }
-    state.selected = id;
-    timeline.querySelectorAll(".tl-row.selected").forEach((r) => { r.classList.remove("selected"); r.setAttribute("aria-selected", "false"); });
-    const row = document.getElementById("event-" + id);
-    if (row) {
-      row.classList.add("selected");
-      row.setAttribute("aria-selected", "true");
-      if (scroll) { row.scrollIntoView({ block: "nearest" }); }
-    }
-    if (scroll) { history.replaceState(null, "", "#event-" + id); }
-    showDetail(ev);
-  }
   function step(delta) {
-    const rows = Array.from(timeline.querySelectorAll(".tl-row"));
-    if (!rows.length) { return; }
-    const i = rows.findIndex((r) => r.classList.contains("selected"));
-    const next = rows[Math.max(0, Math.min(rows.length - 1, i + delta))];
-    select(next.getAttribute("data-event-id"), true);
+    const ids = state.times;
+    if (!ids.length) { return; }
+    const at = ids.indexOf(state.selected);
+    const next = at < 0 ? (delta > 0 ? 0 : ids.length - 1) : Math.max(0, Math.min(ids.length - 1, at + delta));
+    select(ids[next], true);
   }
+  function nextError(delta) {
+    const ids = state.times.filter((id) => state.rows.get(id).error);
+    if (!ids.length) { flash("No errors" + (state.index.size < state.rows.size ? " among the events shown" : "")); return; }
+    const at = state.times.indexOf(state.selected);
+    const order = (id) => state.times.indexOf(id);
+    const after = delta > 0 ? ids.find((id) => order(id) > at) : [...ids].reverse().find((id) => order(id) < at);
+    select(after !== undefined ? after : ids[delta > 0 ? 0 : ids.length - 1], true);
+  }
+  function flash(text) {
+    const note = document.getElementById("tl-note");
+    note.textContent = text;
+    window.setTimeout(() => { if (note.textContent === text) { note.textContent = ""; } }, 3000);
+  }
+
+  // -- controls and keys -----------------------------------------------------------------
+  [controls.kind, controls.agent, controls.status, controls.group].forEach((c) => c.addEventListener("change", rebuild));
+  document.getElementById("next-error").addEventListener("click", () => nextError(1));
+  document.getElementById("zoom-in").addEventListener("click", () => axis.zoom(0.5));
+  document.getElementById("zoom-out").addEventListener("click", () => axis.zoom(2));
+  document.getElementById("zoom-reset").addEventListener("click", () => axis.reset());
+  document.getElementById("pan-left").addEventListener("click", () => axis.pan(-0.25));
+  document.getElementById("pan-right").addEventListener("click", () => axis.pan(0.25));
+  document.getElementById("fold-all").addEventListener("click", () => {
+    state.ordered.forEach((item) => { if (item.kids) { state.collapsed.add(item.row.id); } });
+    rebuild();
+  });
+  document.getElementById("unfold-all").addEventListener("click", () => { state.collapsed.clear(); rebuild(); });
+  controls.follow.addEventListener("change", () => { if (controls.follow.checked) { followNewest(); } });
   document.addEventListener("keydown", (ev) => {
     const tag = (ev.target && ev.target.tagName) || "";
-    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") { return; }
-    if (ev.key === "j" || ev.key === "ArrowDown") { ev.preventDefault(); step(1); }
-    else if (ev.key === "k" || ev.key === "ArrowUp") { ev.preventDefault(); step(-1); }
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    const keys = {
+      j: () => step(1), ArrowDown: () => step(1), k: () => step(-1), ArrowUp: () => step(-1),
+      e: () => nextError(1), E: () => nextError(-1),
+      "+": () => axis.zoom(0.5), "=": () => axis.zoom(0.5), "-": () => axis.zoom(2), "0": () => axis.reset(),
+      ArrowLeft: () => { if (state.selected) { fold(state.selected, true); } },
+      ArrowRight: () => { if (state.selected) { fold(state.selected, false); } },
+    };
+    const action = keys[ev.key];
+    if (action) { ev.preventDefault(); action(); }
   });
 
-  // -- header and live updates --------------------------------------------------------
-  function setText(id, text) { const n = document.getElementById(id); if (n) { n.textContent = text; } }
-  // The same line as the template's dropped_text filter (dashboard/render.py).
-  function droppedText(counts) {
-    const reasons = Object.keys(counts).sort();
-    const total = reasons.reduce((sum, r) => sum + counts[r], 0);
-    if (!total) { return ""; }
-    const parts = reasons.filter((r) => counts[r]).map((r) => r + " " + fmt.number(counts[r]));
-    return fmt.number(total) + (total === 1 ? " event" : " events") + " never reached the server (counted by the SDK: " + parts.join(", ") + ")";
+  // -- loading and live changes ----------------------------------------------------------
+  function fetchJson(url) {
+    return fetch(url, { credentials: "same-origin", cache: "no-store" })
+      .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
   }
-  function drawHeader(s) {
-    setText("stat-duration", fmt.duration(s.duration_seconds));
-    setText("stat-cost", fmt.costTotal(s.cost, s.unpriced_llms));
-    setText("stat-tokens", fmt.number(s.tokens.total));
-    setText("stat-llms", fmt.number(s.counts.llms));
-    setText("stat-tools", fmt.number(s.counts.tools));
-    setText("stat-actions", fmt.number(s.counts.actions));
-    setText("stat-errors", fmt.number(s.counts.errors));
-    const badge = document.getElementById("state");
-    if (badge) {
-      badge.textContent = s.running ? "Running" : s.end_state;
-      badge.className = "state " + (s.running ? "running" : String(s.end_state).toLowerCase());
+  function takeAgents(list) { (list || []).forEach((a) => { if (a.name) { state.agents.set(a.id, a.name); } }); }
+  function followNewest() {
+    let newest = null;
+    state.rows.forEach((r) => { if (state.index.has(r.id) && (!newest || r.start >= newest.start)) { newest = r; } });
+    if (newest) { list.scrollTo(state.index.get(newest.id), "end"); }
+  }
+  function merge(answer) {
+    const rows = decodeRows(answer);
+    rows.forEach((row) => {
+      if (!state.rows.has(row.id)) { state.fresh.add(row.id); }
+      else if (JSON.stringify(state.rows.get(row.id)) !== JSON.stringify(row)) { state.details.delete(row.id); }
+      state.rows.set(row.id, row);
+    });
+    if (answer.session) { state.session = answer.session; drawHeader(answer.session); takeAgents(answer.agents); }
+    if (rows.length) {
+      fillFilters();
+      rebuild();
+      controls.fresh.textContent = state.fresh.size ? fmt.number(state.fresh.size) + " new" : "";
+      if (controls.follow.checked) { followNewest(); }
+      if (state.selected && !state.details.has(state.selected)) { showDetail(state.selected); }
     }
-    document.getElementById("live").hidden = !s.running;
-    const dropped = document.getElementById("dropped");
-    if (dropped) {
-      dropped.textContent = droppedText(s.dropped_events || {});
-      dropped.hidden = !dropped.textContent;
-    }
-    const reason = document.getElementById("reason");
-    if (reason) {
-      const text = s.end_state_reason || "";
-      reason.textContent = text.length > 2000 ? text.slice(0, 1999) + "…" : text;
-      reason.className = "reason-full " + String(s.end_state).toLowerCase();
-      reason.hidden = !text;
-    }
-  }
-  // The host environment as a tree, in place of the page's plain <pre> (no-script view).
-  function drawHostEnv(s) {
-    const box = document.getElementById("host-env");
-    if (box && s.host_env) { box.replaceChildren(jsonTree(s.host_env, { foldOver: 8 })); }
-  }
-  function signature(d) {
-    const s = d.session;
-    return [d.events.length, s.end_state, s.event_count, s.last_event_at, JSON.stringify(s.dropped_events)].join("|");
-  }
-  function load() {
-    return fetch("/sessions/" + encodeURIComponent(sessionId) + "?format=json", { credentials: "same-origin", cache: "no-store" })
-      .then((r) => { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
-      .then((data) => {
-        const changed = !state.data || signature(state.data) !== signature(data);
-        const first = !state.data;
-        state.data = data;
-        if (first) { drawHostEnv(data.session); }
-        if (changed) { drawHeader(data.session); drawTimeline(data); }
-        return data;
-      });
+    state.cursor = answer.cursor;
+    return answer;
   }
   function poll() {
-    load().then((data) => {
-      if (data.session.running) { window.setTimeout(poll, POLL_MS); }
+    fetchJson(base + "/changes?cursor=" + encodeURIComponent(state.cursor)).then((answer) => {
+      merge(answer);
+      if (answer.more) { poll(); }
+      else if (state.session && state.session.running) { window.setTimeout(poll, POLL_MS); }
+      else { document.getElementById("follow-box").hidden = true; }
     }, () => { window.setTimeout(poll, POLL_MS * 2); });
   }
-  load().then((data) => {
+  function drawHostEnv() {
+    const box = document.getElementById("host-env");
+    const pre = box && box.querySelector("pre");
+    if (!pre) { return; }
+    try { box.replaceChildren(jsonTree(JSON.parse(pre.textContent), { foldOver: 8 })); } catch (_) { /* keep the text */ }
+  }
+
+  fetchJson(base + "/tree").then((answer) => {
+    state.t0 = answer.t0;
+    state.session = answer.session;
+    takeAgents(answer.agents);
+    decodeRows(answer).forEach((row) => state.rows.set(row.id, row));
+    state.cursor = answer.cursor;
+    fillFilters();
+    rebuild();
+    if (answer.truncated) { flash("Only the first " + fmt.number(state.rows.size) + " events are shown."); }
+    box.setAttribute("data-ready", "true");
+    window.__treeDrawnAt = performance.now();
+    drawHostEnv();
     const hash = window.location.hash;
-    if (hash.indexOf("#event-") === 0) { select(hash.slice(7), true); }
-    if (data.session.running) { window.setTimeout(poll, POLL_MS); }
+    if (hash.indexOf("#event-") === 0) { select(decodeURIComponent(hash.slice(7)), true); }
+    if (answer.session.running) {
+      document.getElementById("follow-box").hidden = false;
+      window.setTimeout(poll, POLL_MS);
+    }
   }, (err) => {
-    timeline.replaceChildren(el("p", "error-msg", "Could not load the events: " + err.message));
+    box.replaceChildren(el("p", "error-msg", "Could not load the events: " + err.message));
   });
   window.addEventListener("hashchange", () => {
     const hash = window.location.hash;
-    if (hash.indexOf("#event-") === 0) { select(hash.slice(7), false); }
+    if (hash.indexOf("#event-") === 0) { select(decodeURIComponent(hash.slice(7)), false); }
   });
 }

@@ -2,7 +2,7 @@
 backfilled from the events and sessions already stored.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 01:00:00
 """
 
@@ -14,7 +14,7 @@ from agentwatch.server.storage import rollups
 from agentwatch.server.storage.schema import rollup_llm, rollup_session_state, rollup_sessions
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
