@@ -26,6 +26,7 @@ __all__ = ["PICO", "ModelPrice", "PriceTable", "format_usd", "model_family", "us
 
 PICO = 10**12
 _PER_TOKEN = Decimal(PICO) / Decimal(10**6)  # pico-dollars per token for a $/1M price
+_MAX_PICO = 2**63 - 1
 
 # Bedrock-style "anthropic.claude-..." / "us.anthropic.claude-..." model ids.
 _VENDOR_DOT = re.compile(r"^(?:[a-z]{2}\.)?(?:anthropic|mistral|meta|cohere|amazon|google)\.")
@@ -116,7 +117,9 @@ class PriceTable:
         cached = min(cached_tokens or 0, prompt)
         cached_price = price.cached_input if price.cached_input is not None else price.input
         usd_e6 = (prompt - cached) * price.input + cached * cached_price + completion * price.output
-        return int((usd_e6 * _PER_TOKEN).to_integral_value(ROUND_HALF_EVEN))
+        # Held within BIGINT: token counts near 2**62 would otherwise cost more than the
+        # column holds, and the event could not be stored at all.
+        return min(int((usd_e6 * _PER_TOKEN).to_integral_value(ROUND_HALF_EVEN)), _MAX_PICO)
 
     def _match(self, name: str) -> ModelPrice | None:
         for candidate in _candidates(name):
