@@ -23,7 +23,6 @@ __all__ = [
     "clamp",
     "create_engine",
     "durability_warnings",
-    "epoch_us",
     "greatest",
     "insert",
     "least",
@@ -121,6 +120,18 @@ def least(dialect_name: str, column: Any, value: Any) -> Any:
     return func(sa.func.coalesce(column, value), value)
 
 
+def epoch_us(dialect_name: str, column: Any) -> Any:
+    """SQL for a timestamp column as whole microseconds since the Unix epoch (NULL stays
+    NULL): reading 10,000 numbers is much cheaper than building 10,000 datetimes."""
+    if dialect_name == "postgresql":
+        return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" text (SQLAlchemy's format): whole seconds
+    # by strftime, microseconds from the digits after the point (exact, unlike julianday).
+    seconds = sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+    micros = sa.cast(sa.func.substr(column, 21, 6), sa.BigInteger)
+    return seconds * 1_000_000 + sa.func.coalesce(micros, 0)
+
+
 BIGINT_MAX = 2**63 - 1
 
 
@@ -138,18 +149,6 @@ def saturating_add(dialect_name: str, column: Any, delta: Any) -> Any:
 def clamp(value: int) -> int:
     """A Python sum as a value a BIGINT parameter can carry."""
     return max(-BIGINT_MAX, min(value, BIGINT_MAX))
-
-
-def epoch_us(dialect_name: str, column: Any) -> Any:
-    """SQL for a timestamp column as whole microseconds since the Unix epoch (NULL stays
-    NULL): reading 10,000 numbers is much cheaper than building 10,000 datetimes."""
-    if dialect_name == "postgresql":
-        return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
-    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" text (SQLAlchemy's format): whole seconds
-    # by strftime, microseconds from the digits after the point (exact, unlike julianday).
-    seconds = sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
-    micros = sa.cast(sa.func.substr(column, 21, 6), sa.BigInteger)
-    return seconds * 1_000_000 + sa.func.coalesce(micros, 0)
 
 
 def durability_warnings(engine: sa.Engine) -> list[str]:
