@@ -56,7 +56,8 @@ def _series(
 ) -> list[sa.Row[Any]]:
     since, until, step, offset = window
     c = table.c
-    slot = (c.bucket + sa.literal(offset, sa.BigInteger())) / sa.literal(step, sa.BigInteger())
+    # //: integer division on both databases (SQLAlchemy 2 makes / a true division).
+    slot = (c.bucket + sa.literal(offset, sa.BigInteger())) // sa.literal(step, sa.BigInteger())
     grouped = [slot.label("slot"), *([c.model] if "model" in c else [])]
     # SQLite's sum() fails past 2**63 (saturated counters added up); total() is a float,
     # exact below 2**53. PostgreSQL sums BIGINT into numeric.
