@@ -23,6 +23,7 @@ import pytest
 from agentwatch import Client
 from agentwatch.server.pgcluster import throwaway_cluster
 from agentwatch.server.testing import TestServer, inprocess_server
+from tests.otel_globals import restored_global_provider
 
 PG_URL_ENV = "AGENTWATCH_TEST_PG_URL"
 _TEMPLATE = "agentwatch_template"
@@ -109,6 +110,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 # -- the SDK against the real server (tests/sdk, tests/instrumentation) ---------------
+
+
+@pytest.fixture(autouse=True)
+def _global_tracer_provider() -> Iterator[None]:
+    """Each test starts with the global OpenTelemetry provider the previous one found
+    (clients capture the application's spans: tests/otel_globals.py)."""
+    with restored_global_provider():
+        yield
 
 
 @pytest.fixture

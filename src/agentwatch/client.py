@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     import httpx
     from opentelemetry.sdk.trace import SpanProcessor
 
+    from agentwatch.session.poster import RetryingPoster
+    from agentwatch.session.registry import Registry
+    from agentwatch.telemetry.appspans import AppSpans
+
 __all__ = ["Client"]
 
 logger = logging.getLogger("agentwatch")
@@ -67,7 +71,14 @@ class Client:
         _configure_logging(self.config.log_level)
         self.registry = sessions
         self.api = SessionApiClient(self.config, transport=transport)
-        self.telemetry = SessionTelemetry(self.config, self.api, span_processors=span_processors)
+        self.telemetry = SessionTelemetry(
+            self.config,
+            self.api,
+            span_processors=span_processors,
+            span_poster=_span_poster(self.config, transport),
+        )
+        if self.telemetry.app_spans is not None:
+            _capture_otel_spans(self.registry)
         self._closed = False
         exit_hooks.register(self, handle_signals=self.config.handle_signals)
         if self.config.instrument_llm_calls:
@@ -210,6 +221,33 @@ class Client:
                 + (f" ({count} are running; call it on the session object)" if count else "")
             )
         return session
+
+
+def _span_poster(config: Config, transport: httpx.BaseTransport | None) -> RetryingPoster | None:
+    """The poster of the application's captured spans, when the setting asks for them."""
+    if not config.capture_otel_spans:
+        return None
+    from agentwatch.session.poster import RetryingPoster
+    from agentwatch.telemetry.retry import RetryPolicy
+
+    return RetryingPoster(config, transport=transport, policy=RetryPolicy.from_config(config))
+
+
+def _capture_otel_spans(registry: Registry[Session]) -> None:
+    """Put the span-capturing processor on the global tracer provider (once per process;
+    see :mod:`agentwatch.telemetry.capture` for which provider and why)."""
+    try:
+        from agentwatch.telemetry import capture
+
+        logger.debug("OpenTelemetry spans: %s", capture.install(registry, _span_sink))
+    except Exception:  # the application's tracing must never break because of us
+        logger.exception("could not capture the application's OpenTelemetry spans")
+
+
+def _span_sink(session: Session) -> AppSpans | None:
+    """Where ``session``'s captured spans go: its client's pipeline, while it runs."""
+    spans = session.manager.telemetry.app_spans
+    return None if spans is None or spans.closed else spans
 
 
 def _session_id(inherited: str | uuid.UUID | None) -> str:

@@ -131,6 +131,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Record prompt and completion text; false keeps everything else (tokens, model, timing).",
     ),
     Setting(
+        "capture_otel_spans",
+        "AGENTWATCH_CAPTURE_OTEL_SPANS",
+        True,
+        parse_bool,
+        "Send the application's OpenTelemetry spans started in a session to that session "
+        "(adds a span processor to its tracer provider, or installs one if none is set).",
+    ),
+    Setting(
         "max_queue_size",
         "AGENTWATCH_MAX_QUEUE_SIZE",
         100_000,
@@ -250,6 +258,7 @@ class Config:
     skip_auto_end_session: bool = False
     instrument_llm_calls: bool = True
     capture_content: bool = True
+    capture_otel_spans: bool = True
     max_queue_size: int = 100_000
     max_export_batch_size: int = 2048
     flush_interval: float = 1.0

@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 # Loaded on first use instead: the server stack (own extra), httpx (on the first Client),
 # the LLM libraries (instrumented when the application imports them), importlib.metadata
 # (SDK version, on first session), decimal (token costs, when the server answers one) and
@@ -45,17 +47,19 @@ def test_import_agentwatch_loads_none_of_the_heavy_modules() -> None:
     assert json.loads(out.stdout) == []
 
 
-def test_the_first_client_loads_what_it_needs() -> None:
+@pytest.mark.parametrize("capture", [True, False])
+def test_the_first_client_loads_what_it_needs(capture: bool) -> None:
     # The other half of laziness: what was deferred is there once a client exists.
     code = (
         "import json, sys, agentwatch; "
         "c = agentwatch.Client(api_key='00000000-0000-4000-8000-000000000000', "
-        "endpoint='http://127.0.0.1:9', handle_signals=False); "
+        f"endpoint='http://127.0.0.1:9', handle_signals=False, capture_otel_spans={capture}); "
         "print(json.dumps(['httpx' in sys.modules, 'opentelemetry' in sys.modules])); "
         "c.shutdown(timeout=0.1)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    # httpx is there; OpenTelemetry still is not: no span processors were given.
-    assert json.loads(out.stdout.splitlines()[-1]) == [True, False]
+    # httpx is there; OpenTelemetry only to capture the application's spans (the SDK
+    # itself records without a tracer, and no span processors were given).
+    assert json.loads(out.stdout.splitlines()[-1]) == [True, capture]

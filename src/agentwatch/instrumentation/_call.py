@@ -67,6 +67,14 @@ class LLMCall:
             parent_id=registry.parent_for(session.session_id),
             gen_ai=_genai.request_attributes(endpoint.system, params),
         )
+        if registry.otel is not None:
+            # An application's instrumentor traced this call already (its LLM span is
+            # open here): that span is this event, so the event takes the span's place.
+            adopted, parent_id = registry.otel.adopt_llm_span(
+                str(self.event.id), session.session_id
+            )
+            if adopted:
+                self.event.parent_id = parent_id
         self.completion: dict[str, Any] | None = None
         self.finish_reasons: list[str] = []
         self.response_id: str | None = None
@@ -111,7 +119,9 @@ class LLMCall:
     def open_span(self) -> contextvars.Token[Scope | None]:
         """Make the call the open span while the library runs it (see :meth:`close_span`)."""
         event = self.event
-        return self.registry.open_span(event.id, self.session.session_id, agent_id=event.agent_id)
+        return self.registry.open_span(
+            event.id, self.session.session_id, agent_id=event.agent_id, llm=True
+        )
 
     def close_span(self, token: contextvars.Token[Scope | None]) -> None:
         self.registry.close_span(token)

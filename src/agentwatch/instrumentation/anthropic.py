@@ -193,11 +193,14 @@ class _Manager(_ManagerBase):
 
     def __enter__(self) -> Any:
         self._aw_sending()
+        span = self._aw_call.open_span()  # the request is sent now: the call is running
         try:
             stream = self._aw_manager.__enter__()
         except BaseException as exc:
             self._aw_call.finish(exc)
             raise
+        finally:
+            self._aw_call.close_span(span)
         self._aw_stream = _HelperStream(stream, self._aw_call, _Events())
         return self._aw_stream
 
@@ -214,11 +217,14 @@ class _AsyncManager(_ManagerBase):
 
     async def __aenter__(self) -> Any:
         self._aw_sending()
+        span = self._aw_call.open_span()
         try:
             stream = await self._aw_manager.__aenter__()
         except BaseException as exc:
             self._aw_call.finish(exc)
             raise
+        finally:
+            self._aw_call.close_span(span)
         self._aw_stream = _AsyncHelperStream(stream, self._aw_call, _Events())
         return self._aw_stream
 

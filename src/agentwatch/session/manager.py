@@ -146,12 +146,12 @@ class SessionManager:
         """Set the event's parent and agent from the running context where not given."""
         if parent_id is not None:
             event.parent_id = parent_id
-        scope = self.registry.scope()
-        if scope is not None:
-            if event.parent_id is None:
-                event.parent_id = scope.parent_for(self.state.session_id)
-            if event.agent_id is None:
-                event.agent_id = scope.agent_id
+        registry = self.registry
+        scope = registry.scope()
+        if event.parent_id is None and (scope is not None or registry.otel is not None):
+            event.parent_id = registry.parent_for(self.state.session_id)
+        if scope is not None and event.agent_id is None:
+            event.agent_id = scope.agent_id
         if event.parent_id is not None and event.parent_id == event.id:
             event.parent_id = None  # a span's own event recorded inside its block
 

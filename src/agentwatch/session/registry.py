@@ -26,7 +26,7 @@ import threading
 import uuid
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["AgentInfo", "Registered", "Registry", "Scope"]
+__all__ = ["AgentInfo", "OtelSpans", "Registered", "Registry", "Scope"]
 
 
 class Registered(Protocol):
@@ -37,6 +37,20 @@ class Registered(Protocol):
 
     @property
     def is_running(self) -> bool: ...
+
+
+class OtelSpans(Protocol):
+    """The application's OpenTelemetry spans being captured into sessions
+    (:class:`agentwatch.telemetry.capture.AppSpanProcessor`), as nesting needs them."""
+
+    def innermost(self, session_id: str) -> str | None:
+        """The id of the captured span current here if it is the innermost span open
+        (no agentwatch span opened inside it) and of ``session_id``; else None."""
+
+    def adopt_llm_span(self, event_id: str, session_id: str) -> tuple[bool, str | None]:
+        """Our instrumentation starts recording LLM call ``event_id``: (whether the current
+        span is the same call, traced by an instrumentor, the parent id the event takes
+        from it)."""
 
 
 S = TypeVar("S", bound=Registered)
@@ -57,18 +71,26 @@ class Scope:
     """An open span in the running context, and the agent its code runs for.
 
     ``session_id`` is the session the span will be recorded in, or ``None`` for a span
-    that belongs in every session (an agent's: its id is the same in each).
+    that belongs in every session (an agent's: its id is the same in each). ``llm``: the
+    span is an instrumented LLM call (an OpenTelemetry LLM span started inside it is the
+    same call: :mod:`agentwatch.telemetry.capture`).
     """
 
-    __slots__ = ("agent_id", "outer", "session_id", "span_id")
+    __slots__ = ("agent_id", "llm", "outer", "session_id", "span_id")
 
     def __init__(
-        self, span_id: SpanId, session_id: str | None, agent_id: str | None, outer: Scope | None
+        self,
+        span_id: SpanId,
+        session_id: str | None,
+        agent_id: str | None,
+        outer: Scope | None,
+        llm: bool = False,
     ) -> None:
         self.span_id = span_id
         self.session_id = session_id
         self.agent_id = agent_id
         self.outer = outer
+        self.llm = llm
 
     def parent_for(self, session_id: str) -> SpanId | None:
         """The innermost span of this chain that belongs in ``session_id``, or None."""
@@ -103,6 +125,8 @@ class Registry(Generic[S]):
         # Agent ids to what is known of them, so a session that first sees an agent's
         # event can register it (and record its span).
         self.agents: dict[str, AgentInfo] = _Bounded()
+        # Set where the application's OpenTelemetry spans are captured (see OtelSpans).
+        self.otel: OtelSpans | None = None
 
     # -- running sessions ----------------------------------------------------------------
 
@@ -133,30 +157,43 @@ class Registry(Generic[S]):
 
     def current(self) -> S | None:
         """The session current in this context, else the only running session, else None."""
-        session = _current_session.get()
-        if session is not None and session.is_running:
-            mine = self._active.get(session.session_id)
-            if mine is session:
-                return mine
+        mine = self.current_in_context()
+        if mine is not None:
+            return mine
         active = self._active
         if len(active) == 1:
             for only in active.values():
                 return only
         return None
 
+    def current_in_context(self) -> S | None:
+        """The running session made current in this context (or the one it was copied
+        from), without the only-running-session fallback of :meth:`current`."""
+        session = _current_session.get()
+        if session is not None and session.is_running:
+            mine = self._active.get(session.session_id)
+            if mine is session:
+                return mine
+        return None
+
     # -- the open span ----------------------------------------------------------------------
 
     def open_span(
-        self, span_id: SpanId, session_id: str | None, *, agent_id: str | None = None
+        self,
+        span_id: SpanId,
+        session_id: str | None,
+        *,
+        agent_id: str | None = None,
+        llm: bool = False,
     ) -> contextvars.Token[Scope | None]:
         """Open a span: events recorded in this context nest under it until :meth:`close_span`.
 
-        ``agent_id`` None keeps the agent of the enclosing scope.
+        ``agent_id`` None keeps the agent of the enclosing scope; ``llm`` marks an LLM call.
         """
         outer = _scope.get()
         if agent_id is None and outer is not None:
             agent_id = outer.agent_id
-        return _scope.set(Scope(span_id, session_id, agent_id, outer))
+        return _scope.set(Scope(span_id, session_id, agent_id, outer, llm))
 
     def close_span(self, token: contextvars.Token[Scope | None]) -> None:
         """Close the span ``token`` opened. Never raises: a block finished in another
@@ -172,7 +209,13 @@ class Registry(Generic[S]):
         return _scope.get()
 
     def parent_for(self, session_id: str) -> SpanId | None:
-        """The span an event of ``session_id`` recorded here nests under, or None."""
+        """The span an event of ``session_id`` recorded here nests under, or None: the
+        innermost open span, an application's captured OpenTelemetry span included."""
+        otel = self.otel
+        if otel is not None:
+            inner = otel.innermost(session_id)
+            if inner is not None:
+                return inner
         scope = _scope.get()
         return None if scope is None else scope.parent_for(session_id)
 

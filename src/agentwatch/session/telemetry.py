@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
     from opentelemetry.sdk.trace import SpanProcessor
 
+    from agentwatch.telemetry.appspans import AppSpans
+    from agentwatch.telemetry.exporters.appspans import Poster
     from agentwatch.telemetry.span import EventSpans
     from agentwatch.telemetry.transport import SessionTransport
 
@@ -61,7 +63,9 @@ class SessionTelemetry:
     """Queues events and session operations; the worker delivers them through ``transport``.
 
     ``span_processors`` are OpenTelemetry processors (an OTLP exporter's, say) that also
-    receive every event, as a finished span, when it is recorded.
+    receive every event, as a finished span, when it is recorded. Given ``span_poster``,
+    :attr:`app_spans` is the pipeline of the application's captured OpenTelemetry spans
+    (sent through it), flushed and shut down with the events.
     """
 
     def __init__(
@@ -70,8 +74,14 @@ class SessionTelemetry:
         transport: SessionTransport,
         *,
         span_processors: Sequence[SpanProcessor] = (),
+        span_poster: Poster | None = None,
     ) -> None:
         self.drops = DropCounter()
+        self.app_spans: AppSpans | None = None
+        if span_poster is not None:
+            from agentwatch.telemetry.appspans import AppSpans
+
+            self.app_spans = AppSpans(config, span_poster, self.drops)
         self.exporter = SessionExporter(
             transport, self.drops, host_env=lambda: host_env(config.env_data_opt_out)
         )
@@ -140,8 +150,9 @@ class SessionTelemetry:
     # -- delivery ------------------------------------------------------------------------
 
     def pending(self) -> int:
-        """Events recorded but neither delivered nor dropped yet."""
-        return self.processor.pending()
+        """Events (and captured spans) recorded but neither delivered nor dropped yet."""
+        spans = 0 if self.app_spans is None else self.app_spans.pending()
+        return self.processor.pending() + spans
 
     def delivery_problem(self) -> str | None:
         """Why events are not getting through right now (endpoint and error), or None."""
@@ -151,11 +162,16 @@ class SessionTelemetry:
         return problem
 
     def flush(self, timeout: float) -> bool:
-        """Block until everything queued so far is delivered (or given up), to agentwatch
-        and to the OTLP endpoint if set, both at once; False on timeout."""
+        """Block until everything queued so far is delivered (or given up), to agentwatch,
+        to the OTLP endpoint if set and the application's captured spans, all at once;
+        False on timeout."""
         deadline = time.monotonic() + timeout
         flushes = [p.start_flush() for p in self._processors()]
-        return all(done.wait(max(0.0, deadline - time.monotonic())) for done in flushes)
+        flushed = all(done.wait(max(0.0, deadline - time.monotonic())) for done in flushes)
+        if self.app_spans is not None:
+            left = max(deadline - time.monotonic(), 0.0)
+            flushed = self.app_spans.flush(int(left * 1000)) and flushed
+        return flushed
 
     def shutdown(self, timeout: float) -> None:
         """Flush within ``timeout``, then stop; what could not be sent is counted as dropped."""
@@ -164,6 +180,8 @@ class SessionTelemetry:
             self.flush(timeout)  # both deliveries share the budget
         for processor in self._processors():
             processor.shutdown(int(max(0.0, deadline - time.monotonic()) * 1000))
+        if self.app_spans is not None:
+            self.app_spans.shutdown(int(max(deadline - time.monotonic(), 0.0) * 1000))
         if self.spans is not None:
             self.spans.shutdown()
 

@@ -15,11 +15,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from decimal import Decimal
 
+    from opentelemetry.sdk.trace import ReadableSpan
+
 __all__ = [
+    "RECORD_TYPES",
     "CreateAgent",
     "CreateSession",
     "ExportItem",
     "QueuedEvent",
+    "QueuedRecord",
+    "QueuedSpan",
     "SessionOp",
     "UpdateSession",
 ]
@@ -41,6 +46,22 @@ class QueuedEvent:
 
     def __repr__(self) -> str:
         return f"QueuedEvent({self.session_id!r}, {len(self.data)} bytes)"
+
+
+class QueuedSpan:
+    """One captured span of the application (:mod:`agentwatch.telemetry.capture`) as it
+    ended, with the session it ran in and the event it nests under there (None: its
+    OpenTelemetry parent; "": the session). Encoded by the export worker, not here."""
+
+    __slots__ = ("parent_event", "session_id", "span")
+
+    def __init__(self, session_id: str, span: ReadableSpan, parent_event: str | None) -> None:
+        self.session_id = session_id
+        self.span = span
+        self.parent_event = parent_event
+
+    def __repr__(self) -> str:
+        return f"QueuedSpan({self.session_id!r}, {self.span.name!r})"
 
 
 class CreateSession:
@@ -96,4 +117,6 @@ class UpdateSession:
 
 
 SessionOp = CreateSession | CreateAgent | UpdateSession
-ExportItem = QueuedEvent | SessionOp
+QueuedRecord = QueuedEvent | QueuedSpan  # what counts as an event: delivered or dropped
+ExportItem = QueuedRecord | SessionOp
+RECORD_TYPES = frozenset({QueuedEvent, QueuedSpan})

@@ -22,12 +22,19 @@ from typing import TYPE_CHECKING, Protocol
 
 from agentwatch.exceptions import RetryableApiError
 from agentwatch.telemetry.drops import BatchAccount, DropCounter
-from agentwatch.telemetry.items import ExportItem, QueuedEvent, SessionOp
+from agentwatch.telemetry.items import (
+    RECORD_TYPES,
+    ExportItem,
+    QueuedEvent,
+    QueuedRecord,
+    QueuedSpan,
+    SessionOp,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["ExportProcessor", "ItemExporter"]
+__all__ = ["ExportProcessor", "ItemExporter", "in_export_worker"]
 
 logger = logging.getLogger("agentwatch")
 
@@ -39,6 +46,15 @@ logger = logging.getLogger("agentwatch")
 # and the export thread catches up. Below half, no call pays for it (each yield costs
 # the caller one stretch of the export thread's work: a tail-latency cost).
 _YIELD_EVERY = 64
+
+# Marks the export workers' threads: what they do (an HTTP request an application's
+# httpx instrumentation traces, say) is agentwatch's, never the application's to capture.
+_worker_thread = threading.local()
+
+
+def in_export_worker() -> bool:
+    """Whether the calling thread is an export worker."""
+    return getattr(_worker_thread, "active", False)
 
 
 class ItemExporter(Protocol):
@@ -106,7 +122,7 @@ class ExportProcessor:
 
     # -- producer side -------------------------------------------------------------
 
-    def put_event(self, event: QueuedEvent) -> bool:
+    def put_event(self, event: QueuedRecord) -> bool:
         """Queue one event; False (and counted) when the queue is full or shut down."""
         queue = self._queue
         if len(queue) >= self._max_queue_size or self._stopping:
@@ -165,7 +181,7 @@ class ExportProcessor:
         """Events queued or in flight: neither delivered nor dropped yet."""
         with self._lock:  # no batch leaves the queue meanwhile: none is counted twice
             in_flight = 0 if self._in_flight is None else self._in_flight.unsettled
-            queued = sum(1 for item in self._queue.copy() if type(item) is QueuedEvent)
+            queued = sum(1 for item in self._queue.copy() if type(item) in RECORD_TYPES)
         return queued + in_flight
 
     def shutdown(self, timeout_millis: int = 5_000) -> None:
@@ -207,7 +223,7 @@ class ExportProcessor:
         with self._lock:
             while self._queue:
                 item = self._queue.popleft()
-                if isinstance(item, QueuedEvent):
+                if isinstance(item, QueuedEvent | QueuedSpan):
                     events += 1
                 elif not isinstance(item, _FlushMarker):
                     _fail(item)
@@ -229,6 +245,7 @@ class ExportProcessor:
             self._worker = worker
 
     def _run(self) -> None:
+        _worker_thread.active = True
         while True:
             woken = self._wake.wait(self._interval)
             self._wake.clear()
@@ -267,7 +284,7 @@ class ExportProcessor:
                     marker = item
                     break
                 batch.append(item)
-            account = BatchAccount(self.drops, sum(type(i) is QueuedEvent for i in batch))
+            account = BatchAccount(self.drops, sum(type(i) in RECORD_TYPES for i in batch))
             self._in_flight = account
         return batch, account, marker
 

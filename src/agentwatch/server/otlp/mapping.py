@@ -18,6 +18,11 @@ unknown model's cost is unknown (None), never 0.
 event per exception (or one from the status), a child of the span that names it as its
 trigger.
 
+**Parent**: the span's parent span, unless it carries ``agentwatch.parent_event_id``
+(our SDK's captured application spans, README "The application's own spans"): then the
+event it names ("" for none: a child of the session), and it is no root of its session
+(its status does not end the session: the SDK's session says how it ended).
+
 Every span keeps all of its attributes, its resource's, its events and its status
 message in its stored document.
 """
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from agentwatch.server.otlp import messages
@@ -41,6 +46,7 @@ __all__ = ["AgentRef", "MappedSpan", "SessionHints", "is_pending", "map_span"]
 
 _MAX_NAME = 200
 _MAX_ID = 128
+PARENT_EVENT_ID = "agentwatch.parent_event_id"
 
 # Declared operation -> span kind, per convention (values compared lower-case).
 _GENAI_OPERATIONS = {
@@ -169,6 +175,9 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
         fields.update(params=_io(attributes, "input"), returns=_io(attributes, "output"))
     name = _display_name(span, kind, model)
     agent = _agent(span, kind)
+    placed = attributes.get(PARENT_EVENT_ID)
+    if not isinstance(placed, str) or len(placed) > _MAX_ID:
+        placed = None
     fields.update(
         name=name,
         span={
@@ -210,12 +219,15 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
         trigger_event_type=None,
         data=fields,
         kind=kind,
-        parent_id=span.parent_id,
+        parent_id=span.parent_id if placed is None else placed.strip() or None,
         trace_id=span.trace_id,
         name=name,
         status=span.status,
     )
-    return MappedSpan(span, record, _error_events(span, record), session_hints(span), agent)
+    hints = session_hints(span)
+    if placed is not None:
+        hints = replace(hints, root=False, end_state=None)
+    return MappedSpan(span, record, _error_events(span, record), hints, agent)
 
 
 # -- fields ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from agentwatch.telemetry.items import (
     CreateSession,
     ExportItem,
     QueuedEvent,
+    QueuedSpan,
     SessionOp,
     UpdateSession,
 )
@@ -71,6 +72,8 @@ class SessionExporter:
                     waiting[item.session_id] = events = []
                 events.append(item.data)
                 continue
+            if isinstance(item, QueuedSpan):
+                continue  # never queued here: the application's spans have their exporter
             earlier = waiting.pop(item.session_id, None)
             if earlier:
                 self._send_events(item.session_id, earlier, account, budget)
