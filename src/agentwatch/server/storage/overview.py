@@ -3,6 +3,7 @@ ingest keeps: ``storage/rollups.py``)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,20 +56,34 @@ def _series(
     window: tuple[int, int, int, int],
 ) -> list[sa.Row[Any]]:
     since, until, step, offset = window
+    query = _series_query(conn.dialect.name, table.name, sums)
+    params = {"project": project_id, "since": since, "until": until, "step": step, "offset": offset}
+    return list(conn.execute(query, params))
+
+
+@functools.cache
+def _series_query(dialect_name: str, table_name: str, sums: tuple[str, ...]) -> sa.Select[Any]:
+    """Built once: a hundred aggregate columns cost more to build than to run."""
+    table = rollup_llm if table_name == rollup_llm.name else rollup_sessions
     c = table.c
+    number = sa.BigInteger()
     # //: integer division on both databases (SQLAlchemy 2 makes / a true division).
-    slot = (c.bucket + sa.literal(offset, sa.BigInteger())) // sa.literal(step, sa.BigInteger())
+    slot = (c.bucket + sa.bindparam("offset", type_=number)) // sa.bindparam("step", type_=number)
     grouped = [slot.label("slot"), *([c.model] if "model" in c else [])]
     # SQLite's sum() fails past 2**63 (saturated counters added up); total() is a float,
-    # exact below 2**53. PostgreSQL sums BIGINT into numeric.
-    add = sa.func.total if conn.dialect.name == "sqlite" else sa.func.sum
-    query = (
-        sa.select(*grouped, *(add(c[n]).label(n) for n in (*sums, *HISTOGRAM)))
+    # exact below 2**53. PostgreSQL sums BIGINT into numeric. Histogram counts stay small.
+    add = sa.func.total if dialect_name == "sqlite" else sa.func.sum
+    project = sa.bindparam("project", type_=c.project_id.type)
+    return (
+        sa.select(
+            *grouped,
+            *(add(c[n]).label(n) for n in sums),
+            *(sa.func.sum(c[n]).label(n) for n in HISTOGRAM),
+        )
         .where(
-            sa.or_(c.project_id == project_id, c.parent_project_id == project_id),
-            c.bucket >= since,
-            c.bucket < until,
+            sa.or_(c.project_id == project, c.parent_project_id == project),
+            c.bucket >= sa.bindparam("since", type_=number),
+            c.bucket < sa.bindparam("until", type_=number),
         )
         .group_by(*grouped)
     )
-    return list(conn.execute(query))
