@@ -17,10 +17,8 @@ own process too. Run ``python bench/bench_instrumentation.py``
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +35,7 @@ from tests.instrumentation import fake_provider  # noqa: E402
 
 import agentwatch  # noqa: E402
 from agentwatch import Client, LLMEvent, instrumentation  # noqa: E402
+from common import child_server, rounds_main  # noqa: E402
 
 Runs = dict[str, list[float]]
 MARK_BEGIN = "<!-- bench_instrumentation: begin -->"
@@ -147,29 +146,10 @@ def _row(name: str, runs: Runs) -> str:
 
 
 @contextmanager
-def _process(*argv: str) -> Iterator[str]:
-    """Run ``argv`` (a server that prints one line once it answers) until the block ends."""
-    proc = subprocess.Popen(
-        [sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    assert proc.stdout is not None
-    assert proc.stdin is not None
-    try:
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextmanager
 def _recording() -> Iterator[Client]:
     """A session on the real agentwatch server, run in its own process (as in production:
     its ingest work does not share this process's GIL)."""
-    with _process("bench/agentwatch_server.py") as line:
+    with child_server("bench/agentwatch_server.py", cwd=ROOT) as line:
         server = json.loads(line)
         client = Client(
             api_key=server["api_key"],
@@ -188,7 +168,10 @@ def _recording() -> Iterator[Client]:
 
 def run(rounds: int, per_round: int) -> list[str]:
     rows = []
-    with _recording(), _process("tests/instrumentation/fake_provider.py") as provider_url:
+    with (
+        _recording(),
+        child_server("tests/instrumentation/fake_provider.py", cwd=ROOT) as provider_url,
+    ):
         for stream in (False, True):
             kind = "stream, 7 chunks + usage" if stream else "chat completion"
             mock = _mock_client(stream)
@@ -232,28 +215,8 @@ def report(rows: list[str], rounds: int, per_round: int) -> str:
     )
 
 
-def _write(section: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text()
-    if MARK_BEGIN in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        after = rest.split(MARK_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--per-round", type=int, default=200)
-    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
-    args = parser.parse_args(argv)
-    section = report(run(args.rounds, args.per_round), args.rounds, args.per_round)
-    print(section)
-    if args.write:
-        _write(section)
+    rounds_main(__doc__ or "", 200, run, report, (MARK_BEGIN, MARK_END), argv)
 
 
 if __name__ == "__main__":

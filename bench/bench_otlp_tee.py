@@ -15,9 +15,7 @@ work for). Run ``python bench/bench_otlp_tee.py`` (``--rounds``, ``--per-round``
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from agentwatch import Client, LLMEvent, Session  # noqa: E402
-from common import percentile, time_calls  # noqa: E402 - after the path set-up
+from common import child_server, percentile, rounds_main, time_calls  # noqa: E402
 
 MARK_BEGIN = "<!-- bench_otlp_tee: begin -->"
 MARK_END = "<!-- bench_otlp_tee: end -->"
@@ -42,24 +40,8 @@ COMPLETION = {"role": "assistant", "content": "AZ2031 leaves Linate at 7:00 and 
 @contextmanager
 def _server() -> Iterator[dict[str, Any]]:
     """The real agentwatch server in its own process: its URL and API key."""
-    proc = subprocess.Popen(
-        [sys.executable, "bench/agentwatch_server.py"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    assert proc.stdin is not None
-    try:
-        yield json.loads(proc.stdout.readline())
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with child_server("bench/agentwatch_server.py", cwd=ROOT) as line:
+        yield json.loads(line)
 
 
 def _client(server: dict[str, Any], **settings: Any) -> Client:
@@ -148,27 +130,8 @@ def report(runs: dict[str, list[int]], rounds: int, per_round: int) -> str:
     )
 
 
-def _write(section: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text()
-    if MARK_BEGIN in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        text = before + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--per-round", type=int, default=2000)
-    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
-    args = parser.parse_args(argv)
-    section = report(run(args.rounds, args.per_round), args.rounds, args.per_round)
-    print(section)
-    if args.write:
-        _write(section)
+    rounds_main(__doc__ or "", 2000, run, report, (MARK_BEGIN, MARK_END), argv)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,17 @@ A benchmark script does one run and prints one line ``RESULT {json}`` on stdout;
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 RESULT_PREFIX = "RESULT "
@@ -141,3 +145,60 @@ def arg(name: str, default: str) -> str:
 
 def flag(name: str) -> bool:
     return f"--{name}" in sys.argv[1:]
+
+
+@contextmanager
+def child_server(*argv: str, cwd: Path) -> Iterator[str]:
+    """Run ``python argv`` (a server that prints one line once it answers) until the block
+    ends, stopped by closing its stdin; yields that line."""
+    proc = subprocess.Popen(
+        [sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=cwd
+    )
+    assert proc.stdout is not None
+    assert proc.stdin is not None
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_section(path: Path, begin: str, end: str, section: str) -> None:
+    """Put ``section`` (which starts with ``begin`` and ends with ``end``) in place of the
+    marked part of ``path``, or at its end when it has none yet."""
+    text = path.read_text()
+    if begin in text:
+        before, rest = text.split(begin, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def rounds_main(
+    doc: str,
+    per_round: int,
+    run: Callable[[int, int], Any],
+    report: Callable[[Any, int, int], str],
+    markers: tuple[str, str],
+    argv: list[str] | None = None,
+) -> None:
+    """The command line of a bench of interleaved rounds: ``--rounds``, ``--per-round``;
+    prints ``report(run(rounds, per_round), rounds, per_round)``, and with ``--write`` puts
+    it in its marked section of ``bench/RESULTS.md``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--per-round", type=int, default=per_round)
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    section = report(run(args.rounds, args.per_round), args.rounds, args.per_round)
+    print(section)
+    if args.write:
+        write_section(RESULTS, *markers, section)

@@ -101,3 +101,18 @@ def test_every_value_becomes_one_otlp_can_carry(value: Any) -> None:
     for item in out if isinstance(out, list) else [out]:
         if isinstance(item, int) and not isinstance(item, bool):
             assert -(2**63) <= item < 2**63
+
+
+def test_stated_gen_ai_attributes_never_replace_the_session_or_event_ids() -> None:
+    event = LLMEvent(model="m", gen_ai={"session.id": "other", "agentwatch.event.id": "x"})
+    attrs = span_of(event).attributes
+    assert attrs["session.id"] == SESSION
+    assert attrs["agentwatch.event.id"] == str(event.id)
+
+
+def test_an_llm_event_of_kind_embedding_is_an_embeddings_call() -> None:
+    event = LLMEvent(model="text-embedding-3-small", kind="embedding", prompt="a", prompt_tokens=8)
+    span = span_of(event)
+    assert span.name == "embeddings text-embedding-3-small"
+    assert span.client
+    assert span.attributes["gen_ai.usage.input_tokens"] == 8

@@ -113,7 +113,7 @@ def event_span(
     """The span of one event's wire mapping (what ``create_events`` carries)."""
     kind = str(wire.get("kind") or _KINDS.get(str(wire.get("event_type")), "other"))
     attrs = _common(wire, kind, agent_names)
-    if kind == "llm":
+    if kind == "llm" or (kind == "embedding" and wire.get("event_type") == "llms"):
         name, client = _llm(wire, attrs, capture_content)
     elif kind == "tool":
         name, client = _tool(wire, attrs, capture_content), False
@@ -167,8 +167,12 @@ def _common(wire: Mapping[str, Any], kind: str, agent_names: Mapping[str, str]) 
 
 def _llm(wire: Mapping[str, Any], attrs: dict[str, Any], capture: bool) -> tuple[str, bool]:
     stated = wire.get("gen_ai")
-    if isinstance(stated, Mapping):
-        attrs.update((k, v) for k, v in stated.items() if isinstance(k, str) and v is not None)
+    if isinstance(stated, Mapping):  # never over the session and event ids set above
+        attrs.update(
+            (k, v)
+            for k, v in stated.items()
+            if isinstance(k, str) and v is not None and k not in attrs
+        )
     model = wire.get("model")
     if isinstance(model, str):
         attrs.setdefault("gen_ai.request.model", model)
@@ -179,8 +183,10 @@ def _llm(wire: Mapping[str, Any], attrs: dict[str, Any], capture: bool) -> tuple
     prompt = wire.get("prompt")
     operation = attrs.get("gen_ai.operation.name")
     if not isinstance(operation, str):
-        operation = "embeddings" if wire.get("kind") == "embedding" else "chat"
-        operation = "text_completion" if isinstance(prompt, str) else operation
+        if wire.get("kind") == "embedding":
+            operation = "embeddings"
+        else:
+            operation = "text_completion" if isinstance(prompt, str) else "chat"
         attrs["gen_ai.operation.name"] = operation
     for key, value in (
         ("gen_ai.usage.input_tokens", wire.get("prompt_tokens")),
