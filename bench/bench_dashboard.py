@@ -10,6 +10,7 @@ median and p95 over repeated requests. Run ``python bench/bench_dashboard.py``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import random
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 
 from agentwatch.server import views
+from agentwatch.server.pgcluster import throwaway_cluster
 from agentwatch.server.storage import EventRecord, SessionFields, rollups
 from agentwatch.server.storage.schema import events, session_tags, sessions
 from agentwatch.server.testing import TestServer, inprocess_server
@@ -163,11 +165,11 @@ def cases(server: TestServer, n_sessions: int) -> list[tuple[str, str]]:
 
 
 def run(
-    n_sessions: int, events_per: int, repeat: int, pages: bool = True
+    n_sessions: int, events_per: int, repeat: int, pages: bool = True, db_url: str | None = None
 ) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp,
-        inprocess_server(db_url=f"sqlite:///{Path(tmp) / 'dash.db'}") as server,
+        inprocess_server(db_url=db_url or f"sqlite:///{Path(tmp) / 'dash.db'}") as server,
     ):
         seeded = seed(server, n_sessions, events_per)
         numbers: dict[str, Any] = {"rebuild_s": rebuild_rollups(server)}
@@ -184,6 +186,8 @@ def run(
 
 NUMBERS_BEGIN = "<!-- bench_dashboard numbers: begin -->"
 NUMBERS_END = "<!-- bench_dashboard numbers: end -->"
+NUMBERS_PG_BEGIN = "<!-- bench_dashboard numbers pg: begin -->"
+NUMBERS_PG_END = "<!-- bench_dashboard numbers pg: end -->"
 OVERVIEWS = [
     ("overview, 24 hours by the hour (JSON)", "/overview?hours=24&tz=%2B00:00&format=json"),
     ("overview, 7 days (JSON)", "/overview?days=7&tz=%2B00:00&format=json"),
@@ -265,7 +269,8 @@ def report_numbers(seeded: dict[str, Any], numbers: dict[str, Any], repeat: int)
     ingest = numbers["ingest"]
     lines = [
         NUMBERS_BEGIN,
-        f"## The overview from rollups at {seeded['sessions']:,} sessions (issue 12)",
+        f"## The overview from rollups at {seeded['sessions']:,} sessions, "
+        f"{numbers['database']} (issue 12)",
         "",
         f"`python bench/bench_dashboard.py --write`, the same database: the rollups computed "
         f"from its {seeded['events']:,} events as migration 0008 does "
@@ -337,17 +342,29 @@ def main() -> None:
     parser.add_argument(
         "--overview-only", action="store_true", help="only the overview and its ingest cost"
     )
-    args = parser.parse_args()
-    seeded, rows, numbers = run(
-        args.sessions, args.events_per_session, args.repeat, pages=not args.overview_only
+    parser.add_argument(
+        "--postgres", action="store_true", help="on a throwaway PostgreSQL cluster, not SQLite"
     )
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        url = None
+        if args.postgres:
+            admin = stack.enter_context(throwaway_cluster(durable=False))
+            url = admin.replace("postgresql://", "postgresql+psycopg://", 1)
+        seeded, rows, numbers = run(
+            args.sessions, args.events_per_session, args.repeat, not args.overview_only, url
+        )
+    numbers["database"] = "PostgreSQL" if args.postgres else "SQLite"
     rollup_section = report_numbers(seeded, numbers, args.repeat)
     section = "" if args.overview_only else report(seeded, rows, args.repeat)
     print(section + "\n\n" + rollup_section)
     if args.write:
         if section:
             _write(section)
-        _write(rollup_section, NUMBERS_BEGIN, NUMBERS_END)
+        pg = args.postgres
+        marks = (NUMBERS_PG_BEGIN, NUMBERS_PG_END) if pg else (NUMBERS_BEGIN, NUMBERS_END)
+        text = rollup_section.replace(NUMBERS_BEGIN, marks[0]).replace(NUMBERS_END, marks[1])
+        _write(text, *marks)
 
 
 if __name__ == "__main__":
