@@ -364,3 +364,38 @@ def test_the_migration_backfills_rows_stored_before_it(db_url: str) -> None:
         assert len(session_cells) == 1
     finally:
         storage.close()
+
+
+def test_a_trace_of_huge_token_counts_moves_and_recounts(server: TestServer) -> None:
+    """A move recounts both sessions from their events: sums past BIGINT saturate there too."""
+    trace = uuid.uuid4().hex
+    start = int(at(0).timestamp()) * SECOND
+    chat = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 2**62 - 1,
+        "gen_ai.usage.output_tokens": 1,
+    }
+    children = [
+        span(trace, new_span_id(), start=start, end=start + SECOND, attributes=chat)
+        for _ in range(3)
+    ]
+    named = span(
+        trace,
+        new_span_id(),
+        start=start,
+        end=start + SECOND,
+        attributes={"gen_ai.operation.name": "invoke_agent", "session.id": "big"},
+    )
+    with httpx.Client(base_url=server.url, transport=server.transport) as http:
+        for spans in (children, [named]):
+            answer = post(
+                http, "/v1/traces", traces_request(spans, PROTOBUF), PROTOBUF, server.api_key
+            )
+            assert answer.status_code == 200, answer.text
+        day = overview(http, **{"from": "2026-11-20", "to": "2026-11-20"})
+    assert day["totals"]["sessions"] == 1
+    assert day["models"][0]["prompt_tokens"] == 2**63 - 1
+    with server.storage.read() as conn:
+        (tokens,) = conn.execute(sa.select(sessions.c.prompt_tokens)).one()
+    assert tokens == 2**63 - 1
