@@ -42,20 +42,21 @@ def test_sessions_list_shows_every_session_newest_first(seeded: Seeded, page: An
 
 
 def test_filters_by_tag_and_by_end_state(seeded: Seeded, page: Any) -> None:
+    """Filters apply as they change: typing (after a pause) and choosing, no submit."""
     page.goto(seeded.server.url + "/sessions")
     page.fill('input[name="tag"]', "billing")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"tag=billing"))
     assert row_ids(page) == [seeded.ids["failed"]]
+    expect(page.locator('input[name="tag"]')).to_be_focused()
     page.fill('input[name="tag"]', "")
+    page.wait_for_url(re.compile(r"/sessions\?project=[\w-]+$"))
     page.select_option("#end_state", "Fail")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"end_state=Fail"))
     assert row_ids(page) == [seeded.ids["failed"]]
     page.select_option("#end_state", "Success")
-    page.fill('input[name="tag"]', "batch")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"end_state=Success"))
+    page.fill('input[name="tag"]', "batch")
+    page.wait_for_url(re.compile(r"tag=batch"))
     assert len(row_ids(page)) == 3
     shot(page, "sessions-filtered")
 
@@ -171,7 +172,7 @@ def test_overview_draws_its_charts(seeded: Seeded, page: Any) -> None:
     assert page.locator(".chart-svg").count() == 4
     assert page.locator("#chart-sessions rect.bar").count() >= 2  # Success, Fail, running
     assert "claude-3-5-haiku" in page.locator("table.models").inner_text()
-    page.click("button[value='7']")
+    page.click("nav.range a:text-is('7d')")
     page.wait_for_url(re.compile(r"days=7"))
     page.wait_for_selector("#chart-duration svg")
     shot(page, "overview")

@@ -335,11 +335,9 @@ class Storage:
         agent of each of its sessions, and how many sessions match in all."""
         with self.read() as conn:
             rows = sessionlist.list_sessions(conn, project_id, where, order, after, limit)
-            return sessionlist.SessionPage(
-                rows,
-                sessionlist.main_agents(conn, [r.id for r in rows]),
-                sessionlist.count_sessions(conn, project_id, where),
-            )
+            total, exact = sessionlist.count_sessions(conn, project_id, where)
+            agents = sessionlist.main_agents(conn, [r.id for r in rows])
+            return sessionlist.SessionPage(rows, agents, total, exact)
 
     def sessions_by_prefix(self, prefix: str, limit: int) -> list[sa.Row[Any]]:
         """Sessions of any project whose id starts with ``prefix`` (the dashboard's short
@@ -360,15 +358,14 @@ class Storage:
             return overview.session_project(conn, session_id)
 
     def overview(
-        self, project_id: str, since: dt.datetime, until: dt.datetime
-    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]], list[sa.Row[Any]]]:
-        """(per day and end state, per-session durations, LLM tokens by model) for
-        sessions started in [since, until)."""
+        self, project_id: str, since: int, until: int, step: int, offset: int
+    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]]]:
+        """(sessions per slot, LLM calls per slot and model) of the project's rollups in
+        [since, until) (epoch seconds): see :func:`overview.session_series`."""
         with self.read() as conn:
             return (
-                overview.overview_days(conn, project_id, since, until),
-                overview.overview_durations(conn, project_id, since, until),
-                overview.tokens_by_model(conn, project_id, since, until),
+                overview.session_series(conn, project_id, since, until, step, offset),
+                overview.llm_series(conn, project_id, since, until, step, offset),
             )
 
     def revoke_api_key_id(self, key_id: str) -> bool:
