@@ -46,12 +46,14 @@ from agentwatch.server.storage.schema import (
 
 __all__ = [
     "BUCKET_SECONDS",
+    "HISTOGRAM",
     "Changes",
     "bucket_of",
     "bucket_value_ms",
     "log_bucket",
     "percentile",
     "rebuild",
+    "recompute",
     "written",
 ]
 
