@@ -24,11 +24,12 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from agentwatch.server import views
+from agentwatch.server import cursors
 from agentwatch.server.pgcluster import throwaway_cluster
 from agentwatch.server.storage import EventRecord, SessionFields, rollups
 from agentwatch.server.storage.schema import events, session_tags, sessions
 from agentwatch.server.testing import TestServer, inprocess_server
+from common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK_BEGIN = "<!-- bench_dashboard: begin -->"
@@ -149,7 +150,7 @@ def cases(server: TestServer, n_sessions: int) -> list[tuple[str, str]]:
             .limit(1)
         ).one()
         some = conn.execute(sessions.select().limit(1).offset(n_sessions // 2)).one()
-    cursor = views.encode_cursor(deep.init_timestamp, deep.id)
+    cursor = cursors.encode("time", deep.init_timestamp, deep.id)
     return [
         ("sessions list, first page (HTML)", "/sessions"),
         ("sessions list, first page (JSON)", "/sessions?format=json"),
@@ -364,18 +365,6 @@ def report(seeded: dict[str, Any], rows: list[Any], repeat: int) -> str:
     return "\n".join(lines)
 
 
-def _write(section: str, begin: str = MARK_BEGIN, end: str = MARK_END) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if begin in text and end in text:
-        before, rest = text.split(begin, 1)
-        after = rest.split(end, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=100_000)
@@ -402,12 +391,13 @@ def main() -> None:
     section = "" if args.overview_only else report(seeded, rows, args.repeat)
     print(section + "\n\n" + rollup_section)
     if args.write:
+        results = ROOT / "bench" / "RESULTS.md"
         if section:
-            _write(section)
+            write_section(results, MARK_BEGIN, MARK_END, section)
         pg = args.postgres
         marks = (NUMBERS_PG_BEGIN, NUMBERS_PG_END) if pg else (NUMBERS_BEGIN, NUMBERS_END)
         text = rollup_section.replace(NUMBERS_BEGIN, marks[0]).replace(NUMBERS_END, marks[1])
-        _write(text, *marks)
+        write_section(results, *marks, text)
 
 
 if __name__ == "__main__":

@@ -42,20 +42,21 @@ def test_sessions_list_shows_every_session_newest_first(seeded: Seeded, page: An
 
 
 def test_filters_by_tag_and_by_end_state(seeded: Seeded, page: Any) -> None:
+    """Filters apply as they change: typing (after a pause) and choosing, no submit."""
     page.goto(seeded.server.url + "/sessions")
     page.fill('input[name="tag"]', "billing")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"tag=billing"))
     assert row_ids(page) == [seeded.ids["failed"]]
+    expect(page.locator('input[name="tag"]')).to_be_focused()
     page.fill('input[name="tag"]', "")
+    page.wait_for_url(re.compile(r"/sessions\?project=[\w-]+$"))
     page.select_option("#end_state", "Fail")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"end_state=Fail"))
     assert row_ids(page) == [seeded.ids["failed"]]
     page.select_option("#end_state", "Success")
-    page.fill('input[name="tag"]', "batch")
-    page.click("form#filters button[type=submit]")
     page.wait_for_url(re.compile(r"end_state=Success"))
+    page.fill('input[name="tag"]', "batch")
+    page.wait_for_url(re.compile(r"tag=batch"))
     assert len(row_ids(page)) == 3
     shot(page, "sessions-filtered")
 
@@ -80,6 +81,7 @@ def test_llm_event_shows_prompt_and_completion(seeded: Seeded, page: Any) -> Non
     page.goto(f"{seeded.server.url}/sessions/{seeded.ids['demo']}")
     page.locator(".tl-row.llms").first.click()
     detail = page.locator("#detail")
+    expect(detail.locator(".chat.prompt")).to_be_visible()  # loaded when selected
     prompt = detail.locator(".chat.prompt").inner_text()
     assert "You are a careful travel planner." in prompt
     assert "Summarise the weather in Lisbon" in prompt
@@ -98,15 +100,17 @@ def test_error_links_to_its_trigger(seeded: Seeded, page: Any) -> None:
     events = seeded.server.session(sid)["events"]
     tool = next(e for e in events if e["event_type"] == "tools")
     page.goto(f"{seeded.server.url}/sessions/{sid}")
+    error = next(e for e in events if e["event_type"] == "errors")
     page.locator(".tl-row.errors").click()
-    detail = page.locator("#detail")
-    assert "CardDeclined" in detail.inner_text()
+    detail = page.locator(f'#detail[data-event-id="{error["id"]}"]')  # loaded when selected
+    expect(detail).to_contain_text("CardDeclined")
     assert "Traceback (most recent call last)" in detail.locator(".traceback").inner_text()
     shot(page, "session-error")
     page.click("#trigger-link")
     selected = page.locator(".tl-row.selected")
     assert selected.get_attribute("data-event-id") == tool["id"]
-    assert "charge_card" in detail.locator(".detail-head").inner_text()
+    detail = page.locator(f'#detail[data-event-id="{tool["id"]}"]')
+    expect(detail.locator(".detail-head")).to_contain_text("charge_card")
     params = detail.locator("section.params .jt-leaf")
     assert params.locator(".jt-key").all_inner_texts() == ["amount:", "currency:"]
     assert params.locator(".jt-num, .jt-str").all_inner_texts() == ["42", '"EUR"']

@@ -178,6 +178,7 @@ def session_list(page: SessionPage, limit: int, order: ListOrder) -> dict[str, A
     return {
         "sessions": [_list_row(r, page.agents.get(r.id, (None, 0))) for r in rows],
         "total": page.total,
+        "total_exact": page.total_exact,  # false: a text search's "at least"
         "sort": order.sort,
         "order": "desc" if order.descending else "asc",
         "next_cursor": cursor,

@@ -105,19 +105,12 @@ _SINGLE = (
     "cursor",
 )
 _FILTERS = (
-    "q",
     "tag",
-    "end_state",
     "since",
     "until",
     "model",
     "agent",
-    "has_errors",
-    "min_cost",
-    "max_cost",
-    "min_duration",
-    "max_duration",
-    "user",
+    *(name for name in _SINGLE if name not in ("sort", "order", "cursor")),
 )
 
 

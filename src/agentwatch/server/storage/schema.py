@@ -247,8 +247,9 @@ span_logs = sa.Table(
     sa.Column("received_at", UTCDateTime(), nullable=False),
 )
 
-# Search documents (storage/search.py): the words of one event (``event_id``) or of a
-# session's own fields (``event_id`` ""). Indexed by the database: on SQLite by the FTS5
+# Search documents (storage/search.py): the distinct words of a batch of a session's events
+# (``event_id`` NULL), of an event an update changed (its id) or of the session's own
+# fields (""). Indexed by the database: on SQLite by the FTS5
 # table ``search_fts`` (external content, kept by triggers), on PostgreSQL by the column
 # ``tsv`` (a generated tsvector under a GIN index); migration 0007 makes both.
 search_docs = sa.Table(
@@ -261,10 +262,10 @@ search_docs = sa.Table(
         autoincrement=True,
     ),
     sa.Column("session_id", sa.String(36), nullable=False),
-    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=True),
     sa.Column("trace_id", sa.String(32), nullable=True),
     sa.Column("body", sa.Text(), nullable=False),
-    sa.Index("ix_search_docs_session_event", "session_id", "event_id", unique=True),
+    sa.Index("ix_search_docs_session_event", "session_id", "event_id"),
 )
 
 

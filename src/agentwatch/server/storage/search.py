@@ -4,15 +4,19 @@ What is searched is *text*, never its JSON encoding: every string an event carri
 (prompts, completions, tool names and arguments, error types and messages ...), strings
 that are JSON themselves (tool-call arguments) parsed and searched the same way, and per
 session its id, tags, end state reason, agent names, user, external id and metadata.
-Text becomes a document of words (runs of letters and digits, lower case), one per event
-and one per session, in ``search_docs``; the database indexes those: SQLite an FTS5 table
-over them (kept by triggers), PostgreSQL a ``tsvector`` column under a GIN index (both
-made by migration 0007). Splitting words here, not in the database, makes both databases
-find the same things.
+Text becomes documents of distinct words (runs of letters and digits, lower case) in
+``search_docs``: one per session for its own fields, one per written batch of its events
+(per trace for OpenTelemetry spans, at most :data:`DOC_EVENTS` events each), one per
+event an update changed. A batch's events share a document because indexing costs per
+word indexed: distinct words of 100 events are a tenth of their words. The database
+indexes the documents: SQLite an FTS5 table (kept by triggers), PostgreSQL a ``tsvector``
+column under a GIN index (both made by migration 0007). Splitting words here, not in the
+database, makes both databases find the same things.
 
-A query's words must all be found in one document, each term (text between spaces) as a
-phrase, the last one also as a prefix (``gpt-4`` finds ``gpt-4o``). A query also finds a
-session with exactly that tag.
+A query finds the sessions holding every word of it, anywhere in the session; the last
+word also as a prefix (``pest`` finds ``Pestana``), and a session with exactly that tag.
+Words an update of an event removed may still find its session (the batch's document
+keeps them).
 
 Ingest calls :func:`index` once at each write spot, in the write's transaction.
 """
@@ -36,23 +40,29 @@ from agentwatch.server.storage.schema import (
 )
 
 __all__ = [
+    "DOC_EVENTS",
     "MAX_QUERY",
-    "event_body",
+    "counting_from",
+    "document",
     "has_metadata",
     "index",
     "matching",
+    "query_words",
     "session_body",
+    "text_of",
     "used_model",
     "words",
 ]
 
 MAX_QUERY = 500  # characters of a search query
 _MAX_TERMS = 16
-_MAX_WORDS = 20_000  # per document: PostgreSQL's tsvector holds at most 1 MB
+_MAX_WORDS = 20_000  # distinct words per document: PostgreSQL's tsvector holds 1 MB
+_MAX_TEXT = 200_000  # characters of text of one event that are indexed
 _MAX_WORD = 100  # longer runs (hashes, base64) are not words anyone types
 _MAX_JSON_TEXT = 1_000_000  # strings longer than this are not parsed as JSON
 _MAX_DEPTH = 64
 _WORD = re.compile(r"[^\W_]+")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 # Keys whose values are ids, times or media: not text anyone searches for.
 _SKIPPED = frozenset(
     (
@@ -70,23 +80,41 @@ _SKIPPED = frozenset(
         "event_type",
     )
 )
-_SESSION_DOC = ""  # the event_id of a session's own document
+_SESSION_DOC = ""  # the event_id of a session's own document (a batch's: NULL)
+DOC_EVENTS = 100
 _CHUNK = 500
+_FEW_DOCS = 5_000
 
 
 def words(text: str) -> list[str]:
     """The words of ``text`` as documents and queries hold them."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) <= _MAX_WORD]
+    return [w for w in _split(text) if len(w) <= _MAX_WORD]
 
 
-def event_body(data: Mapping[str, Any]) -> str:
-    """The words of every string in an event's document, space-separated."""
+def _split(text: str) -> list[str]:
+    # The same words either way; the ASCII pattern is 8x faster than the Unicode one.
+    lowered = text.lower()
+    return (_ASCII_WORD if lowered.isascii() else _WORD).findall(lowered)
+
+
+def text_of(data: Any) -> str:
+    """The strings of an event's document (its first :data:`_MAX_TEXT` characters),
+    joined by spaces."""
     found: list[str] = []
+    size = 0
     for text in _strings(data):
-        found.extend(words(text))
-        if len(found) >= _MAX_WORDS:
+        found.append(text)
+        size += len(text)
+        if size >= _MAX_TEXT:
             break
-    return " ".join(found[:_MAX_WORDS])
+    return " ".join(found)[:_MAX_TEXT]
+
+
+def document(texts: Iterable[str]) -> str:
+    """The distinct words of ``texts``, space-separated, in first-seen order: one
+    lower-casing and one regex pass over all of them (what a batch costs to index)."""
+    seen = dict.fromkeys(_split(" ".join(texts)))
+    return " ".join([w for w in seen if len(w) <= _MAX_WORD][:_MAX_WORDS])
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -122,20 +150,20 @@ def _json_in(text: str) -> Any:
         return None
 
 
-def session_body(session: sa.Row[Any], agent_names: Iterable[str | None]) -> str:
-    """The words of a session's own fields and its agents' names."""
+def session_body(session: Any, agent_names: Iterable[str | None]) -> str:
+    """The words of a session's own fields (a ``sessions`` row, or anything with its
+    attributes) and its agents' names."""
     texts = [
         session.id,
         session.external_id or "",
         session.user_id or "",
-        session.end_state_reason or "",
+        (session.end_state_reason or "")[:_MAX_TEXT],
         *(n for n in agent_names if n),
+        text_of(json.loads(session.tags)),
     ]
-    parts = [*(" ".join(words(t)) for t in texts), event_body({"t": json.loads(session.tags)})]
     if session.session_metadata:
-        parts.append(event_body({"m": json.loads(session.session_metadata)}))
-    found = " ".join(p for p in parts if p).split(" ")
-    return " ".join(found[:_MAX_WORDS])
+        texts.append(text_of(json.loads(session.session_metadata)))
+    return document(texts)
 
 
 # -- the index ---------------------------------------------------------------------------
@@ -159,31 +187,44 @@ def index(
     """
     for trace_id, old, new in moved:
         _move(conn, trace_id, old, new)
+    if events:
+        _insert(conn, events)
+        _note_models(conn, events)
     if replaced:
-        _forget(conn, replaced)
-    added = {**(events or {})}
-    for session_id, records in (replaced or {}).items():
-        added[session_id] = [*added.get(session_id, ()), *records]
-    _insert(conn, added)
-    _note_models(conn, added)
+        _replace(conn, replaced)
+        _note_models(conn, replaced)
     for session_id in sorted(set(sessions_changed)):
         _reindex_session(conn, session_id)
 
 
 def _insert(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> None:
-    rows = [
-        {"session_id": s, "event_id": r.id, "trace_id": r.trace_id, "body": event_body(r.data)}
-        for s, records in sorted(added.items())
-        for r in records
-    ]
-    rows = [row for row in rows if row["body"]]
+    """One document per session, trace and :data:`DOC_EVENTS` records."""
+    rows = []
+    for session_id, records in sorted(added.items()):
+        by_trace: dict[str | None, list[EventRecord]] = {}
+        for record in records:
+            by_trace.setdefault(record.trace_id, []).append(record)
+        for trace_id, group in sorted(by_trace.items(), key=lambda item: item[0] or ""):
+            for i in range(0, len(group), DOC_EVENTS):
+                body = document(text_of(r.data) for r in group[i : i + DOC_EVENTS])
+                if body:
+                    rows.append(
+                        {
+                            "session_id": session_id,
+                            "event_id": None,
+                            "trace_id": trace_id,
+                            "body": body,
+                        }
+                    )
     if rows:
         conn.execute(search_docs.insert(), rows)
 
 
-def _forget(conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]]) -> None:
+def _replace(conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]]) -> None:
+    """A document per changed event (its earlier one, if any, goes)."""
     d = search_docs.c
-    for session_id, records in replaced.items():
+    rows = []
+    for session_id, records in sorted(replaced.items()):
         ids = sorted({r.id for r in records})
         for i in range(0, len(ids), _CHUNK):
             conn.execute(
@@ -191,18 +232,23 @@ def _forget(conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]]) 
                     d.session_id == session_id, d.event_id.in_(ids[i : i + _CHUNK])
                 )
             )
+        rows += [
+            {"session_id": session_id, "event_id": r.id, "trace_id": r.trace_id, "body": body}
+            for r in {r.id: r for r in records}.values()
+            if (body := document([text_of(r.data)]))
+        ]
+    if rows:
+        conn.execute(search_docs.insert(), rows)
 
 
 def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
     """The documents of a trace's spans follow them from ``old`` to ``new``."""
     d = search_docs.c
-    in_new = sa.select(d.event_id).where(d.session_id == new).scalar_subquery()
     conn.execute(
         search_docs.update()
-        .where(d.session_id == old, d.trace_id == trace_id, d.event_id.not_in(in_new))
+        .where(d.session_id == old, d.trace_id == trace_id)
         .values(session_id=new)
     )
-    conn.execute(search_docs.delete().where(d.session_id == old, d.trace_id == trace_id))
     e = events.c
     for session_id in (old, new):
         used = conn.execute(
@@ -222,7 +268,9 @@ def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
 def _reindex_session(conn: sa.Connection, session_id: str) -> None:
     d = search_docs.c
     key = (d.session_id == session_id, d.event_id == _SESSION_DOC)
-    row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+    c = sessions.c
+    fields = (c.id, c.external_id, c.user_id, c.end_state_reason, c.tags, c.session_metadata)
+    row = conn.execute(sa.select(*fields).where(c.id == session_id)).first()
     old = conn.execute(sa.select(d.id, d.body).where(*key)).first()
     if row is None:
         if old is not None:
@@ -268,49 +316,84 @@ def _note_models(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]
 # -- queries -----------------------------------------------------------------------------
 
 
-def matching(dialect: str, text: str) -> sa.ColumnElement[bool]:
-    """Sessions (``sessions.id``) whose documents hold every term of ``text``, or that
-    carry ``text`` as a tag."""
-    tagged = sessions.c.id.in_(
-        sa.select(session_tags.c.session_id).where(session_tags.c.tag == text.strip())
+def query_words(text: str) -> list[str]:
+    """The distinct words of a query, at most :data:`_MAX_TERMS`."""
+    return list(dict.fromkeys(words(text)))[:_MAX_TERMS]
+
+
+def matching(conn: sa.Connection, text: str, *, probed: bool) -> sa.ColumnElement[bool]:
+    """Sessions (``sessions.id``) holding every word of ``text``; for a text without
+    words (``:)``), the sessions with exactly that tag.
+
+    ``probed``: the query reads sessions one at a time in an order it can stop early in
+    (the time-ordered list's index, or another word's documents): a common word is then
+    looked up per session rather than read whole."""
+    found = query_words(text)
+    if not found:
+        return sessions.c.id.in_(
+            sa.select(session_tags.c.session_id).where(session_tags.c.tag == text.strip())
+        )
+    # A prefix only for the last word, and not of one or two characters: those would
+    # read most of the index.
+    last = len(found) - 1
+    return sa.and_(
+        *(_holding(conn, w, i == last and len(w) >= 3, probed) for i, w in enumerate(found))
     )
-    terms = [t for t in (words(term) for term in text.split()) if t][:_MAX_TERMS]
-    if not terms:
-        return tagged
+
+
+def counting_from(conn: sa.Connection, text: str) -> tuple[Any, sa.ColumnElement[bool], str] | None:
+    """For counting a search's sessions on SQLite: (FROM clause of the documents holding
+    its rarest word joined to their sessions, the MATCH of that word, the rest of the
+    query), read from the index outward: counting by reading sessions and looking each
+    up would read every session. None: the text has no words."""
+    found = query_words(text)
+    if not found:
+        return None
+    last = found[-1]
+    rarest = min(found, key=lambda w: _documents(conn, w, w == last))
+    found = [rarest, *(w for w in found if w != rarest)]
     d = search_docs.c
-    if dialect == "sqlite":
-        docs: sa.Select[Any] = (
-            sa.select(sa.literal_column("rowid"))
-            .select_from(sa.table("search_fts"))
-            .where(sa.literal_column("search_fts").op("MATCH")(_fts5_query(terms)))
-        )
-        found = sa.select(d.session_id).where(d.id.in_(docs))
-    else:
-        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), _tsquery(terms))
-        found = sa.select(d.session_id).where(
-            sa.literal_column("search_docs.tsv").op("@@")(tsquery)
-        )
-    return sa.or_(sessions.c.id.in_(found), tagged)
+    fts = sa.table("search_fts", sa.column("rowid"))
+    joined = fts.join(search_docs, d.id == fts.c.rowid).join(
+        sessions, sessions.c.id == d.session_id
+    )
+    match = sa.literal_column("search_fts").op("MATCH")(_fts_word(rarest, rarest == last))
+    # The last word stays last in the rest: it is the one matched as a prefix.
+    return joined, match, " ".join(found[1:])
 
 
-def _prefixed(terms: Sequence[Sequence[str]]) -> bool:
-    """Whether the last word is also a prefix: not for one or two characters, which would
-    read most of the index."""
-    return len(terms[-1][-1]) >= 3
+def _matched(word: str, prefix: bool) -> sa.Select[Any]:
+    return (
+        sa.select(sa.literal_column("rowid"))
+        .select_from(sa.table("search_fts"))
+        .where(sa.literal_column("search_fts").op("MATCH")(_fts_word(word, prefix)))
+    )
 
 
-def _fts5_query(terms: Sequence[Sequence[str]]) -> str:
-    phrases = ['"' + " ".join(t) + '"' for t in terms]
-    if _prefixed(terms):
-        phrases[-1] += "*"
-    return " AND ".join(phrases)
+def _documents(conn: sa.Connection, word: str, prefix: bool) -> int:
+    """How many documents hold ``word`` (counted up to :data:`_FEW_DOCS` + 1)."""
+    limited = _matched(word, prefix).limit(_FEW_DOCS + 1).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one())
 
 
-def _tsquery(terms: Sequence[Sequence[str]]) -> str:
-    phrases = [" <-> ".join(t) for t in terms]
-    if _prefixed(terms):
-        phrases[-1] += ":*"
-    return " & ".join(f"({p})" for p in phrases)
+def _fts_word(word: str, last: bool) -> str:
+    return f'"{word}"' + ("*" if last and len(word) >= 3 else "")
+
+
+def _holding(conn: sa.Connection, word: str, prefix: bool, probed: bool) -> sa.ColumnElement[bool]:
+    d = search_docs.c
+    if conn.dialect.name != "sqlite":
+        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), word + (":*" if prefix else ""))
+        docs = sa.select(d.session_id).where(sa.literal_column("search_docs.tsv").op("@@")(tsquery))
+        return sessions.c.id.in_(docs)
+    matched = _matched(word, prefix)
+    # A word in few documents drives the read: their sessions, looked up by id. A common
+    # word (counting its documents reads only the FTS index, a few ms) does not when the
+    # read can stop early: each session read is looked up in the set of matching
+    # documents, so a page stops after 50 instead of reading every match and sorting.
+    if not probed or _documents(conn, word, prefix) <= _FEW_DOCS:
+        return sessions.c.id.in_(sa.select(d.session_id).where(d.id.in_(matched)))
+    return sa.exists().where(d.session_id == sessions.c.id, d.id.in_(matched))
 
 
 def used_model(model: str) -> sa.ColumnElement[bool]:

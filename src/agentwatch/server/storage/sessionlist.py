@@ -20,6 +20,7 @@ from agentwatch.server.storage.schema import agents, session_tags, sessions
 
 __all__ = [
     "CLIP",
+    "MAX_COUNTED",
     "SORTS",
     "ListOrder",
     "SessionFilter",
@@ -34,6 +35,7 @@ __all__ = [
 
 # The sort keys of the list; ties are broken by id in the same direction (a keyset).
 SORTS = ("time", "duration", "cost", "errors", "tokens")
+MAX_COUNTED = 1_000  # matches of a text search counted exactly (``total``)
 CLIP = 2001  # characters of a large stored string a list row carries (the view cuts at 2,000)
 _LARGE = ("end_state_reason", "tags")
 _LEFT_OUT = frozenset(("host_env", "video", "logs", "session_metadata"))
@@ -79,11 +81,13 @@ class ListOrder:
 @dataclass(frozen=True)
 class SessionPage:
     """A page of list rows (one more than asked when more follow), their main agents
-    ({session id: (name, how many agents)}) and how many sessions match in all."""
+    ({session id: (name, how many agents)}) and how many sessions match in all (with a
+    text search, at least: ``total_exact`` false past :data:`MAX_COUNTED`)."""
 
     rows: list[sa.Row[Any]]
     agents: dict[str, tuple[str | None, int]]
     total: int
+    total_exact: bool = True
 
 
 def duration_expr(dialect: str) -> sa.ColumnElement[Any]:
@@ -137,12 +141,12 @@ def list_statement(
     key = sort_expr(order.sort, dialect)
     if order.sort == "time":
         # Read in the project index's order: readable_by keeps it usable.
-        query = _filtered(_columns(), readable_by(conn, project_id), where, dialect)
+        query = _filtered(_columns(), readable_by(conn, project_id), where, conn)
     else:
         # No index orders by cost or duration, so every row is read anyway: the OR keeps the
         # planner on a sequential scan (~30 ms at 100,000) instead of 100,000 index probes
         # into the table through the project index (~230 ms).
-        query = _filtered(_columns(), visible_to(project_id), where, dialect)
+        query = _filtered(_columns(), visible_to(project_id), where, conn, probed=False)
         query = query.add_columns(key.label("sort_key"))
     if after is not None:
         value, row_id = after
@@ -152,15 +156,18 @@ def list_statement(
     return query.order_by(*ordered).limit(limit)
 
 
-def count_sessions(conn: sa.Connection, project_id: str, where: SessionFilter) -> int:
-    """How many sessions the project may read match ``where``."""
-    query = _filtered(
-        sa.select(sa.func.count()).select_from(sessions),
-        readable_by(conn, project_id),
-        where,
-        conn.dialect.name,
-    )
-    return int(conn.execute(query).scalar_one())
+def count_sessions(conn: sa.Connection, project_id: str, where: SessionFilter) -> tuple[int, bool]:
+    """How many sessions the project may read match ``where``, and whether exactly: a
+    text search counts to :data:`MAX_COUNTED` (counting every session a common word is
+    in would read them all)."""
+    matched = _filtered(sa.select(sessions.c.id), readable_by(conn, project_id), where, conn)
+    if where.text:
+        matched = matched.limit(MAX_COUNTED + 1)
+    query = sa.select(sa.func.count()).select_from(matched.subquery())
+    counted = int(conn.execute(query).scalar_one())
+    if where.text and counted > MAX_COUNTED:
+        return MAX_COUNTED, False
+    return counted, True
 
 
 def main_agents(
@@ -205,9 +212,16 @@ def _columns() -> sa.Select[Any]:
 
 
 def _filtered(
-    query: sa.Select[Any], visible: sa.ColumnElement[bool], where: SessionFilter, dialect: str
+    query: sa.Select[Any],
+    visible: sa.ColumnElement[bool],
+    where: SessionFilter,
+    conn: sa.Connection,
+    *,
+    probed: bool = True,
 ) -> sa.Select[Any]:
+    """``query`` with the conditions of ``where``; ``probed``: see :func:`search.matching`."""
     c = sessions.c
+    dialect = conn.dialect.name
     query = query.where(visible)
     # One probe of the tags' primary key per tag (their number is bounded by listquery).
     for tag in where.tags:
@@ -224,7 +238,7 @@ def _filtered(
     if where.ids:
         conditions.append(c.id.in_(list(where.ids)))
     if where.text:
-        conditions.append(search.matching(dialect, where.text))
+        conditions.append(search.matching(conn, where.text, probed=probed))
     if where.models:
         conditions.append(sa.or_(*(search.used_model(m) for m in where.models)))
     for name in where.agents:

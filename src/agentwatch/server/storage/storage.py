@@ -335,11 +335,9 @@ class Storage:
         agent of each of its sessions, and how many sessions match in all."""
         with self.read() as conn:
             rows = sessionlist.list_sessions(conn, project_id, where, order, after, limit)
-            return sessionlist.SessionPage(
-                rows,
-                sessionlist.main_agents(conn, [r.id for r in rows]),
-                sessionlist.count_sessions(conn, project_id, where),
-            )
+            total, exact = sessionlist.count_sessions(conn, project_id, where)
+            agents = sessionlist.main_agents(conn, [r.id for r in rows])
+            return sessionlist.SessionPage(rows, agents, total, exact)
 
     def sessions_by_prefix(self, prefix: str, limit: int) -> list[sa.Row[Any]]:
         """Sessions of any project whose id starts with ``prefix`` (the dashboard's short

@@ -1,6 +1,6 @@
 // How numbers read on the dashboard (the templates' filters in render.py match these).
 
-/** Seconds as "850 ms", "2.4 s", "3m 05s", "1h 02m"; "–" when unknown (render.py's too). */
+/** Seconds as "850 ms", "2.4 s", "3m 05s", "1h 02m", "3d 04h"; "–" when unknown (render.py's too). */
 export function duration(sec) {
   if (sec === null || sec === undefined || Number.isNaN(sec)) { return "–"; }
   if (sec < 1) { return Math.round(sec * 1000) + " ms"; }
@@ -8,7 +8,9 @@ export function duration(sec) {
   const whole = Math.floor(sec);
   const m = Math.floor(whole / 60);
   if (m < 60) { return m + "m " + String(whole % 60).padStart(2, "0") + "s"; }
-  return Math.floor(m / 60) + "h " + String(m % 60).padStart(2, "0") + "m";
+  const h = Math.floor(m / 60);
+  if (h < 48) { return h + "h " + String(m % 60).padStart(2, "0") + "m"; }
+  return Math.floor(h / 24).toLocaleString("en-US") + "d " + String(h % 24).padStart(2, "0") + "h";
 }
 
 /** An integer with thousands separators; "–" when unknown. */

@@ -12,8 +12,10 @@ const FOCUS_KEY = "agentwatch.sessions.focus";
 
 function filterUrl() {
   const params = new URLSearchParams();
+  const defaults = { sort: "time", order: "desc" };
   for (const [name, value] of new FormData(form)) {
-    if (String(value).trim() !== "") { params.append(name, String(value).trim()); }
+    const text = String(value).trim();
+    if (text !== "" && defaults[name] !== text) { params.append(name, text); }
   }
   const query = params.toString();
   return "/sessions" + (query ? "?" + query : "");

@@ -26,10 +26,13 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-_CHUNK = 2000
+_CHUNK = 500  # sessions at a time
 _FTS = (
+    # Documents are distinct words matched one at a time: no positions (detail=none) and
+    # no sizes (columnsize=0) to keep, which makes each batch's index write smaller.
     "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_docs', "
-    "content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 0', detail=none, "
+    "columnsize=0)",
     "CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN "
     "INSERT INTO search_fts(rowid, body) VALUES (new.id, new.body); END",
     "CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN "
@@ -47,13 +50,11 @@ def upgrade() -> None:
         "search_docs",
         sa.Column("id", id_type, primary_key=True, autoincrement=True),
         sa.Column("session_id", sa.String(36), nullable=False),
-        sa.Column("event_id", sa.String(128), nullable=False),
+        sa.Column("event_id", sa.String(128), nullable=True),
         sa.Column("trace_id", sa.String(32), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
     )
-    op.create_index(
-        "ix_search_docs_session_event", "search_docs", ["session_id", "event_id"], unique=True
-    )
+    op.create_index("ix_search_docs_session_event", "search_docs", ["session_id", "event_id"])
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
         for statement in _FTS:
@@ -61,7 +62,7 @@ def upgrade() -> None:
     else:
         op.execute(
             "ALTER TABLE search_docs ADD COLUMN tsv tsvector "
-            "GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED"
+            "GENERATED ALWAYS AS (strip(to_tsvector('simple', body))) STORED"
         )
     _backfill_events(conn)
     _backfill_sessions(conn)
@@ -71,12 +72,15 @@ def upgrade() -> None:
 
 
 def _backfill_events(conn: sa.Connection) -> None:
+    """Documents as ingest writes them (:func:`search.index`): per session and trace, one
+    for each :data:`search._DOC_EVENTS` events; and each session's models."""
     events = sa.table(
         "events",
         sa.column("session_id"),
         sa.column("id"),
         sa.column("trace_id"),
         sa.column("model"),
+        sa.column("init_timestamp"),
         sa.column("data"),
     )
     docs = sa.table(
@@ -86,39 +90,50 @@ def _backfill_events(conn: sa.Connection) -> None:
         sa.column("trace_id"),
         sa.column("body"),
     )
-    models: dict[str, list[str]] = {}
-    after: tuple[str, str] = ("", "")
+    sessions = sa.table("sessions", sa.column("id"), sa.column("models"))
+    after = ""
     while True:
-        rows = conn.execute(
-            sa.select(events)
-            .where(sa.tuple_(events.c.session_id, events.c.id) > sa.tuple_(*after))
-            .order_by(events.c.session_id, events.c.id)
-            .limit(_CHUNK)
-        ).all()
-        if not rows:
+        # A chunk of sessions at a time, each with all of its events.
+        chunk = list(
+            conn.execute(
+                sa.select(sessions.c.id)
+                .where(sessions.c.id > after)
+                .order_by(sessions.c.id)
+                .limit(_CHUNK)
+            ).scalars()
+        )
+        if not chunk:
             break
-        found = []
-        for row in rows:
-            body = search.event_body(_document(row.data))
-            if body:
-                found.append(
-                    {
-                        "session_id": row.session_id,
-                        "event_id": row.id,
-                        "trace_id": row.trace_id,
-                        "body": body,
-                    }
-                )
-            if row.model and row.model not in models.setdefault(row.session_id, []):
-                models[row.session_id].append(row.model)
+        groups: dict[tuple[str, str], list[str]] = {}
+        models: dict[str, list[str]] = {}
+        rows = conn.execute(
+            sa.select(events.c.session_id, events.c.trace_id, events.c.model, events.c.data)
+            .where(events.c.session_id.in_(chunk))
+            .order_by(events.c.session_id, events.c.init_timestamp, events.c.id)
+        )
+        for session_id, trace_id, model, data in rows:
+            groups.setdefault((session_id, trace_id or ""), []).append(
+                search.text_of(_document(data))
+            )
+            used = models.setdefault(session_id, [])
+            if model and model not in used:
+                used.append(model)
+        found = [
+            {"session_id": s, "event_id": None, "trace_id": t or None, "body": body}
+            for (s, t), texts in sorted(groups.items())
+            for i in range(0, len(texts), search.DOC_EVENTS)
+            if (body := search.document(texts[i : i + search.DOC_EVENTS]))
+        ]
         if found:
             conn.execute(docs.insert(), found)
-        after = (rows[-1].session_id, rows[-1].id)
-    sessions = sa.table("sessions", sa.column("id"), sa.column("models"))
-    for session_id, used in sorted(models.items()):
-        conn.execute(
-            sessions.update().where(sessions.c.id == session_id).values(models=json.dumps(used))
-        )
+        for session_id, used in sorted(models.items()):
+            if used:
+                conn.execute(
+                    sessions.update()
+                    .where(sessions.c.id == session_id)
+                    .values(models=json.dumps(used))
+                )
+        after = chunk[-1]
 
 
 def _document(text: str) -> Any:
