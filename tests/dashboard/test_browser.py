@@ -172,7 +172,7 @@ def test_overview_draws_its_charts(seeded: Seeded, page: Any) -> None:
     assert page.locator(".chart-svg").count() == 4
     assert page.locator("#chart-sessions rect.bar").count() >= 2  # Success, Fail, running
     assert "claude-3-5-haiku" in page.locator("table.models").inner_text()
-    page.click("button[value='7']")
+    page.click("nav.range a:text-is('7d')")
     page.wait_for_url(re.compile(r"days=7"))
     page.wait_for_selector("#chart-duration svg")
     shot(page, "overview")

@@ -68,8 +68,14 @@ def test_pages_say_unknown_and_count_unpriced_calls(v2: V2, server: TestServer) 
         assert 'id="stat-cost">unknown (2 unpriced calls)<' in page
         assert 'id="stat-cost">$0.0035 + 1 unpriced call<' in http.get(f"/sessions/{mixed}").text
         listing = http.get("/sessions").text
-        assert "+2 unpriced" in listing
-        assert "+1 unpriced" in listing
+        assert (
+            'title="unknown (2 unpriced calls)">unknown <span class="muted small">+2 unpriced<'
+            in listing
+        )
+        assert (
+            'title="$0.0035 + 1 unpriced call">$0.0035 <span class="muted small">+1 unpriced<'
+            in listing
+        )
         overview = http.get("/overview?format=json").json()
         models = {m["model"]: m for m in overview["models"]}
         assert models["my-local-llama"]["cost"] is None
@@ -77,3 +83,6 @@ def test_pages_say_unknown_and_count_unpriced_calls(v2: V2, server: TestServer) 
         assert models["gpt-4o"]["cost"] == 0.0035
         assert models["gpt-4o"]["unpriced_calls"] == 0
         assert "unknown (3 unpriced calls)" in http.get("/overview").text
+        compared = http.get(f"/compare?a={unknown_only}&b={mixed}").text
+        assert "Cost <b>unknown (2 unpriced calls)</b>" in compared
+        assert "Cost <b>$0.0035 + 1 unpriced call</b>" in compared

@@ -323,6 +323,9 @@ def recount(conn: sa.Connection, session_id: str) -> None:
     """Set the session's counters to what its events add up to."""
     c = events.c
     typed = [k for k in COUNTER_KINDS if k != "other"]
+    # SQLite's sum() fails past 2**63 (huge token counts); total() is a float, exact below
+    # 2**53. PostgreSQL sums BIGINT into numeric. Either is held within BIGINT below.
+    add = sa.func.total if conn.dialect.name == "sqlite" else sa.func.sum
     row = conn.execute(
         sa.select(
             sa.func.count().label("event_count"),
@@ -331,7 +334,7 @@ def recount(conn: sa.Connection, session_id: str) -> None:
                 for k in typed
             ),
             *(
-                sa.func.coalesce(sa.func.sum(c[k]), 0).label(k)
+                sa.func.coalesce(add(c[k]), 0).label(k)
                 for k in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico")
             ),
             sa.func.coalesce(
@@ -344,6 +347,8 @@ def recount(conn: sa.Connection, session_id: str) -> None:
         ).where(c.session_id == session_id)
     ).one()
     values = dict(row._mapping)
+    for k in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
+        values[k] = min(int(values[k]), dialects.BIGINT_MAX)
     values["other"] = values["event_count"] - sum(values[k] for k in typed)
     if isinstance(values["last_event_at"], str):  # SQLite's max() of the stored text
         values["last_event_at"] = dt.datetime.fromisoformat(values["last_event_at"]).replace(
