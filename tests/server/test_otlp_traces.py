@@ -387,9 +387,7 @@ def test_children_first_then_the_span_naming_the_session(
 def _sent_into(http: httpx.Client, key: str, session_id: str) -> tuple[Any, ...]:
     """What a project sees sending a span that names ``session_id`` and reading it back."""
     theirs = span(new_trace_id(), name="theirs", attributes={"session.id": session_id})
-    answer = rejected(
-        post(http, "/v1/traces", traces_request([theirs], PROTOBUF), PROTOBUF, key)
-    )
+    answer = rejected(post(http, "/v1/traces", traces_request([theirs], PROTOBUF), PROTOBUF, key))
     detail = http.get(f"/api/sessions/{session_id}", headers={"X-Agentops-Api-Key": key})
     assert detail.status_code == 200, detail.text
     shown = detail.json()
