@@ -10,6 +10,7 @@ median and p95 over repeated requests. Run ``python bench/bench_dashboard.py``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import random
@@ -23,6 +24,8 @@ from typing import Any
 import httpx
 
 from agentwatch.server import cursors
+from agentwatch.server.pgcluster import throwaway_cluster
+from agentwatch.server.storage import EventRecord, SessionFields, rollups
 from agentwatch.server.storage.schema import events, session_tags, sessions
 from agentwatch.server.testing import TestServer, inprocess_server
 from common import write_section
@@ -162,15 +165,133 @@ def cases(server: TestServer, n_sessions: int) -> list[tuple[str, str]]:
     ]
 
 
-def run(n_sessions: int, events_per: int, repeat: int) -> tuple[dict[str, Any], list[Any]]:
+def run(
+    n_sessions: int, events_per: int, repeat: int, pages: bool = True, db_url: str | None = None
+) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp,
-        inprocess_server(db_url=f"sqlite:///{Path(tmp) / 'dash.db'}") as server,
+        inprocess_server(db_url=db_url or f"sqlite:///{Path(tmp) / 'dash.db'}") as server,
     ):
         seeded = seed(server, n_sessions, events_per)
+        numbers: dict[str, Any] = {"rebuild_s": rebuild_rollups(server)}
         with httpx.Client(base_url=server.url, transport=server.transport) as http:
-            rows = [(label, timed(http, path, repeat)) for label, path in cases(server, n_sessions)]
-    return seeded, rows
+            numbers["overview"] = [(label, timed(http, path, repeat)) for label, path in OVERVIEWS]
+            rows = []
+            if pages:
+                rows = [(lb, timed(http, path, repeat)) for lb, path in cases(server, n_sessions)]
+        numbers["ingest"] = ingest_with_and_without_rollups(server, batches=120)
+    return seeded, rows, numbers
+
+
+# -- the overview's rollups (issue 12 item 5) ----------------------------------------------
+
+NUMBERS_BEGIN = "<!-- bench_dashboard numbers: begin -->"
+NUMBERS_END = "<!-- bench_dashboard numbers: end -->"
+NUMBERS_PG_BEGIN = "<!-- bench_dashboard numbers pg: begin -->"
+NUMBERS_PG_END = "<!-- bench_dashboard numbers pg: end -->"
+OVERVIEWS = [
+    ("overview, 24 hours by the hour (JSON)", "/overview?hours=24&tz=%2B00:00&format=json"),
+    ("overview, 7 days (JSON)", "/overview?days=7&tz=%2B00:00&format=json"),
+    ("overview, 30 days (JSON)", "/overview?days=30&tz=%2B00:00&format=json"),
+    ("overview, 30 days in UTC+05:30 (HTML page)", "/overview?days=30&tz=%2B05:30"),
+]
+
+
+def rebuild_rollups(server: TestServer) -> float:
+    """The seed bypasses ingest: compute the rollups from its rows, as migration 0008 does."""
+    started = time.perf_counter()
+    with server.storage.write() as conn:
+        rollups.rebuild(conn)
+    return time.perf_counter() - started
+
+
+def _batch(session: int, n: int, size: int, now: dt.datetime) -> list[EventRecord]:
+    records = []
+    for j in range(size):
+        kind = KINDS[j % 3]
+        start = now + dt.timedelta(seconds=j)
+        records.append(
+            EventRecord(
+                id=f"b{session}-{n}-{j}",
+                event_type=kind,
+                counter=kind,
+                init_timestamp=start,
+                end_timestamp=start + dt.timedelta(milliseconds=300 + j),
+                agent_id=None,
+                thread_id=None,
+                model=("gpt-4o-mini", "gpt-4o", "claude-3-5-haiku")[j % 3]
+                if kind == "llms"
+                else None,
+                prompt_tokens=300 if kind == "llms" else None,
+                completion_tokens=80 if kind == "llms" else None,
+                cached_tokens=None,
+                cost_pico=93_000_000 if kind == "llms" else None,
+                trigger_event_id=None,
+                trigger_event_type=None,
+                data={"event_type": kind, "params": {"q": "x" * 40}, "returns": "ok" * 20},
+                kind={"llms": "llm", "tools": "tool"}.get(kind, "action"),
+            )
+        )
+    return records
+
+
+def ingest_with_and_without_rollups(
+    server: TestServer, batches: int, size: int = 100, sessions_used: int = 10
+) -> dict[str, float]:
+    """Milliseconds per ``size``-event v2 batch (Storage.insert_events, the write path under
+    the lock) with the rollup hook and without it (the write path before rollups),
+    interleaved in one run on the seeded database, into a few sessions round-robin."""
+    storage, project = server.storage, server.project_id
+    now = dt.datetime.now(dt.timezone.utc)
+    ids = [str(uuid.uuid4()) for _ in range(sessions_used)]
+    for sid in ids:
+        storage.create_or_attach_session(project, SessionFields(sid, init_timestamp=now))
+    hook = rollups.written
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for n in range(batches):
+            with_rollups = n % 2 == 0
+            rollups.written = hook if with_rollups else _no_rollups  # type: ignore[assignment]
+            records = _batch(n % sessions_used, n, size, now + dt.timedelta(minutes=n))
+            started = time.perf_counter()
+            storage.insert_events(project, ids[n % sessions_used], records)
+            samples[with_rollups].append((time.perf_counter() - started) * 1000)
+    finally:
+        rollups.written = hook
+    without, with_ = statistics.median(samples[False]), statistics.median(samples[True])
+    return {"without_ms": without, "with_ms": with_, "ratio": with_ / without, "batches": batches}
+
+
+def _no_rollups(*_: Any) -> None:
+    return None
+
+
+def report_numbers(seeded: dict[str, Any], numbers: dict[str, Any], repeat: int) -> str:
+    ingest = numbers["ingest"]
+    lines = [
+        NUMBERS_BEGIN,
+        f"## The overview from rollups at {seeded['sessions']:,} sessions, "
+        f"{numbers['database']} (issue 12)",
+        "",
+        f"`python bench/bench_dashboard.py --write`, the same database: the rollups computed "
+        f"from its {seeded['events']:,} events as migration 0008 does "
+        f"({numbers['rebuild_s']:.0f} s), then each overview requested {repeat} times "
+        "in-process (server time). Target: 200 ms.",
+        "",
+        "| request | median ms | p95 ms |",
+        "|---|---|---|",
+    ]
+    for label, r in numbers["overview"]:
+        lines.append(f"| {label} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} |")
+    lines += [
+        "",
+        f"Ingest cost of keeping them: a 100-event v2 batch (a third LLM calls of three models) "
+        f"through `Storage.insert_events`, {ingest['batches']} batches alternating with and "
+        f"without the rollup hook in one run: {ingest['without_ms']:.2f} ms without, "
+        f"{ingest['with_ms']:.2f} ms with, **{ingest['ratio']:.2f}x**.",
+        NUMBERS_END,
+    ]
+    return "\n".join(lines)
 
 
 def report(seeded: dict[str, Any], rows: list[Any], repeat: int) -> str:
@@ -207,12 +328,33 @@ def main() -> None:
     parser.add_argument("--events-per-session", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument(
+        "--overview-only", action="store_true", help="only the overview and its ingest cost"
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="on a throwaway PostgreSQL cluster, not SQLite"
+    )
     args = parser.parse_args()
-    seeded, rows = run(args.sessions, args.events_per_session, args.repeat)
-    section = report(seeded, rows, args.repeat)
-    print(section)
+    with contextlib.ExitStack() as stack:
+        url = None
+        if args.postgres:
+            admin = stack.enter_context(throwaway_cluster(durable=False))
+            url = admin.replace("postgresql://", "postgresql+psycopg://", 1)
+        seeded, rows, numbers = run(
+            args.sessions, args.events_per_session, args.repeat, not args.overview_only, url
+        )
+    numbers["database"] = "PostgreSQL" if args.postgres else "SQLite"
+    rollup_section = report_numbers(seeded, numbers, args.repeat)
+    section = "" if args.overview_only else report(seeded, rows, args.repeat)
+    print(section + "\n\n" + rollup_section)
     if args.write:
-        write_section(ROOT / "bench" / "RESULTS.md", MARK_BEGIN, MARK_END, section)
+        results = ROOT / "bench" / "RESULTS.md"
+        if section:
+            write_section(results, MARK_BEGIN, MARK_END, section)
+        pg = args.postgres
+        marks = (NUMBERS_PG_BEGIN, NUMBERS_PG_END) if pg else (NUMBERS_BEGIN, NUMBERS_END)
+        text = rollup_section.replace(NUMBERS_BEGIN, marks[0]).replace(NUMBERS_END, marks[1])
+        write_section(results, *marks, text)
 
 
 if __name__ == "__main__":

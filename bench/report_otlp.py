@@ -21,10 +21,14 @@ class Runs(Protocol):
     def unavailable(self, key: str) -> str | None: ...
 
 
+ONE = "1, live"
+FLEET = "4, pre-made"
 ROWS = [
-    ("otlp_aw", "**agentwatch**, SQLite", "sqlite_indexed"),
-    ("otlp_aw_pg", "**agentwatch**, PostgreSQL", "pg_floor"),
-    ("otlp_phoenix", "Arize Phoenix (`phoenix serve`, its SQLite default)", "sqlite_indexed"),
+    ("otlp_aw", "**agentwatch**, SQLite", ONE, "sqlite_indexed"),
+    ("otlp_aw_fleet", "**agentwatch**, SQLite", FLEET, "sqlite_indexed"),
+    ("otlp_aw_pg", "**agentwatch**, PostgreSQL", ONE, "pg_floor"),
+    ("otlp_aw_pg_fleet", "**agentwatch**, PostgreSQL", FLEET, "pg_floor"),
+    ("otlp_phoenix", "Arize Phoenix (`phoenix serve`, its SQLite default)", ONE, "sqlite_indexed"),
 ]
 
 
@@ -45,17 +49,22 @@ def otlp_section(runs: Runs) -> str:
     rows = [
         "## OpenTelemetry ingest: spans stored per second through `/v1/traces`",
         "",
-        "| receiver | spans stored/s | stored | ÷ Phoenix | share of its database's floor | export failures |",
-        "|---|---|---|---|---|---|",
+        "| receiver | senders | spans stored/s | stored | ÷ Phoenix | share of its database's floor"
+        " | receiver CPU µs/span | spans per receiver CPU-second, share of the floor"
+        " | export failures |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for key, name, floor in ROWS:
+    for key, name, senders, floor in ROWS:
         if reason := runs.unavailable(key):
-            rows.append(f"| {name} | {reason} ||||||")
+            rows.append(f"| {name} | {senders} | {reason} |||||||")
             continue
         rate = runs.median(key, "stored_per_s")
+        floor_rate = runs.median(floor, "rows_per_s")
         rows.append(
-            f"| {name} | {runs.cell(key, 'stored_per_s', 0)} | {stored_cell(runs, key)}"
-            f" | {ratio(rate, phoenix)} | {share(rate, runs.median(floor, 'rows_per_s'))}"
+            f"| {name} | {senders} | {runs.cell(key, 'stored_per_s', 0)} | {stored_cell(runs, key)}"
+            f" | {ratio(rate, phoenix)} | {share(rate, floor_rate)}"
+            f" | {runs.cell(key, 'server_cpu_us_per_span', 0)}"
+            f" | {share(runs.median(key, 'stored_per_server_cpu_s'), floor_rate)}"
             f" | {runs.cell(key, 'export_failed', 0)} |"
         )
     rows += ["", *targets(runs), "", *method()]
@@ -67,31 +76,45 @@ def ratio(a: float | None, b: float | None) -> str:
 
 
 def targets(runs: Runs) -> list[str]:
-    aw = runs.median("otlp_aw", "stored_per_s")
+    one = runs.median("otlp_aw", "stored_per_s")
+    fleet = runs.median("otlp_aw_fleet", "stored_per_s")
     phoenix = runs.median("otlp_phoenix", "stored_per_s")
     floor = runs.median("sqlite_indexed", "rows_per_s")
+    best = max((r for r in (one, fleet) if r is not None), default=None)
 
     def met(ok: bool | None) -> str:
         return NA if ok is None else ("yes" if ok else "**no**")
 
-    ahead = None if aw is None or phoenix is None else aw > phoenix
-    enough = None if aw is None or not floor else aw >= TARGET_SHARE_OF_FLOOR * floor
+    ahead = None if one is None or phoenix is None else one > phoenix
+    enough = None if best is None or not floor else best >= TARGET_SHARE_OF_FLOOR * floor
     return [
         "| target (issue 10) | measured | met |",
         "|---|---|---|",
-        f"| ahead of Phoenix | agentwatch {ratio(aw, phoenix)} Phoenix | {met(ahead)} |",
-        f"| ≥ 60 % of the SQLite floor | {share(aw, floor)} | {met(enough)} |",
+        f"| ahead of Phoenix (one sender each) | agentwatch {ratio(one, phoenix)} Phoenix"
+        f" | {met(ahead)} |",
+        f"| ≥ 60 % of the SQLite floor | one sender {share(one, floor)},"
+        f" four senders {share(fleet, floor)} | {met(enough)} |",
     ]
 
 
 def method() -> list[str]:
     return [
-        "The sender (`bench/bench_otlp.py`, floor venv) is the OpenTelemetry SDK with its",
+        "The senders (`bench/bench_otlp.py`, floor venv) are the OpenTelemetry SDK with its",
         "OTLP/HTTP protobuf exporter behind a `BatchSpanProcessor` with its defaults (batches",
-        "of 512); it pauses while a full queue is waiting, so nothing is dropped and every",
+        "of 512); each pauses while a full queue is waiting, so nothing is dropped and every",
         "receiver gets the same spans: traces of 10 (an `invoke_agent` root, five `chat` spans",
         "with ~1 KB of messages, four `execute_tool`), GenAI and OpenInference attribute",
-        "names on each. Each receiver runs in its own process on the same two cores as the",
-        "sender; stored spans are what agentwatch's `/api/stats` counts and what Phoenix's",
-        "`spans` table holds, timed from the first span to the last store.",
+        "names on each. *1, live*: one process making its spans while the clock runs (one",
+        "agent process; its own span making and encoding, ~35 + ~38 µs per span here, cap it",
+        "near 14,000 spans/s whatever the receiver does). *4, pre-made*: four processes, each",
+        "with its own provider, processor and exporter, exporting spans the SDK made before",
+        "the clock started (a fleet; the encoding is still timed). Each receiver runs in its",
+        "own process on the same two cores as the senders; stored spans are what agentwatch's",
+        "`/api/stats` counts and what Phoenix's `spans` table holds, timed from the senders'",
+        "start to the last store. *Receiver CPU*: user + system time of the receiver's",
+        "process per span stored (`/proc`), and the rate that CPU would allow on a core of",
+        "its own, against the same floor. The floors insert ~1.1 KB rows 100 per transaction",
+        "(SQLite with `synchronous=NORMAL`); agentwatch stores ~1.8 KB per span (every",
+        "attribute, the resource, the mapped messages), its trace and session rows and",
+        "counters, and commits each request with `synchronous=FULL` (one fsync).",
     ]

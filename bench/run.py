@@ -11,7 +11,7 @@
 Options: ``--quick`` (one run each, small bursts: a smoke test of the harness);
 ``--only KEY,KEY`` (just those benches, no import times; the report goes to
 ``bench/out/RESULTS-only.md``), e.g. ``--only otlp,sqlite_indexed,pg_floor`` for the OTLP
-ingest figures and the floors they are compared with (``otlp`` names its three benches).
+ingest figures and the floors they are compared with (``otlp`` names its five benches).
 """
 
 from __future__ import annotations
@@ -84,18 +84,20 @@ def benches(quick: bool) -> list[Bench]:
 def otlp_benches(quick: bool) -> list[Bench]:
     """Spans stored per second through /v1/traces: agentwatch (SQLite, PostgreSQL), Phoenix.
 
-    The same 10,000 spans each; Phoenix stores ~100 spans/s here (its inserter writes 100
-    per transaction and sleeps between them), so it has two runs and a longer timeout.
+    One sender making its spans as it goes (one agent process, capped by its own SDK near
+    14,000 spans/s here), and a fleet: four sender processes exporting spans made before
+    the clock starts. Phoenix stores ~100 spans/s here (its inserter writes 100 per
+    transaction and sleeps between them): one sender, two runs and a longer timeout.
     """
     n = ["--n", "1000" if quick else "10000"]
+    fleet = ["--n", "2000" if quick else "20000", "--senders", "4", "--premade"]
+    pg = ["--pg-admin", "{pg}"]
+    aw = ["--target", "agentwatch"]
     return [
-        Bench("otlp_aw", venvs.FLOOR, "bench_otlp.py", ["--target", "agentwatch", *n]),
-        Bench(
-            "otlp_aw_pg",
-            venvs.FLOOR,
-            "bench_otlp.py",
-            ["--target", "agentwatch", "--pg-admin", "{pg}", *n],
-        ),
+        Bench("otlp_aw", venvs.FLOOR, "bench_otlp.py", [*aw, *n]),
+        Bench("otlp_aw_fleet", venvs.FLOOR, "bench_otlp.py", [*aw, *fleet]),
+        Bench("otlp_aw_pg", venvs.FLOOR, "bench_otlp.py", [*aw, *pg, *n]),
+        Bench("otlp_aw_pg_fleet", venvs.FLOOR, "bench_otlp.py", [*aw, *pg, *fleet]),
         Bench(
             "otlp_phoenix",
             venvs.FLOOR,
@@ -108,7 +110,7 @@ def otlp_benches(quick: bool) -> list[Bench]:
 
 
 def selected(all_benches: list[Bench], only: str) -> list[Bench]:
-    """The benches named in ``only`` (comma-separated keys; ``otlp`` is its three)."""
+    """The benches named in ``only`` (comma-separated keys; ``otlp`` is its five)."""
     keys = {k.strip() for k in only.split(",") if k.strip()}
     if "otlp" in keys:
         keys |= {b.key for b in otlp_benches(False)}

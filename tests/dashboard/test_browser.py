@@ -81,6 +81,7 @@ def test_llm_event_shows_prompt_and_completion(seeded: Seeded, page: Any) -> Non
     page.goto(f"{seeded.server.url}/sessions/{seeded.ids['demo']}")
     page.locator(".tl-row.llms").first.click()
     detail = page.locator("#detail")
+    expect(detail.locator(".chat.prompt")).to_be_visible()  # loaded when selected
     prompt = detail.locator(".chat.prompt").inner_text()
     assert "You are a careful travel planner." in prompt
     assert "Summarise the weather in Lisbon" in prompt
@@ -99,15 +100,17 @@ def test_error_links_to_its_trigger(seeded: Seeded, page: Any) -> None:
     events = seeded.server.session(sid)["events"]
     tool = next(e for e in events if e["event_type"] == "tools")
     page.goto(f"{seeded.server.url}/sessions/{sid}")
+    error = next(e for e in events if e["event_type"] == "errors")
     page.locator(".tl-row.errors").click()
-    detail = page.locator("#detail")
-    assert "CardDeclined" in detail.inner_text()
+    detail = page.locator(f'#detail[data-event-id="{error["id"]}"]')  # loaded when selected
+    expect(detail).to_contain_text("CardDeclined")
     assert "Traceback (most recent call last)" in detail.locator(".traceback").inner_text()
     shot(page, "session-error")
     page.click("#trigger-link")
     selected = page.locator(".tl-row.selected")
     assert selected.get_attribute("data-event-id") == tool["id"]
-    assert "charge_card" in detail.locator(".detail-head").inner_text()
+    detail = page.locator(f'#detail[data-event-id="{tool["id"]}"]')
+    expect(detail.locator(".detail-head")).to_contain_text("charge_card")
     params = detail.locator("section.params .jt-leaf")
     assert params.locator(".jt-key").all_inner_texts() == ["amount:", "currency:"]
     assert params.locator(".jt-num, .jt-str").all_inner_texts() == ["42", '"EUR"']
@@ -169,7 +172,7 @@ def test_overview_draws_its_charts(seeded: Seeded, page: Any) -> None:
     assert page.locator(".chart-svg").count() == 4
     assert page.locator("#chart-sessions rect.bar").count() >= 2  # Success, Fail, running
     assert "claude-3-5-haiku" in page.locator("table.models").inner_text()
-    page.click("button[value='7']")
+    page.click("nav.range a:text-is('7d')")
     page.wait_for_url(re.compile(r"days=7"))
     page.wait_for_selector("#chart-duration svg")
     shot(page, "overview")

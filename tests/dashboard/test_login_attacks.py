@@ -134,3 +134,35 @@ def test_api_docs_are_behind_the_login() -> None:
     ):
         assert http.get("/docs").status_code == 200
         assert http.get("/openapi.json").status_code == 200
+
+
+def test_the_drilldown_reads_are_behind_the_login() -> None:
+    """The session page's tree, event, changes and compare reads answer nobody logged out,
+    not even the project's own API key (that is what /api/... is for)."""
+    from agentwatch.server.synthetic import send_run, synthetic_run
+
+    with (
+        inprocess_server(host="0.0.0.0", admin_password=PASSWORD) as server,
+        httpx.Client(base_url=server.url, transport=server.transport) as http,
+    ):
+        run = synthetic_run(12)
+        session_id, _ = send_run(http, server.api_key, run)
+        event_id = run.events[0]["id"]
+        key = {"X-Agentops-Api-Key": server.api_key}
+        cursor = http.get(f"/api/sessions/{session_id}/tree", headers=key).json()["cursor"]
+        reads = (
+            f"/sessions/{session_id}/tree",
+            f"/sessions/{session_id}/events/{event_id}",
+            f"/sessions/{session_id}/changes?cursor={cursor}",
+        )
+        for path in reads:
+            for headers in ({}, key):
+                answer = http.get(path, headers=headers)
+                assert answer.status_code == 401, path
+                assert "log in" in answer.json()["message"]
+        compare = f"/compare?a={session_id}&b={session_id}"
+        assert http.get(compare).status_code == 303
+        assert login(http, PASSWORD).status_code == 303
+        for path in reads:
+            assert http.get(path).status_code == 200, path
+        assert http.get(compare).status_code == 200

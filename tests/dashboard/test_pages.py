@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from agentwatch import Client, ErrorEvent, LLMEvent, ToolEvent
-from agentwatch.server import views
 from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import (
     AdminAuth,
@@ -126,8 +125,10 @@ def test_sorts_and_overview_on_each_database(db_url: str) -> None:
             cost = http.get("/sessions?format=json&sort=cost").json()["sessions"]
             assert [s["cost"] for s in cost] == sorted((s["cost"] for s in cost), reverse=True)
             overview = http.get("/overview?format=json&days=2").json()
-            assert overview["days"][-1]["sessions"] == 5
-            assert overview["days"][-1]["end_states"]["Indeterminate"] == 1
+            assert overview["step"] == "hour"  # 48 hours
+            assert len(overview["buckets"]) == 48
+            assert sum(b["sessions"] for b in overview["buckets"]) == 5
+            assert sum(b["end_states"]["Indeterminate"] for b in overview["buckets"]) == 1
             assert overview["models"][0]["calls"] == 5
 
 
@@ -149,20 +150,15 @@ def test_filters_and_bad_input(http: httpx.Client) -> None:
 
 def test_overview_json(http: httpx.Client) -> None:
     data = http.get("/overview?format=json&days=7").json()
-    assert len(data["days"]) == 7
-    today = data["days"][-1]
+    assert data["step"] == "day"
+    assert len(data["buckets"]) == 7
+    today = data["buckets"][-1]
     assert today["sessions"] == 7
     assert today["end_states"] == {"Success": 3, "Fail": 4, "Indeterminate": 0}
     assert today["error_rate"] == pytest.approx(4 / 7)
-    assert today["duration_p50"] <= today["duration_p95"]
+    assert today["duration_p50"] <= today["duration_p95"] <= today["duration_p99"]
     assert data["models"][0]["model"] == "gpt-4o"
     assert data["models"][0]["prompt_tokens"] == 2100
-
-
-def test_percentile_is_nearest_rank() -> None:
-    assert views._percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
-    assert views._percentile([float(i) for i in range(1, 101)], 0.95) == 95.0
-    assert views._percentile([], 0.5) is None
 
 
 def test_security_headers(http: httpx.Client) -> None:

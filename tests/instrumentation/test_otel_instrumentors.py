@@ -17,15 +17,16 @@ from typing import Any
 
 import openai
 import pytest
+from openai.resources.chat.completions import Completions
 from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInference
 from opentelemetry import trace
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OpenAIv2
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentwatch import Client
+from agentwatch import Client, record_tool
 from agentwatch.instrumentation import instrument, uninstrument
-from agentwatch.server.testing import TestServer
+from agentwatch.server.testing import TestServer, uvicorn_server
 from agentwatch.telemetry import capture
 from tests.instrumentation import fake_provider as fake
 from tests.instrumentation.conftest import stored
@@ -47,20 +48,22 @@ def instrumentors(
     request: pytest.FixtureRequest, app_exporter: InMemorySpanExporter
 ) -> Iterator[str]:
     """OpenInference and openai-v2 active beside ours, patched after ours or before."""
-    if request.param == "theirs-first":
-        uninstrument()
+    uninstrument()  # from a clean slate: each one wraps what it finds
+    unpatched = vars(Completions)["create"]
     openinference, v2 = OpenInference(), OpenAIv2()
-    openinference.instrument()
-    v2.instrument()
-    instrument()
-    # Unpatched in the reverse order: each one unwraps what it finds on top.
-    undo = [v2.uninstrument, openinference.uninstrument]
-    undo.insert(0 if request.param == "theirs-first" else 2, uninstrument)
+    ours_first = request.param == "ours-first"
+    steps = [instrument, openinference.instrument, v2.instrument]
+    undo = [v2.uninstrument, openinference.uninstrument, uninstrument]
+    if not ours_first:
+        steps, undo = [*steps[1:], steps[0]], [undo[2], undo[0], undo[1]]
+    for step in steps:
+        step()
     try:
         yield request.param
     finally:
-        for step in undo:
+        for step in undo:  # the reverse order: each one unwraps what it finds on top
             step()
+        assert vars(Completions)["create"] is unpatched, "an instrumentor was left behind"
         instrument()
 
 
@@ -155,3 +158,55 @@ def test_without_our_instrumentation_the_instrumentors_span_is_the_event(
     assert llm["parent_id"] == str(agent.id)
     assert llm["model"] == fake.RESPONSE_MODELS["gpt-4o-mini"]
     assert llm["prompt_tokens"] == fake.PROMPT_TOKENS
+
+
+def test_the_whole_tree_over_http_on_both_databases(
+    db_url: str,
+    provider: fake.FakeProvider,
+    app_exporter: InMemorySpanExporter,
+    instrumentors: str,
+) -> None:
+    """uvicorn on 127.0.0.1 (the spans go as OTLP protobuf over a real socket), SQLite and
+    PostgreSQL: an agent span, the application's span in it, the LLM call made there (one
+    event), a tool with the application's span inside it."""
+    tracer = trace.get_tracer("trip-app")
+    with uvicorn_server(db_url) as server:
+        client = Client(
+            api_key=server.api_key, endpoint=server.url, handle_signals=False, flush_interval=0.05
+        )
+        try:
+
+            @record_tool("get_weather")
+            def get_weather(city: str) -> dict[str, Any]:
+                with tracer.start_as_current_span("weather-api", attributes={"city": city}):
+                    return {"city": city, "temperature_c": 21}
+
+            session = client.start_session()
+            with (
+                openai.OpenAI(api_key="sk-test", base_url=provider.openai_url) as oai,
+                session.span("planner", kind="agent") as agent,
+                tracer.start_as_current_span("plan-step") as step,
+            ):
+                oai.chat.completions.create(model="gpt-4o-mini", messages=ASK)
+                get_weather("Rome")
+            session.end_session("Success")
+            detail = server.session(session.session_id)
+        finally:
+            client.shutdown(timeout=5)
+    events = {e["name"]: e for e in detail["events"]}
+    step_id = f"{step.get_span_context().span_id:016x}"
+    llms = [e for e in detail["events"] if e["kind"] == "llm"]
+    assert len(llms) == 1
+    [llm] = llms
+    assert (events["planner"]["kind"], events["planner"]["parent_id"]) == ("agent", None)
+    assert (events["plan-step"]["id"], events["plan-step"]["parent_id"]) == (step_id, str(agent.id))
+    assert (events["plan-step"]["kind"], events["plan-step"]["name"]) == ("other", "plan-step")
+    assert llm["parent_id"] == step_id
+    assert llm["prompt_tokens"] == fake.PROMPT_TOKENS
+    tool = events["get_weather"]
+    assert (tool["kind"], tool["parent_id"]) == ("tool", step_id)
+    assert events["weather-api"]["parent_id"] == tool["id"]
+    assert events["weather-api"]["data"]["attributes"]["city"] == "Rome"
+    assert len(detail["events"]) == 5
+    assert detail["session"]["end_state"] == "Success"
+    assert client.dropped == {}

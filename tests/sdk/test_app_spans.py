@@ -24,6 +24,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import agentwatch
 from agentwatch import Client, record_tool
 from agentwatch.server.testing import TestServer
 from agentwatch.telemetry import capture
@@ -272,3 +273,68 @@ def test_an_unused_capture_starts_no_thread(
     session.end_session("Success")
     assert client.telemetry.app_spans is not None
     assert client.telemetry.app_spans.processor._worker is None
+
+
+def test_spans_the_server_refuses_are_counted_by_its_answer(
+    server: TestServer, make_client: Callable[..., Client], app_exporter: InMemorySpanExporter
+) -> None:
+    client = make_client()
+    tracer = trace.get_tracer("app")
+    session = client.start_session()
+    assert client.flush(5)
+    assert server.storage.revoke_api_keys(server.api_key)  # the key stops working
+    for i in range(5):
+        with tracer.start_as_current_span(f"refused-{i}"):
+            pass
+    assert client.flush(5)
+    assert client.dropped == {"http_401": 5}
+    assert client.pending == 0
+    session.end_session("Success")
+
+
+def test_a_bug_of_ours_never_reaches_the_applications_tracing(
+    make_client: Callable[..., Client],
+    app_exporter: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = make_client()
+    assert client.telemetry.app_spans is not None
+
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(client.telemetry.app_spans, "put_span", broken)
+    monkeypatch.setattr(capture, "_failed", set())
+    tracer = trace.get_tracer("app")
+    session = client.start_session()
+    for _ in range(3):
+        with tracer.start_as_current_span("still-traced"):
+            pass
+    session.end_session("Success")
+    assert [s.name for s in app_exporter.get_finished_spans()].count("still-traced") == 3
+    logged = [r for r in caplog.records if "internal error" in r.getMessage()]
+    assert len(logged) == 1  # once, with its traceback
+    assert logged[0].exc_info is not None
+
+
+def test_init_takes_the_spans_with_no_extra_code(server: TestServer, no_provider: None) -> None:
+    """The README's example: ``agentwatch.init()``, then an instrumentor's or the
+    application's tracer, which gets its provider from OpenTelemetry's global."""
+    session = agentwatch.init(
+        api_key=server.api_key,
+        endpoint=server.url,
+        transport=server.transport,
+        handle_signals=False,
+        flush_interval=0.05,
+    )
+    assert session is not None
+    try:
+        tracer = trace.get_tracer("trip-app")
+        with agentwatch.span("plan") as plan, tracer.start_as_current_span("search"):
+            pass
+        agentwatch.end_session("Success")
+    finally:
+        agentwatch.shutdown(timeout=5)
+    events = stored(server, session.session_id)
+    assert events["search"]["parent_id"] == str(plan.id)

@@ -194,14 +194,28 @@ def test_changes_pages_through_a_burst(v2: V2, monkeypatch: pytest.MonkeyPatch) 
     assert seen == {e["id"] for e in sent}
 
 
+def _moved(cursor: str) -> str:
+    """The cursor with its time moved back a day and its signature kept."""
+    import base64
+
+    body, mac = cursor.split(".")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    written, rest = raw.split("|", 1)
+    earlier = dt.datetime.fromisoformat(written) - dt.timedelta(days=1)
+    forged = base64.urlsafe_b64encode(f"{earlier.isoformat()}|{rest}".encode()).decode()
+    return forged.rstrip("=") + "." + mac
+
+
 @pytest.mark.parametrize(
     "forge",
     [
         lambda c: c[:-2] + ("AA" if not c.endswith("AA") else "BB"),  # the MAC changed
-        lambda c: c.replace("2026", "2025", 1) if "2026" in c else "x" + c,  # the time moved
+        _moved,  # the position moved, the MAC kept
+        lambda c: c.split(".")[0],  # no MAC
         lambda c: "garbage",
         lambda c: "",
-        lambda c: "|||",
+        lambda c: "...",
+        lambda c: "%%%." + c.split(".")[1],
     ],
 )
 def test_a_forged_cursor_is_400(v2: V2, forge: Any) -> None:
@@ -333,3 +347,26 @@ def test_compare_aligns_two_sessions(v2: V2) -> None:
     assert body["step_limit"] == 2000
     assert body["pairs"][0]["delta"]["tokens"] == 0
     assert v2.get("/api/compare", a=a).status_code == 422
+
+
+def test_the_collector_pause_restarts_it_only_when_the_last_reader_leaves() -> None:
+    import gc
+
+    from agentwatch.server.drilldown import paused_gc
+
+    assert gc.isenabled()
+    first, second = paused_gc(), paused_gc()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

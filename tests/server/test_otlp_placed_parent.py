@@ -50,7 +50,7 @@ def test_the_placed_parent_wins_over_the_otel_parent(
 ) -> None:
     session_id = str(uuid.uuid4())
     trace_id = new_trace_id()
-    remote_parent, outer_id = new_span_id(), new_span_id()
+    remote_parent, outer_id, self_id = new_span_id(), new_span_id(), new_span_id()
     step = str(uuid.uuid4())  # a v2 event of the session, the SDK's span the code ran in
     named = {"session.id": session_id}
     spans = [
@@ -61,8 +61,10 @@ def test_the_placed_parent_wins_over_the_otel_parent(
         # A root in OTel terms placed at the session's top ("") whose ERROR does not
         # end the session.
         span(trace_id, None, None, name="top", status=2, attributes={**named, PLACED: ""}),
-        # An attribute that is no id (too long) is ignored: the OTel parent stays.
+        # An attribute that is no id (too long), or the span itself, is ignored: the OTel
+        # parent stays.
         span(trace_id, None, outer_id, name="odd", attributes={**named, PLACED: "x" * 129}),
+        span(trace_id, self_id, outer_id, name="self", attributes={**named, PLACED: self_id}),
     ]
     send(http, server, spans, encoding)
     detail = server.session(session_id)
@@ -71,6 +73,7 @@ def test_the_placed_parent_wins_over_the_otel_parent(
     assert events["inner"]["parent_id"] == outer_id
     assert events["top"]["parent_id"] is None
     assert events["odd"]["parent_id"] == outer_id
+    assert events["self"]["parent_id"] == outer_id
     assert detail["session"]["end_state"] == "Indeterminate"
     # The error event of "top" is still under it.
     [error] = [e for e in detail["events"] if e["kind"] == "error"]

@@ -293,6 +293,28 @@ def test_same_span_twice_is_stored_once(server: TestServer, http: httpx.Client) 
     assert session["tokens"]["total"] == 15
 
 
+def test_a_large_request_partly_stored_already_adds_only_the_new_spans(
+    server: TestServer, http: httpx.Client
+) -> None:
+    # Past one query's worth of (session, id) pairs, spans already stored mixed in: the
+    # counters move by exactly the spans that are new.
+    traces = [new_trace_id() for _ in range(3)]
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 2}
+    spans = [span(traces[i % 3], attributes=chat) for i in range(900)]
+    first = spans[::2]
+    assert rejected(
+        post(http, "/v1/traces", traces_request(first, PROTOBUF), PROTOBUF, server.api_key)
+    ) == (0, "")
+    assert rejected(
+        post(http, "/v1/traces", traces_request(spans, PROTOBUF), PROTOBUF, server.api_key)
+    ) == (0, "")
+    for trace_id in traces:
+        session = server.session(trace_session(server.project_id, trace_id))["session"]
+        assert session["event_count"] == 300
+        assert session["counts"]["llms"] == 300
+        assert session["tokens"]["prompt"] == 600
+
+
 def test_children_first_then_the_span_naming_the_session(
     server: TestServer, http: httpx.Client
 ) -> None:

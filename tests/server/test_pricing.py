@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentwatch.server.pricing import PICO, PriceTable, format_usd, usd_to_pico
+from agentwatch.server.pricing import PICO, PriceTable, format_usd, model_family, usd_to_pico
 
 TABLE = PriceTable.load()
 
@@ -89,3 +89,33 @@ def test_builtin_table_is_dated_and_covers_the_providers() -> None:
 @given(st.integers(min_value=0, max_value=10**15))
 def test_format_usd_round_trips(pico: int) -> None:
     assert usd_to_pico(format_usd(pico)) == pico
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("gpt-4o", "gpt-4o"),
+        ("gpt-4o-2024-07-18", "gpt-4o"),
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+        ("gpt-4-0613", "gpt-4"),
+        ("gpt-4-32k-0613", "gpt-4-32k"),
+        ("gpt-4-1106-preview", "gpt-4"),
+        ("o1-2024-12-17", "o1"),
+        ("claude-3-5-sonnet-20241022", "claude-3-5-sonnet"),
+        ("claude-3-5-sonnet-latest", "claude-3-5-sonnet"),
+        ("claude-3-5-sonnet@20240620", "claude-3-5-sonnet"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-haiku"),
+        ("gemini-1.5-pro-002", "gemini-1.5-pro"),
+        ("gemini-2.0-flash-exp", "gemini-2.0-flash"),
+        ("mistral-large-2411", "mistral-large"),
+        # Names, not versions: kept whole.
+        ("deepseek-v3", "deepseek-v3"),
+        ("gpt-3.5-turbo-16k", "gpt-3.5-turbo-16k"),
+        ("llama-3.1-70b", "llama-3.1-70b"),
+        ("text-embedding-3-large", "text-embedding-3-large"),
+        ("GPT-4o-2024-05-13", "GPT-4o"),  # as the agent wrote it
+        ("2024-07-18", "2024-07-18"),  # nothing would be left
+    ],
+)
+def test_model_family_strips_trailing_dates_and_versions(name: str, family: str) -> None:
+    assert model_family(name) == family

@@ -66,10 +66,16 @@ def test_pages_say_unknown_and_count_unpriced_calls(v2: V2, server: TestServer) 
     with httpx.Client(base_url=server.url, transport=server.transport) as http:
         page = http.get(f"/sessions/{unknown_only}").text
         assert 'id="stat-cost">unknown (2 unpriced calls)<' in page
-        assert 'id="stat-cost">$0.003500 + 1 unpriced call<' in http.get(f"/sessions/{mixed}").text
+        assert 'id="stat-cost">$0.0035 + 1 unpriced call<' in http.get(f"/sessions/{mixed}").text
         listing = http.get("/sessions").text
-        assert "+2 unpriced" in listing
-        assert "+1 unpriced" in listing
+        assert (
+            'title="unknown (2 unpriced calls)">unknown <span class="muted small">+2 unpriced<'
+            in listing
+        )
+        assert (
+            'title="$0.0035 + 1 unpriced call">$0.0035 <span class="muted small">+1 unpriced<'
+            in listing
+        )
         overview = http.get("/overview?format=json").json()
         models = {m["model"]: m for m in overview["models"]}
         assert models["my-local-llama"]["cost"] is None

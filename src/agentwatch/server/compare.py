@@ -93,7 +93,8 @@ def _step(row: Any, t0: dt.datetime) -> dict[str, Any]:
 
 def _pair(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]:
     if a is None or b is None:
-        return {"status": "only_b" if a is None else "only_a", "a": a, "b": b, "differs": []}
+        status = "only_b" if a is None else "only_a"
+        return {"status": status, "a": a, "b": b, "differs": [], "delta": None}
     differs = [
         name
         for name, same in (

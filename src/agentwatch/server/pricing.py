@@ -22,10 +22,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PICO", "ModelPrice", "PriceTable", "format_usd", "usd_to_pico"]
+__all__ = ["PICO", "ModelPrice", "PriceTable", "format_usd", "model_family", "usd_to_pico"]
 
 PICO = 10**12
 _PER_TOKEN = Decimal(PICO) / Decimal(10**6)  # pico-dollars per token for a $/1M price
+_MAX_PICO = 2**63 - 1
 
 # Bedrock-style "anthropic.claude-..." / "us.anthropic.claude-..." model ids.
 _VENDOR_DOT = re.compile(r"^(?:[a-z]{2}\.)?(?:anthropic|mistral|meta|cohere|amazon|google)\.")
@@ -116,7 +117,9 @@ class PriceTable:
         cached = min(cached_tokens or 0, prompt)
         cached_price = price.cached_input if price.cached_input is not None else price.input
         usd_e6 = (prompt - cached) * price.input + cached * cached_price + completion * price.output
-        return int((usd_e6 * _PER_TOKEN).to_integral_value(ROUND_HALF_EVEN))
+        # Held within BIGINT: token counts near 2**62 would otherwise cost more than the
+        # column holds, and the event could not be stored at all.
+        return min(int((usd_e6 * _PER_TOKEN).to_integral_value(ROUND_HALF_EVEN)), _MAX_PICO)
 
     def _match(self, name: str) -> ModelPrice | None:
         for candidate in _candidates(name):
@@ -144,8 +147,25 @@ def _candidates(name: str) -> list[str]:
     return names
 
 
-def _strip_suffix(name: str) -> str:
-    for pattern in _SUFFIXES:
+def model_family(name: str) -> str:
+    """The model a versioned name is a version of, for grouping: trailing dates, snapshot
+    numbers and tags stripped one after the other (``gpt-4o-2024-07-18`` -> ``gpt-4o``,
+    ``claude-3-5-sonnet-20241022`` -> ``claude-3-5-sonnet``, ``anthropic.claude-3-haiku-
+    20240307-v1:0`` -> ``anthropic.claude-3-haiku``); the name itself when none matches.
+    Case and provider prefixes are kept: the name stays the one the agent sent."""
+    while True:
+        stripped = _strip_suffix(name, _FAMILY_SUFFIXES)
+        if stripped == name or not stripped:
+            return name
+        name = stripped
+
+
+# As for prices, but a bare "-v3" names a model (deepseek-v3), only bedrock's "-v1:0" a version.
+_FAMILY_SUFFIXES = (re.compile(r"-v\d+:\d+$"), *_SUFFIXES[1:])
+
+
+def _strip_suffix(name: str, suffixes: tuple[re.Pattern[str], ...] = _SUFFIXES) -> str:
+    for pattern in suffixes:
         stripped = pattern.sub("", name)
         if stripped != name:
             return stripped

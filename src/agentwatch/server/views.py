@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from agentwatch.server import cursors
-from agentwatch.server.pricing import PICO, format_usd
-from agentwatch.server.storage.schema import COUNTER_KINDS
+from agentwatch.server.pricing import PICO, format_usd, model_family
+from agentwatch.server.storage.engine import BIGINT_MAX
+from agentwatch.server.storage.rollups import HISTOGRAM, percentile
+from agentwatch.server.storage.schema import COUNTER_KINDS, LLM_SUMS, LOG_BUCKETS, SESSION_SUMS
 from agentwatch.server.storage.sessionlist import CLIP, ListOrder, SessionPage
+from agentwatch.server.timerange import TimeRange
 from agentwatch.server.wire import display_name
 
 __all__ = [
@@ -277,78 +281,139 @@ def v2_export(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dic
 
 
 def overview(
-    days: Sequence[Row],
-    durations: Sequence[Row],
-    models: Sequence[Row],
-    since: dt.datetime,
-    until: dt.datetime,
+    window: TimeRange, session_rows: Sequence[Row], llm_rows: Sequence[Row]
 ) -> dict[str, Any]:
-    """Per-day series over [since, until): sessions by end state, cost, error rate, p50/p95.
+    """The overview of ``window``: per hour or day (in its time zone) sessions by end state,
+    errors, cost, duration p50/p95/p99 and cost by model; per model (versions grouped under
+    it) calls, tokens, cost and LLM latency p50/p95/p99; totals.
 
-    ``days`` holds (day, end_state, sessions, errored, cost_pico) rows, ``durations``
-    (day, s) rows, one per session.
+    ``session_rows`` and ``llm_rows`` are the rollup sums of ``overview.session_series`` and
+    ``overview.llm_series``. Percentiles come from log histograms: within 12%.
     """
-    buckets: dict[str, dict[str, Any]] = {}
-    day = since.date()
-    while day < until.date() or (day == until.date() and until.time() != dt.time(0)):
-        buckets[day.isoformat()] = _empty_day(day.isoformat())
-        day += dt.timedelta(days=1)
-    for row in days:
-        bucket = buckets.setdefault(str(row.day)[:10], _empty_day(str(row.day)[:10]))
-        states = bucket["end_states"]
-        states[row.end_state] = states.get(row.end_state, 0) + int(row.sessions)
-        bucket["sessions"] += int(row.sessions)
-        bucket["errored"] += int(row.errored)
-        bucket["cost_pico"] += int(row.cost_pico)
-    spans: dict[str, list[float]] = {}
-    for row in durations:
-        spans.setdefault(str(row.day)[:10], []).append(max(float(row.s or 0.0), 0.0))
-    series = [_day_view(b, sorted(spans.get(k, []))) for k, b in sorted(buckets.items())]
+    per_slot = {slot: _Tally() for slot in window.slots()}
+    cost_by_model: dict[int, dict[str, _Tally]] = {}
+    everything = _Tally()
+    models: dict[str, dict[str, _Tally]] = {}
+    for row in session_rows:
+        per_slot.setdefault(int(row.slot), _Tally()).add(row, SESSION_SUMS)
+        everything.add(row, SESSION_SUMS)
+    calls = 0
+    for row in llm_rows:
+        family = model_family(row.model) if row.model else "(unknown)"
+        versions = models.setdefault(family, {})
+        versions.setdefault(row.model or "(unknown)", _Tally()).add(row, LLM_SUMS)
+        slot = cost_by_model.setdefault(int(row.slot), {})
+        slot.setdefault(family, _Tally()).add(row, LLM_SUMS)
+        calls += _int(row.calls)
+    buckets = [
+        _bucket_view(window.slot_start(k), t, cost_by_model.get(k, {}))
+        for k, t in sorted(per_slot.items())
+    ]
     return {
-        "since": iso(since),
-        "until": iso(until),
-        "days": series,
-        "models": [
-            {
-                "model": m.model or "(unknown)",
-                "prompt_tokens": int(m.prompt),
-                "completion_tokens": int(m.completion),
-                "calls": int(m.calls),
-                "cost": usd(known_cost(int(m.cost_pico), int(m.calls), int(m.unpriced))),
-                "unpriced_calls": int(m.unpriced),
-            }
-            for m in models
-        ],
+        "since": iso(window.since),
+        "until": iso(window.until),
+        "tz": _offset_text(window.tz),
+        "step": window.step,
+        "buckets": buckets,
+        "models": sorted(
+            (_family_view(family, versions) for family, versions in models.items()),
+            key=lambda m: (-(m["prompt_tokens"] + m["completion_tokens"]), m["model"]),
+        ),
         "totals": {
-            "sessions": sum(d["sessions"] for d in series),
-            "errored_sessions": sum(d["errored_sessions"] for d in series),
-            "cost": usd(sum(b["cost_pico"] for b in buckets.values())),
+            "sessions": everything.sums["sessions"],
+            "errored_sessions": everything.sums["errored"],
+            "cost": _tally_cost(everything),
+            "unpriced_calls": everything.sums["unpriced_llms"],
+            "llm_calls": calls,
+            **_percentiles("duration", everything.histogram),
         },
     }
 
 
-def _empty_day(day: str) -> dict[str, Any]:
-    states = {"Success": 0, "Fail": 0, "Indeterminate": 0}
-    return {"day": day, "end_states": states, "sessions": 0, "errored": 0, "cost_pico": 0}
+class _Tally:
+    """Sums and a histogram added up from rollup rows."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, int] = defaultdict(int)
+        self.histogram = [0] * LOG_BUCKETS
+
+    def add(self, row: Row, names: Sequence[str]) -> None:
+        for name in names:
+            self.sums[name] += _int(getattr(row, name))
+        for k, name in enumerate(HISTOGRAM):
+            self.histogram[k] += _int(getattr(row, name))
+
+    def merge(self, other: _Tally) -> None:
+        for name, value in other.sums.items():
+            self.sums[name] += value
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
 
 
-def _day_view(bucket: dict[str, Any], durations: Sequence[float]) -> dict[str, Any]:
-    sessions = bucket["sessions"]
+def _int(value: Any) -> int:
+    """A database sum (SQLite's float total, PostgreSQL's numeric) as a BIGINT-sized int."""
+    return min(int(value or 0), BIGINT_MAX)
+
+
+def _tally_cost(t: _Tally) -> float | None:
+    if "calls" in t.sums:  # an LLM tally
+        return usd(known_cost(t.sums["cost_pico"], t.sums["calls"], t.sums["unpriced"]))
+    return usd(known_cost(t.sums["cost_pico"], t.sums["llms"], t.sums["unpriced_llms"]))
+
+
+def _percentiles(name: str, histogram: Sequence[int]) -> dict[str, float | None]:
+    """``<name>_p50/p95/p99`` in seconds (None without data)."""
+    out: dict[str, float | None] = {}
+    for q in (50, 95, 99):
+        ms = percentile(histogram, q / 100)
+        out[f"{name}_p{q}"] = None if ms is None else ms / 1000
+    return out
+
+
+def _bucket_view(start: dt.datetime, t: _Tally, models: dict[str, _Tally]) -> dict[str, Any]:
+    sessions, sums = t.sums["sessions"], t.sums
     return {
-        "day": bucket["day"],
+        "start": start.isoformat(),
         "sessions": sessions,
-        "end_states": bucket["end_states"],
-        "errored_sessions": bucket["errored"],
-        "cost": usd(bucket["cost_pico"]),
-        "error_rate": bucket["errored"] / sessions if sessions else None,
-        "duration_p50": _percentile(durations, 0.5),
-        "duration_p95": _percentile(durations, 0.95),
+        # As stored: Indeterminate holds the running sessions too, ``running`` tells them.
+        "end_states": {
+            "Success": sums["success"],
+            "Fail": sums["fail"],
+            "Indeterminate": sums["indeterminate"] + sums["running"],
+        },
+        "running": sums["running"],
+        "errored_sessions": sums["errored"],
+        "error_rate": sums["errored"] / sessions if sessions else None,
+        "cost": _tally_cost(t),
+        "unpriced_calls": sums["unpriced_llms"],
+        **_percentiles("duration", t.histogram),
+        "llm_calls": sum(m.sums["calls"] for m in models.values()),
+        "cost_by_model": {family: _tally_cost(m) for family, m in sorted(models.items())},
     }
 
 
-def _percentile(ordered: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile of an ascending sequence."""
-    if not ordered:
-        return None
-    rank = max(int(-(-q * len(ordered) // 1)), 1)  # ceil(q * n), at least 1
-    return ordered[min(rank, len(ordered)) - 1]
+def _model_view(name: str, t: _Tally) -> dict[str, Any]:
+    return {
+        "model": name,
+        "calls": t.sums["calls"],
+        "prompt_tokens": t.sums["prompt_tokens"],
+        "completion_tokens": t.sums["completion_tokens"],
+        "cached_tokens": t.sums["cached_tokens"],
+        "cost": _tally_cost(t),
+        "unpriced_calls": t.sums["unpriced"],
+        **_percentiles("latency", t.histogram),
+    }
+
+
+def _family_view(family: str, versions: dict[str, _Tally]) -> dict[str, Any]:
+    """A model's row: its versions added up, each listed when a name differs from it."""
+    total = _Tally()
+    for t in versions.values():
+        total.merge(t)
+    shown = [] if list(versions) == [family] else sorted(versions.items(), key=lambda v: v[0])
+    return {**_model_view(family, total), "versions": [_model_view(n, t) for n, t in shown]}
+
+
+def _offset_text(tz: dt.timezone) -> str:
+    minutes = int(tz.utcoffset(None).total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -15,6 +15,10 @@ worker) gets the same queued events and session operations, and a
 :class:`GenAISpanExporter` sends them as GenAI spans to that collector. Recording then
 costs one more deque append; the mapping and the sending happen on the tee's worker, and
 its losses are counted in the same :class:`DropCounter` as ``otlp_<reason>``.
+
+Given a poster for them, the application's own OpenTelemetry spans captured in its
+sessions (:mod:`agentwatch.telemetry.capture`) have a third, :class:`AppSpans`, started
+with the first span: flushed, counted and shut down with the others.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ class SessionTelemetry:
     ``span_processors`` are OpenTelemetry processors (an OTLP exporter's, say) that also
     receive every event, as a finished span, when it is recorded. Given ``span_poster``,
     :attr:`app_spans` is the pipeline of the application's captured OpenTelemetry spans
-    (sent through it), flushed and shut down with the events.
+    (sent through it).
     """
 
     def __init__(
@@ -162,31 +166,30 @@ class SessionTelemetry:
         return problem
 
     def flush(self, timeout: float) -> bool:
-        """Block until everything queued so far is delivered (or given up), to agentwatch,
-        to the OTLP endpoint if set and the application's captured spans, all at once;
-        False on timeout."""
+        """Block until everything queued so far is delivered (or given up), to agentwatch
+        and to the OTLP endpoint if set, both at once; False on timeout."""
         deadline = time.monotonic() + timeout
         flushes = [p.start_flush() for p in self._processors()]
-        flushed = all(done.wait(max(0.0, deadline - time.monotonic())) for done in flushes)
-        if self.app_spans is not None:
-            left = max(deadline - time.monotonic(), 0.0)
-            flushed = self.app_spans.flush(int(left * 1000)) and flushed
-        return flushed
+        return all(done.wait(max(0.0, deadline - time.monotonic())) for done in flushes)
 
     def shutdown(self, timeout: float) -> None:
         """Flush within ``timeout``, then stop; what could not be sent is counted as dropped."""
         deadline = time.monotonic() + timeout
-        if self.tee is not None:
-            self.flush(timeout)  # both deliveries share the budget
-        for processor in self._processors():
-            processor.shutdown(int(max(0.0, deadline - time.monotonic()) * 1000))
+        processors = self._processors()
+        if len(processors) > 1:
+            self.flush(timeout)  # the deliveries share the budget
         if self.app_spans is not None:
-            self.app_spans.shutdown(int(max(deadline - time.monotonic(), 0.0) * 1000))
+            self.app_spans.closed = True  # spans ending from now on are counted, not queued
+        for processor in processors:
+            processor.shutdown(int(max(0.0, deadline - time.monotonic()) * 1000))
         if self.spans is not None:
             self.spans.shutdown()
 
     def _processors(self) -> list[ExportProcessor]:
-        return [self.processor] if self.tee is None else [self.processor, self.tee]
+        processors = [self.processor] if self.tee is None else [self.processor, self.tee]
+        if self.app_spans is not None and self.app_spans.used:
+            processors.append(self.app_spans.processor)
+        return processors
 
 
 def _otlp_tee(config: Config, drops: DropCounter) -> ExportProcessor | None:

@@ -55,24 +55,16 @@ class AppSpans:
             interval=config.flush_interval,
             drops=drops,
         )
-        self.closed = False
-        self._used = False  # until a span comes, flushes need no worker thread
+        self.closed = False  # set by the client's shutdown: later spans are counted, not sent
+        self.used = False  # until a span comes, flushes need no worker thread
 
     def put_span(self, span: ReadableSpan, session_id: str, parent_event: str | None) -> bool:
         """Queue ``span``; False if it was dropped (queue full, or after shutdown)."""
         if self.closed:  # a span captured before the shutdown, ended after it
             self.processor.drops.add("after_shutdown", session_id=session_id)
             return False
-        self._used = True
+        self.used = True
         return self.processor.put_event(QueuedSpan(session_id, span, parent_event))
 
     def pending(self) -> int:
-        return self.processor.pending() if self._used else 0
-
-    def flush(self, timeout_millis: int) -> bool:
-        return self.processor.force_flush(timeout_millis) if self._used else True
-
-    def shutdown(self, timeout_millis: int) -> None:
-        self.closed = True
-        if self._used:
-            self.processor.shutdown(timeout_millis)
+        return self.processor.pending() if self.used else 0

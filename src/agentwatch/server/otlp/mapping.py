@@ -176,8 +176,8 @@ def map_span(span: Span, prices: PriceTable) -> MappedSpan:
     name = _display_name(span, kind, model)
     agent = _agent(span, kind)
     placed = attributes.get(PARENT_EVENT_ID)
-    if not isinstance(placed, str) or len(placed) > _MAX_ID:
-        placed = None
+    if not isinstance(placed, str) or len(placed) > _MAX_ID or placed.strip() == span.span_id:
+        placed = None  # not an id, or the span itself: its OpenTelemetry parent stands
     fields.update(
         name=name,
         span={

@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from agentwatch.server import views, wire
+from agentwatch.server import timerange, views, wire
 from agentwatch.server.context import ServerContext, get_context
 from agentwatch.server.dashboard.render import denied, page, pick_project, wants_json
-from agentwatch.server.errors import NotFound, Unprocessable
+from agentwatch.server.errors import BadRequest, NotFound, Unprocessable
 from agentwatch.server.listquery import list_query
 from agentwatch.server.storage.sessionlist import SORTS, ListOrder, SessionPage
 
@@ -210,20 +210,48 @@ def overview_page(
     request: Request,
     ctx: Context,
     days: Annotated[int, Query(ge=1, le=366)] = 14,
+    hours: Annotated[int | None, Query(ge=1, le=48)] = None,
+    tz: Annotated[str, Query(max_length=64)] = "",
+    start: Annotated[str, Query(alias="from", max_length=64)] = "",
+    end: Annotated[str, Query(alias="to", max_length=64)] = "",
 ) -> Response:
-    """Charts over the last ``days`` days (UTC), drawn by overview.js from the JSON."""
+    """Charts over the last ``days`` local days, the last ``hours`` hours, or ``from``/``to``,
+    in the UTC offset ``tz`` (by the hour up to 48 hours, else by the day); drawn by
+    overview.js from the JSON."""
     if (refused := denied(request)) is not None:
         return refused
+    zone = timerange.parse_tz(tz or None)
+    now = dt.datetime.now(dt.timezone.utc)
+    if start.strip():
+        window = timerange.custom_range(start, end, zone, now)
+    elif end.strip():
+        raise BadRequest("from: give the start of the range with its end (to)")
+    elif hours is not None:
+        window = timerange.last_hours(hours, zone, now)
+    else:
+        window = timerange.last_days(days, zone, now)
     project, projects = pick_project(ctx, request)
-    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    until = today + dt.timedelta(days=1)
-    since = until - dt.timedelta(days=days)
-    days_rows, durations, models = (
-        ctx.storage.overview(project.id, since, until) if project else ([], [], [])
+    since, until = window.epoch(window.since), window.epoch(window.until)
+    rows = (
+        ctx.storage.overview(project.id, since, until, window.step_seconds, window.offset_seconds)
+        if project
+        else ([], [])
     )
-    data = views.overview(days_rows, durations, models, since, until)
-    data["days_shown"] = days
-    return page(request, "overview.html", data, projects=projects, project=project)
+    data = views.overview(window, *rows)
+    shown = {"days": None if hours or start.strip() else days, "hours": hours}
+    data["range"] = {**shown, "from": start.strip() or None, "to": end.strip() or None}
+    query = [("project", project.id)] if project else []
+    query += [
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("project", "format")
+    ]
+    return page(
+        request,
+        "overview.html",
+        data,
+        projects=projects,
+        project=project,
+        json_url=f"/overview?{urlencode([*query, ('format', 'json')])}",
+    )
 
 
 def _day_or_time(text: str, name: str, *, end_of_day: bool = False) -> dt.datetime | None:

@@ -55,10 +55,11 @@ def tree(ctx: ServerContext, project_id: str, session_id: str) -> Response:
     cursor = drilldown.encode_changes_cursor(
         ctx.signer, session_id, (_utcnow() - drilldown.GRACE, "")
     )
-    found = ctx.storage.session_tree(project_id, session_id, drilldown.TREE_LIMIT)
-    if found is None:
-        raise NotFound("unknown session")
-    view = drilldown.session_tree(*found, cursor=cursor)
+    with drilldown.paused_gc():
+        found = ctx.storage.session_tree(project_id, session_id, drilldown.TREE_LIMIT)
+        if found is None:
+            raise NotFound("unknown session")
+        view = drilldown.session_tree(*found, cursor=cursor)
     return StreamingResponse(drilldown.tree_chunks(view), media_type="application/json")
 
 

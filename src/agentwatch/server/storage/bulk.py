@@ -52,6 +52,11 @@ class BulkInsert:
             returned.extend(tuple(row) for row in conn.exec_driver_sql(sql, params))
         return returned
 
+    def run(self, conn: sa.Connection) -> None:
+        """Run statements made without ``returning``."""
+        for sql, params in self.statements:
+            conn.exec_driver_sql(sql, params)
+
 
 def prepare_insert(
     dialect: Dialect,
@@ -80,9 +85,10 @@ def insert_bound(
     table: sa.Table,
     bound: Sequence[Row],
     conflict: tuple[str, ...],
-    returning: str,
+    returning: str | None,
 ) -> BulkInsert:
-    """:func:`prepare_insert` of rows already bound by :func:`bind_rows`."""
+    """:func:`prepare_insert` of rows already bound by :func:`bind_rows`; ``returning``
+    None: nothing returned (run it with :meth:`BulkInsert.run`)."""
     if not bound:
         return BulkInsert(())
     columns = tuple(table.c.keys())
@@ -145,18 +151,18 @@ def _max_params(dialect: Dialect) -> int:
 
 @functools.cache
 def _values_sql(
-    table: str, columns: Row, conflict: tuple[str, ...], returning: str, rows: int
+    table: str, columns: Row, conflict: tuple[str, ...], returning: str | None, rows: int
 ) -> str:
     one = "(" + ", ".join("?" * len(columns)) + ")"
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)} "
-        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {returning}"
+        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING{_returning(returning)}"
     )
 
 
 @functools.cache
 def _unnest_sql(
-    dialect: Dialect, table: sa.Table, conflict: tuple[str, ...], returning: str
+    dialect: Dialect, table: sa.Table, conflict: tuple[str, ...], returning: str | None
 ) -> str:
     # %b: arrays in binary, where psycopg writes strings as they are; its text format escapes
     # them character by character in Python (26 -> 10 ms for 512 events). Element types
@@ -166,8 +172,12 @@ def _unnest_sql(
     )
     return (
         f"INSERT INTO {table.name} ({', '.join(table.c.keys())}) SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {returning}"
+        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING{_returning(returning)}"
     )
+
+
+def _returning(columns: str | None) -> str:
+    return f" RETURNING {columns}" if columns else ""
 
 
 _LENGTH = re.compile(r"\(\d+\)")

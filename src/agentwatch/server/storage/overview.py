@@ -1,21 +1,26 @@
-"""Read paths of the dashboard: a session by id alone, overview data."""
+"""Read paths of the dashboard: a session by id alone, overview data (from the rollups
+ingest keeps: ``storage/rollups.py``)."""
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from typing import Any
 
 import sqlalchemy as sa
 
-from agentwatch.server.storage.queries import visible_to
-from agentwatch.server.storage.schema import events, sessions
-from agentwatch.server.storage.sessionlist import duration_expr
+from agentwatch.server.storage.rollups import HISTOGRAM
+from agentwatch.server.storage.schema import (
+    LLM_SUMS,
+    SESSION_SUMS,
+    rollup_llm,
+    rollup_sessions,
+    sessions,
+)
 
 __all__ = [
-    "overview_days",
-    "overview_durations",
+    "llm_series",
     "session_project",
-    "tokens_by_model",
+    "session_series",
 ]
 
 
@@ -26,67 +31,59 @@ def session_project(conn: sa.Connection, session_id: str) -> str | None:
     ).scalar_one_or_none()
 
 
-def day_expr(dialect: str) -> sa.ColumnElement[Any]:
-    """The UTC day a session started (stored timestamps are naive UTC)."""
-    c = sessions.c
-    if dialect == "sqlite":
-        return sa.func.date(c.init_timestamp)
-    return sa.cast(c.init_timestamp, sa.Date)
-
-
-def overview_days(
-    conn: sa.Connection, project_id: str, since: dt.datetime, until: dt.datetime
+def session_series(
+    conn: sa.Connection, project_id: str, since: int, until: int, step: int, offset: int
 ) -> list[sa.Row[Any]]:
-    """Per (day, end state): sessions, sessions with errors, cost. Grouped in the database:
-    fetching every session of a busy range into Python cost seconds at 100,000."""
-    c = sessions.c
-    day = day_expr(conn.dialect.name).label("day")
-    query = (
+    """Per slot of ``step`` seconds (slots start ``offset`` seconds before UTC's, as a time
+    zone's hours and days do): the ``rollup_sessions`` sums and duration histogram of the
+    sessions the project may read that started in [since, until) (epoch seconds, bucket
+    aligned). ``slot`` is the slot's number, its start ``slot * step - offset``."""
+    return _series(conn, rollup_sessions, SESSION_SUMS, project_id, (since, until, step, offset))
+
+
+def llm_series(
+    conn: sa.Connection, project_id: str, since: int, until: int, step: int, offset: int
+) -> list[sa.Row[Any]]:
+    """As :func:`session_series`, per slot and model, from ``rollup_llm`` (by call start)."""
+    return _series(conn, rollup_llm, LLM_SUMS, project_id, (since, until, step, offset))
+
+
+def _series(
+    conn: sa.Connection,
+    table: sa.Table,
+    sums: tuple[str, ...],
+    project_id: str,
+    window: tuple[int, int, int, int],
+) -> list[sa.Row[Any]]:
+    since, until, step, offset = window
+    query = _series_query(conn.dialect.name, table.name, sums)
+    params = {"project": project_id, "since": since, "until": until, "step": step, "offset": offset}
+    return list(conn.execute(query, params))
+
+
+@functools.cache
+def _series_query(dialect_name: str, table_name: str, sums: tuple[str, ...]) -> sa.Select[Any]:
+    """Built once: a hundred aggregate columns cost more to build than to run."""
+    table = rollup_llm if table_name == rollup_llm.name else rollup_sessions
+    c = table.c
+    number = sa.BigInteger()
+    # //: integer division on both databases (SQLAlchemy 2 makes / a true division).
+    slot = (c.bucket + sa.bindparam("offset", type_=number)) // sa.bindparam("step", type_=number)
+    grouped = [slot.label("slot"), *([c.model] if "model" in c else [])]
+    # SQLite's sum() fails past 2**63 (saturated counters added up); total() is a float,
+    # exact below 2**53. PostgreSQL sums BIGINT into numeric. Histogram counts stay small.
+    add = sa.func.total if dialect_name == "sqlite" else sa.func.sum
+    project = sa.bindparam("project", type_=c.project_id.type)
+    return (
         sa.select(
-            day,
-            c.end_state,
-            sa.func.count().label("sessions"),
-            sa.func.sum(sa.case((c.errors > 0, 1), else_=0)).label("errored"),
-            sa.func.coalesce(sa.func.sum(c.cost_pico), 0).label("cost_pico"),
-        )
-        .where(visible_to(project_id), c.init_timestamp >= since, c.init_timestamp < until)
-        .group_by(day, c.end_state)
-    )
-    return list(conn.execute(query))
-
-
-def overview_durations(
-    conn: sa.Connection, project_id: str, since: dt.datetime, until: dt.datetime
-) -> list[sa.Row[Any]]:
-    """(day, seconds) of every session in the range, for the percentiles: two plain
-    values a row, which neither database can reduce to p50/p95 portably."""
-    c = sessions.c
-    query = sa.select(
-        day_expr(conn.dialect.name).label("day"), duration_expr(conn.dialect.name).label("s")
-    ).where(visible_to(project_id), c.init_timestamp >= since, c.init_timestamp < until)
-    return list(conn.execute(query))
-
-
-def tokens_by_model(
-    conn: sa.Connection, project_id: str, since: dt.datetime, until: dt.datetime
-) -> list[sa.Row[Any]]:
-    c = events.c
-    query = (
-        sa.select(
-            c.model,
-            sa.func.coalesce(sa.func.sum(c.prompt_tokens), 0).label("prompt"),
-            sa.func.coalesce(sa.func.sum(c.completion_tokens), 0).label("completion"),
-            sa.func.count().label("calls"),
-            sa.func.coalesce(sa.func.sum(c.cost_pico), 0).label("cost_pico"),
-            sa.func.count().filter(c.cost_pico.is_(None)).label("unpriced"),
+            *grouped,
+            *(add(c[n]).label(n) for n in sums),
+            *(sa.func.sum(c[n]).label(n) for n in HISTOGRAM),
         )
         .where(
-            c.project_id == project_id,
-            c.event_type == "llms",
-            c.init_timestamp >= since,
-            c.init_timestamp < until,
+            sa.or_(c.project_id == project, c.parent_project_id == project),
+            c.bucket >= sa.bindparam("since", type_=number),
+            c.bucket < sa.bindparam("until", type_=number),
         )
-        .group_by(c.model)
-        .order_by(sa.desc("prompt"))
+        .group_by(*grouped)
     )
-    return list(conn.execute(query))

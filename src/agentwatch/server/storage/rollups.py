@@ -185,11 +185,15 @@ def written(conn: sa.Connection, project_id: str, changes: Changes) -> None:
     ids = sorted(changes)
     if not ids:
         return
-    rows = {r.id: r for r in _in_chunks(conn, _SESSION_QUERY, sessions.c.id, ids)}
-    stored = {
-        r.session_id: tuple(getattr(r, c) for c in _STATE_COLUMNS)
-        for r in _in_chunks(conn, sa.select(rollup_session_state), _STATE_ID, ids)
-    }
+    rows: dict[str, Any] = {}
+    stored: dict[str, State] = {}
+    for r in _in_chunks(conn, _WITH_STATE, sessions.c.id, ids):
+        rows[r.id] = r
+        if r.s_state is not None:
+            stored[r.id] = tuple(getattr(r, f"s_{c}") for c in _STATE_COLUMNS)
+    gone_ids = [i for i in ids if i not in rows]  # merged away (OTLP): only their state is left
+    for r in _in_chunks(conn, sa.select(rollup_session_state), _STATE_ID, gone_ids):
+        stored[r.session_id] = tuple(getattr(r, c) for c in _STATE_COLUMNS)
     llm: Cells = {}
     session_cells: Cells = {}
     upserts: list[dict[str, Any]] = []
@@ -238,6 +242,15 @@ _SESSION_QUERY = sa.select(
 )
 
 
+# The session as it is now, and what it added to the rollups so far (NULLs: nothing yet).
+_WITH_STATE = sa.select(
+    *_SESSION_QUERY.selected_columns,
+    *(rollup_session_state.c[c].label(f"s_{c}") for c in _STATE_COLUMNS),
+).select_from(
+    sessions.outerjoin(rollup_session_state, rollup_session_state.c.session_id == sessions.c.id)
+)
+
+
 def _in_chunks(
     conn: sa.Connection, query: sa.Select[Any], column: Any, ids: Sequence[str]
 ) -> Iterable[Any]:
@@ -246,31 +259,37 @@ def _in_chunks(
 
 
 def _apply(conn: sa.Connection, table: sa.Table, sums: Sequence[str], cells: Cells) -> None:
-    """Add each cell's values to its row; sorted, so concurrent writers lock rows in one order."""
-    keys = [c.name for c in table.primary_key.columns]
-    rows = []
+    """Add each cell's values to its row, naming only the columns a cell moves (a cell moves
+    a handful of its 100 columns: the statement stays short). Sorted, so concurrent writers
+    lock rows in one order."""
+    keys = tuple(c.name for c in table.primary_key.columns)
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for key, values in sorted(cells.items()):
-        if not any(values.values()):
-            continue
-        row = dict(zip(keys, key, strict=True))
-        row.update({name: dialects.clamp(values.get(name, 0)) for name in (*sums, *HISTOGRAM)})
-        rows.append(row)
-    if rows:
-        conn.execute(_cell_upsert(conn.dialect.name, table.name), rows)
+        moved = tuple(n for n in (*sums, *HISTOGRAM) if values.get(n))
+        if moved:
+            row = (*key, *(dialects.clamp(values[n]) for n in moved))
+            groups.setdefault(moved, []).append(row)
+    for moved, rows in groups.items():
+        sql = _cell_upsert(conn.dialect.name, conn.dialect.paramstyle, table.name, keys, moved)
+        conn.exec_driver_sql(sql, rows if len(rows) > 1 else rows[0])
 
 
-@functools.cache
-def _cell_upsert(dialect_name: str, table_name: str) -> Any:
-    table = rollup_llm if table_name == rollup_llm.name else rollup_sessions
-    stmt = dialects.insert(dialect_name, table)
-    keys = {c.name for c in table.primary_key.columns}
-    return stmt.on_conflict_do_update(
-        index_elements=[c.name for c in table.primary_key.columns],
-        set_={
-            c.name: dialects.saturating_add(dialect_name, c, stmt.excluded[c.name])
-            for c in table.columns
-            if c.name not in keys
-        },
+@functools.lru_cache(maxsize=4096)
+def _cell_upsert(
+    dialect_name: str, paramstyle: str, table: str, keys: tuple[str, ...], moved: tuple[str, ...]
+) -> str:
+    """Driver-level upsert adding ``moved`` to a cell (columns left out start at 0)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    columns = (*keys, *moved)
+    limit = dialects.BIGINT_MAX
+    if dialect_name == "postgresql":
+        add = "CAST(least(greatest(CAST({t}.{c} AS NUMERIC) + excluded.{c}, -{m}), {m}) AS BIGINT)"
+    else:
+        add = "min(max({t}.{c} + excluded.{c}, -{m}), {m})"
+    updates = ", ".join(f"{c} = " + add.format(t=table, c=c, m=limit) for c in moved)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
 

@@ -358,15 +358,14 @@ class Storage:
             return overview.session_project(conn, session_id)
 
     def overview(
-        self, project_id: str, since: dt.datetime, until: dt.datetime
-    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]], list[sa.Row[Any]]]:
-        """(per day and end state, per-session durations, LLM tokens by model) for
-        sessions started in [since, until)."""
+        self, project_id: str, since: int, until: int, step: int, offset: int
+    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]]]:
+        """(sessions per slot, LLM calls per slot and model) of the project's rollups in
+        [since, until) (epoch seconds): see :func:`overview.session_series`."""
         with self.read() as conn:
             return (
-                overview.overview_days(conn, project_id, since, until),
-                overview.overview_durations(conn, project_id, since, until),
-                overview.tokens_by_model(conn, project_id, since, until),
+                overview.session_series(conn, project_id, since, until, step, offset),
+                overview.llm_series(conn, project_id, since, until, step, offset),
             )
 
     def revoke_api_key_id(self, key_id: str) -> bool:

@@ -323,6 +323,9 @@ def recount(conn: sa.Connection, session_id: str) -> None:
     """Set the session's counters to what its events add up to."""
     c = events.c
     typed = [k for k in COUNTER_KINDS if k != "other"]
+    # SQLite's sum() fails past 2**63 (huge token counts); total() is a float, exact below
+    # 2**53. PostgreSQL sums BIGINT into numeric. Either is held within BIGINT below.
+    add = sa.func.total if conn.dialect.name == "sqlite" else sa.func.sum
     row = conn.execute(
         sa.select(
             sa.func.count().label("event_count"),
@@ -331,7 +334,7 @@ def recount(conn: sa.Connection, session_id: str) -> None:
                 for k in typed
             ),
             *(
-                sa.func.coalesce(sa.func.sum(c[k]), 0).label(k)
+                sa.func.coalesce(add(c[k]), 0).label(k)
                 for k in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico")
             ),
             sa.func.coalesce(
@@ -344,6 +347,8 @@ def recount(conn: sa.Connection, session_id: str) -> None:
         ).where(c.session_id == session_id)
     ).one()
     values = dict(row._mapping)
+    for k in ("prompt_tokens", "completion_tokens", "cached_tokens", "cost_pico"):
+        values[k] = min(int(values[k]), dialects.BIGINT_MAX)
     values["other"] = values["event_count"] - sum(values[k] for k in typed)
     if isinstance(values["last_event_at"], str):  # SQLite's max() of the stored text
         values["last_event_at"] = dt.datetime.fromisoformat(values["last_event_at"]).replace(
@@ -370,14 +375,55 @@ def _insert_events(
             if key not in unique:
                 unique[key] = ((*row[:at], session_id, *row[at + 1 :]), record)
     # Sorted: concurrent batches then take their row locks in one order (no deadlock).
-    ordered = [unique[key] for key in sorted(unique)]
-    insert = bulk.insert_bound(
-        batch.dialect, events, [row for row, _ in ordered], ("session_id", "id"), "session_id, id"
-    )
+    keys = sorted(unique)
+    if batch.dialect.name == "sqlite":
+        # Not RETURNING: Python's sqlite3 hands the GIL over at every row it steps through,
+        # and with other requests decoding meanwhile each hand-over waits for the switch
+        # interval: RETURNING 512 rows tripled the time the write lock was held. The rows
+        # already stored (usually none) are read first instead; the transaction holds
+        # SQLite's write lock since _map_traces' INSERT, so nothing lands in between.
+        keys = _not_stored(conn, keys)
+        rows = [unique[key][0] for key in keys]
+        bulk.insert_bound(batch.dialect, events, rows, ("session_id", "id"), None).run(conn)
+    else:
+        rows = [unique[key][0] for key in keys]
+        insert = bulk.insert_bound(
+            batch.dialect, events, rows, ("session_id", "id"), "session_id, id"
+        )
+        keys = insert.rows(conn)
     inserted: dict[str, list[EventRecord]] = {}
-    for session_id, event_id in insert.rows(conn):
+    for session_id, event_id in keys:
         inserted.setdefault(session_id, []).append(unique[(session_id, event_id)][1])
     return inserted
+
+
+_PAIRS = 400  # (session, id) pairs per query: 800 parameters, under SQLite's oldest limit
+
+
+def _not_stored(conn: sa.Connection, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (session id, event id) pairs of ``keys`` that ``events`` does not hold, in order."""
+    stored: set[tuple[str, str]] = set()
+    for i in range(0, len(keys), _PAIRS):
+        chunk = keys[i : i + _PAIRS]
+        stored.update(
+            tuple(row) for row in conn.exec_driver_sql(_stored_sql(len(chunk)), _flat(chunk))
+        )
+    return [key for key in keys if key not in stored] if stored else keys
+
+
+@functools.cache
+def _stored_sql(pairs: int) -> str:
+    # CROSS JOIN keeps the pairs outside: one primary-key probe each (a row-value IN scans
+    # the whole index).
+    values = ", ".join(["(?, ?)"] * pairs)
+    return (
+        f"SELECT e.session_id, e.id FROM (VALUES {values}) AS v CROSS JOIN events AS e"
+        " ON e.session_id = v.column1 AND e.id = v.column2"
+    )
+
+
+def _flat(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(value for pair in pairs for value in pair)
 
 
 def _patch_of(group: Sequence[SpanWrite]) -> SessionPatch:

@@ -20,7 +20,7 @@ import orjson
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["PROTOBUF", "encode", "protobuf_available", "rejected_spans"]
+__all__ = ["JSON", "PROTOBUF", "encode", "protobuf_available", "rejected_spans"]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

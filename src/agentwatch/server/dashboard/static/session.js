@@ -80,10 +80,11 @@ function start(head) {
     axis.setExtent(lo, hi);
     axis.drawTicks(axisTrack);
     list.setItems(state.items);
-    const shown = state.index.size;
+    const shown = state.times.length; // the events the filters keep (not their context)
+    const noun = state.rows.size === 1 ? " event" : " events";
     controls.count.textContent = shown === state.rows.size
-      ? fmt.number(shown) + " events"
-      : fmt.number(shown) + " of " + fmt.number(state.rows.size) + " events";
+      ? fmt.number(shown) + noun
+      : fmt.number(shown) + " of " + fmt.number(state.rows.size) + noun;
     if (!state.rows.size) { controls.count.textContent = "No events yet."; }
   }
   function fillFilters() {
@@ -115,6 +116,7 @@ function start(head) {
     node.setAttribute("role", "option");
     node.setAttribute("data-event-id", row.id);
     node.setAttribute("data-kind", row.kind);
+    if (row.agent) { node.setAttribute("data-agent", row.agent); }
     node.setAttribute("aria-selected", String(row.id === state.selected));
     if (row.id === state.selected) { node.classList.add("selected"); }
     if (row.error && k !== "errors") { node.classList.add("has-error"); }
@@ -135,7 +137,11 @@ function start(head) {
     }
     label.appendChild(el("span", "badge " + k, badgeWord(row)));
     label.appendChild(el("span", "tl-name", row.label));
-    if (row.agent && controls.group.value !== "agent") { label.appendChild(el("span", "tl-agent", agentName(row.agent))); }
+    // The agent is named where it changes: on a row whose parent belongs to another agent.
+    const parent = row.parent ? state.rows.get(row.parent) : null;
+    if (row.agent && controls.group.value !== "agent" && (!parent || parent.agent !== row.agent)) {
+      label.appendChild(el("span", "tl-agent", agentName(row.agent)));
+    }
     label.title = row.label;
     const track = el("div", "tl-track");
     const place = axis.place(row.start, row.end);
@@ -214,7 +220,7 @@ function start(head) {
   }
   function nextError(delta) {
     const ids = state.times.filter((id) => state.rows.get(id).error);
-    if (!ids.length) { flash("No errors" + (state.index.size < state.rows.size ? " among the events shown" : "")); return; }
+    if (!ids.length) { flash("No errors" + (state.times.length < state.rows.size ? " among the events shown" : "")); return; }
     const at = state.times.indexOf(state.selected);
     const order = (id) => state.times.indexOf(id);
     const after = delta > 0 ? ids.find((id) => order(id) > at) : [...ids].reverse().find((id) => order(id) < at);
@@ -306,7 +312,10 @@ function start(head) {
     state.cursor = answer.cursor;
     fillFilters();
     rebuild();
-    if (answer.truncated) { flash("Only the first " + fmt.number(state.rows.size) + " events are shown."); }
+    if (answer.truncated) {
+      // Said for good, beside the count: the page holds the first events only.
+      document.getElementById("row-count").after(el("span", "tl-note", "(only the first " + fmt.number(state.rows.size) + " of " + fmt.number(answer.session.event_count) + " events)"));
+    }
     box.setAttribute("data-ready", "true");
     window.__treeDrawnAt = performance.now();
     drawHostEnv();

@@ -60,6 +60,20 @@ function setCell(row, field, text) {
   if (cell && cell.textContent !== text) { cell.textContent = text; }
 }
 
+// As the template draws it: the priced part, then "+N unpriced" (never "$0" for unknown).
+function setCost(cell, s) {
+  if (!cell) { return; }
+  const parts = [fmt.cost(s.cost)];
+  if (s.unpriced_llms) {
+    const extra = document.createElement("span");
+    extra.className = "muted small";
+    extra.textContent = "+" + fmt.number(s.unpriced_llms) + " unpriced";
+    parts.push(" ", extra);
+  }
+  cell.replaceChildren(...parts);
+  cell.title = fmt.costTotal(s.cost, s.unpriced_llms);
+}
+
 function stateBadge(s) {
   const badge = document.createElement("span");
   if (s.end_state === "Indeterminate") {
@@ -79,7 +93,7 @@ function update(row, s) {
   setCell(row, "tools", fmt.number(s.counts.tools));
   setCell(row, "errors", fmt.number(s.counts.errors));
   setCell(row, "tokens", fmt.number(s.tokens.total));
-  setCell(row, "cost", fmt.cost(s.cost));
+  setCost(row.querySelector('[data-field="cost"]'), s);
   row.querySelector('[data-field="errors"]')?.classList.toggle("err", s.counts.errors > 0);
   row.classList.toggle("has-errors", s.counts.errors > 0);
   if (!s.running) {

@@ -64,9 +64,12 @@ export class TimeAxis {
   /** The axis' track: five ticks labelled with the time since the session's start. */
   drawTicks(track) {
     track.replaceChildren();
+    const span = this.to - this.from;
     for (let i = 0; i <= 4; i++) {
-      const t = this.from + (this.to - this.from) * i / 4;
-      const tick = el("span", "tick", fmt.duration(t / 1000));
+      const t = this.from + span * i / 4;
+      // Windows of a few milliseconds need the fractions to tell ticks apart.
+      const text = span < 20 && Math.abs(t) < 1000 ? t.toFixed(span < 2 ? 2 : 1) + " ms" : fmt.duration(t / 1000);
+      const tick = el("span", "tick", text);
       tick.style.left = (i * 25) + "%";
       track.appendChild(tick);
     }
