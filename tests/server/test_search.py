@@ -25,6 +25,7 @@ from tests.conftest import require_pg
 from tests.server.conftest import V2, event
 from tests.server.otlp_requests import (
     PROTOBUF,
+    logs_pb,
     new_span_id,
     new_trace_id,
     post,
@@ -196,6 +197,33 @@ def test_otlp_spans_are_searched_and_follow_their_trace(v2: V2, server: TestServ
     assert found(v2, metadata="plan=silver") == []
     assert found(v2, model="gpt-4o-mini") == [named]
     assert v2.get("/api/sessions").json()["total"] == 1  # the derived session is gone
+
+
+def test_otlp_log_records_are_searched_whichever_comes_first(v2: V2, server: TestServer) -> None:
+    """GenAI message events sent as log records, before their span and after it, and
+    after the trace moved to the session a later span names."""
+    early, late = new_trace_id(), new_trace_id()
+    first = span(early, attributes={"gen_ai.operation.name": "chat"})
+    second = span(late, attributes={"gen_ai.operation.name": "chat"})
+
+    def log(trace: str, span_id: str, text: str) -> None:
+        record = {"trace_id": trace, "span_id": span_id, "event_name": "gen_ai.user.message"}
+        body = logs_pb([{**record, "body": {"content": text}}])
+        with httpx.Client(base_url=server.url, transport=server.transport) as http:
+            assert post(http, "/v1/logs", body, PROTOBUF, server.api_key).status_code == 200
+
+    log(early, str(first["span_id"]), "quince jelly")  # before its span
+    _otlp(server, [first])
+    _otlp(server, [second])
+    log(late, str(second["span_id"]), "elderflower cordial")  # after it
+    (one,) = found(v2, q="quince")
+    (two,) = found(v2, q="elderflower cordial")
+    assert one != two
+    # The early trace moves to the session a later span of it names; its records follow.
+    _otlp(server, [span(early, attributes={"session.id": "picnic"})])
+    (moved,) = found(v2, q="quince")
+    assert server.session(moved)["session"]["external_id"] == "picnic"
+    assert found(v2, q="quince elderflower") == []
 
 
 def test_search_never_crosses_projects(v2: V2, other_project: V2) -> None:
