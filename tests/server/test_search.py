@@ -386,6 +386,20 @@ def test_migration_indexes_what_was_stored_before(empty_db_url: str) -> None:
                 ),
                 {"t": now},
             )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO traces (project_id, trace_id, session_id, explicit, created_at)"
+                    " VALUES ('p', 't1', '11111111-1111-4111-8111-111111111111', false, :t)"
+                ),
+                {"t": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO span_logs (project_id, trace_id, span_id, id, ordinal, data,"
+                    " received_at) VALUES ('p', 't1', 's1', 'l1', 0, :d, :t)"
+                ),
+                {"t": now, "d": json.dumps({"body": {"content": "gooseberry"}})},
+            )
     finally:
         engine.dispose()
     storage = Storage.open(db_url)
@@ -395,7 +409,7 @@ def test_migration_indexes_what_was_stored_before(empty_db_url: str) -> None:
             page = storage.session_page("p", SessionFilter(**fields), ListOrder(), None, 10)
             return [r.id for r in page.rows]
 
-        for q in ("quarterly figures", "quota", "legacy", "analyst", "11111111"):
+        for q in ("quarterly figures", "quota", "legacy", "analyst", "11111111", "gooseberry"):
             assert search(text=q) == ["11111111-1111-4111-8111-111111111111"], q
         assert search(models=("gpt-4o",)) == ["11111111-1111-4111-8111-111111111111"]
         assert search(text="nothing") == []
