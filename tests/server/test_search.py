@@ -44,7 +44,7 @@ def found(v2: V2, **params: Any) -> list[str]:
 
 def _travel(v2: V2) -> tuple[str, str]:
     """A session with every kind of text; returns (session id, jwt)."""
-    session_id, jwt = v2.create_session(tags=["trip-planner", 'say "hi"'])
+    session_id, jwt = v2.create_session(tags=["trip-planner", 'say "hi"', "build 6e9e19de21c9"])
     llm = event(
         "llms",
         model="gpt-4o",
@@ -98,6 +98,8 @@ def test_search_finds_every_kind_of_text(
         session_id,  # the id in full
         session_id[:8],  # the short id the header shows
         "pesta",  # a prefix of the last word
+        "6e9e19de21c9",  # what PostgreSQL's parser would read as a number and split
+        "6e9e1",  # and a prefix of it
     ):
         assert found(v2, q=q) == [session_id], q
     assert found(v2, q="n") == []  # a JSON escape's letter is no word

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from agentwatch.server.storage.records import EventRecord
 from agentwatch.server.storage.schema import (
@@ -443,7 +444,9 @@ def _fts_word(word: str, last: bool) -> str:
 def _holding(conn: sa.Connection, word: str, prefix: bool, probed: bool) -> sa.ColumnElement[bool]:
     d = search_docs.c
     if conn.dialect.name != "sqlite":
-        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), word + (":*" if prefix else ""))
+        # A lexeme as it is (a cast reads tsquery syntax, not text to parse): the words
+        # hold only letters and digits, nothing a tsquery would read as an operator.
+        tsquery = sa.cast(f"'{word}'" + (":*" if prefix else ""), TSQUERY)
         docs = sa.select(d.session_id).where(sa.literal_column("search_docs.tsv").op("@@")(tsquery))
         return sessions.c.id.in_(docs)
     matched = _matched(word, prefix)

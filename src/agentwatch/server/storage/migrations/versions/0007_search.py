@@ -62,7 +62,9 @@ def upgrade() -> None:
     else:
         op.execute(
             "ALTER TABLE search_docs ADD COLUMN tsv tsvector "
-            "GENERATED ALWAYS AS (strip(to_tsvector('simple', body))) STORED"
+            # The words as they are (split by search.py), not parsed again: PostgreSQL's
+            # parser reads "6e9e19" as a number and would split what a query asks for.
+            "GENERATED ALWAYS AS (array_to_tsvector(string_to_array(body, ' '))) STORED"
         )
     _backfill_events(conn)
     _backfill_sessions(conn)
