@@ -121,7 +121,12 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
     update_sessions(conn, project_id, patches, inserted, now)
     _upsert_agents(conn, by_session, now)
-    search.index(conn, events=inserted, sessions_changed=by_session)
+    search.index(
+        conn,
+        events=inserted,
+        sessions_changed=by_session,
+        log_traces=(project_id, (writes[i].trace_id for i in kept)),
+    )
     for session_id, records in inserted.items():
         changes.setdefault(session_id, ([], []))[0].extend(records)
     rollups.written(conn, project_id, {s: changes.get(s, ((), ())) for s in {*changes, *patches}})
