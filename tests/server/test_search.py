@@ -17,9 +17,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentwatch.server.storage import ListOrder, SessionFilter, Storage, search
 from agentwatch.server.storage.migrate import alembic_config
+from agentwatch.server.storage.sessionlist import SORTS
 from agentwatch.server.testing import TestServer
 from tests.conftest import require_pg
 from tests.server.conftest import V2, event
@@ -443,3 +446,70 @@ def test_a_search_counts_to_a_bound(v2: V2, monkeypatch: pytest.MonkeyPatch) -> 
     }
     listed = v2.get("/api/sessions").json()
     assert (listed["total"], listed["total_exact"]) == (3, True)
+
+
+def _walk(v2: V2, limit: int, **params: Any) -> list[dict[str, Any]]:
+    """Every page of the list, following its cursors."""
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = v2.get(
+            "/api/sessions", limit=limit, **params, **({"cursor": cursor} if cursor else {})
+        )
+        assert page.status_code == 200, page.text
+        seen += page.json()["sessions"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+_KEYS = {
+    "time": lambda s: s["init_timestamp"],
+    "cost": lambda s: s["cost"] or 0,
+    "errors": lambda s: s["counts"]["errors"],
+}
+
+
+@pytest.mark.parametrize("few_docs", [5000, 0], ids=["rare-word", "common-word"])
+def test_a_searched_list_in_any_sort_has_each_match_once_in_order(
+    v2: V2, monkeypatch: pytest.MonkeyPatch, few_docs: int
+) -> None:
+    """A word in most sessions, in every sort both ways and any page size, walked by its
+    cursors: every session holding it exactly once, in the order of the list without the
+    word (ties in cost and errors broken by id). With ``few_docs`` 0 the word counts as
+    common: the sorted sessions are read in index order and each looks the word up; else
+    the word's sessions are read and sorted."""
+    monkeypatch.setattr(search, "_FEW_DOCS", few_docs)
+    holding = set()
+    for n in range(12):
+        word = "alpha" if n % 4 != 3 else "beta"
+        session_id, jwt = v2.create_session(
+            init_timestamp=(BASE + dt.timedelta(minutes=n)).isoformat(),
+            tags=[word] if n % 2 else [],
+        )
+        batch = [event("errors") for _ in range(n % 3)]
+        if n % 5:  # a cost, with ties
+            batch.append(
+                event("llms", model="gpt-4o", prompt_tokens=100 * (n % 3), completion_tokens=10)
+            )
+        batch.append(event("actions", action_type=f"{word} step", returns="done"))
+        v2.events(jwt, batch).raise_for_status()
+        if word == "alpha":
+            holding.add(session_id)
+
+    @given(
+        sort=st.sampled_from(sorted(SORTS)),
+        order=st.sampled_from(["asc", "desc"]),
+        limit=st.integers(min_value=1, max_value=13),
+    )
+    @settings(max_examples=25, deadline=None)
+    def check(sort: str, order: str, limit: int) -> None:
+        everything = _walk(v2, 100, sort=sort, order=order)
+        if sort in _KEYS:
+            keyed = [(_KEYS[sort](s), s["id"]) for s in everything]
+            assert keyed == sorted(keyed, reverse=order == "desc")
+        expected = [s["id"] for s in everything if s["id"] in holding]
+        walked = [s["id"] for s in _walk(v2, limit, q="alpha", sort=sort, order=order)]
+        assert walked == expected
+
+    check()

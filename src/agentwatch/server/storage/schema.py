@@ -149,6 +149,9 @@ sessions = sa.Table(
     sa.Column("models", sa.Text(), nullable=True),
     sa.Index("ix_sessions_project_init", "project_id", "init_timestamp", "id"),
     sa.Index("ix_sessions_parent_init", "parent_project_id", "init_timestamp", "id"),
+    # The list sorted by cost or errors reads in these (sessionlist.INDEXED_SORTS).
+    sa.Index("ix_sessions_project_cost", "project_id", "cost_pico", "id"),
+    sa.Index("ix_sessions_project_errors", "project_id", "errors", "id"),
 )
 
 session_tags = sa.Table(
