@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "COUNTER_KINDS",
+    "EXPRESSION_INDEXES",
     "LLM_SUMS",
     "LOG_BUCKETS",
     "SESSION_SUMS",
@@ -272,12 +273,23 @@ search_docs = sa.Table(
 )
 
 
+# Indexes of (project_id, a sort's expression, id) over sessions, by sort: their SQL
+# differs per database (sessionlist.sort_expr), so migration 0009 makes them, not this.
+EXPRESSION_INDEXES = {
+    "tokens": "ix_sessions_project_tokens",
+    "duration": "ix_sessions_project_duration",
+}
+
+
 def database_only(name: str | None, type_: str, parent_names: Any) -> bool:
     """False for what migration 0007 makes outside this metadata, the databases' own
-    search indexes: SQLite's ``search_fts`` (and its shadow tables), PostgreSQL's ``tsv``
-    column and its index. An alembic ``include_name`` hook (comparing schemas)."""
+        search indexes: SQLite's ``search_fts`` (and its shadow tables), PostgreSQL's ``tsv``
+        column and its index; and what 0009 makes, the indexes of the sessions' sort
+    expressions (their SQL differs per database). An alembic ``include_name`` hook
+    (comparing schemas)."""
     text = name or ""
-    return not (text.startswith("search_fts") or text in ("tsv", "ix_search_docs_tsv"))
+    made_by_migrations = ("tsv", "ix_search_docs_tsv", *EXPRESSION_INDEXES.values())
+    return not (text.startswith("search_fts") or text in made_by_migrations)
 
 
 developer_errors = sa.Table(
