@@ -19,15 +19,7 @@ from agentwatch.server import compare
 from agentwatch.server.synthetic import SyntheticRun, send_run, synthetic_run
 from agentwatch.server.testing import TestServer, uvicorn_server
 from tests.dashboard.conftest import XSS, shot
-from tests.server.otlp_requests import (
-    JSON,
-    SECOND,
-    new_span_id,
-    new_trace_id,
-    post,
-    span,
-    traces_json,
-)
+from tests.server.otlp_requests import JSON, SECOND, agent_with_llm_call, post, traces_json
 
 pytestmark = pytest.mark.browser
 
@@ -54,33 +46,8 @@ class Trees:
 
 def _otlp_session(server: TestServer, http: httpx.Client) -> tuple[str, str, str]:
     session_id = str(uuid.uuid4())
-    trace, root, llm = new_trace_id(), new_span_id(), new_span_id()
     start = int(dt.datetime.now(dt.timezone.utc).timestamp()) * SECOND - 60 * SECOND
-    spans = [
-        span(
-            trace,
-            llm,
-            root,
-            name="chat gpt-4o",
-            start=start + SECOND,
-            end=start + 3 * SECOND,
-            attributes={
-                "gen_ai.operation.name": "chat",
-                "gen_ai.request.model": "gpt-4o",
-                "gen_ai.usage.input_tokens": 7,
-                "gen_ai.usage.output_tokens": 3,
-            },
-        ),
-        span(
-            trace,
-            root,
-            None,
-            name="travel agent",
-            start=start,
-            end=start + 4 * SECOND,
-            attributes={"session.id": session_id},
-        ),
-    ]
+    spans, root, llm = agent_with_llm_call(session_id, start)
     sent = post(http, "/v1/traces", traces_json(spans), JSON, server.api_key)
     assert sent.status_code == 200, sent.text
     return session_id, root, llm

@@ -262,3 +262,36 @@ def rejected(response: httpx.Response) -> tuple[int, str]:
         return parsed.partial_success.rejected_spans, parsed.partial_success.error_message
     partial = response.json().get("partialSuccess", {})
     return int(partial.get("rejectedSpans", 0)), partial.get("errorMessage", "")
+
+
+def agent_with_llm_call(session_id: str, start: int) -> tuple[list[dict[str, Any]], str, str]:
+    """An agent span naming ``session_id`` (from ``start``, Unix ns, for 4 s) with a GenAI
+    chat span under it, child first; returns (spans, agent span id, LLM span id)."""
+    trace, root, llm = new_trace_id(), new_span_id(), new_span_id()
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 7,
+        "gen_ai.usage.output_tokens": 3,
+    }
+    spans = [
+        span(
+            trace,
+            llm,
+            root,
+            name="chat gpt-4o",
+            start=start + SECOND,
+            end=start + 3 * SECOND,
+            attributes=attributes,
+        ),
+        span(
+            trace,
+            root,
+            None,
+            name="agent run",
+            start=start,
+            end=start + 4 * SECOND,
+            attributes={"session.id": session_id},
+        ),
+    ]
+    return spans, root, llm

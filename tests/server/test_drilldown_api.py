@@ -14,7 +14,7 @@ import pytest
 from agentwatch.server.testing import TestServer
 
 from .conftest import V2, event
-from .otlp_requests import JSON, SECOND, new_span_id, new_trace_id, post, span, traces_json
+from .otlp_requests import JSON, SECOND, agent_with_llm_call, post, traces_json
 
 T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -34,63 +34,42 @@ def seed_tree(v2: V2) -> tuple[str, str, dict[str, str]]:
     ids = {
         name: str(uuid.uuid4()) for name in ("agent", "action", "llm", "tool", "orphan", "error")
     }
+
+    def ev(key: str, v2_type: str, parent: str | None, span: tuple[int, int], **f: Any) -> Any:
+        parent_id = ids.get(parent or "", parent)
+        start, end = span
+        return event(
+            v2_type,
+            id=ids[key],
+            parent_id=parent_id,
+            init_timestamp=at(start),
+            end_timestamp=at(end),
+            **f,
+        )
+
+    llm = {
+        "model": "gpt-4o",
+        "prompt": "hi",
+        "completion": "hello",
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+    }
     first = [
-        event(
-            "llms",
-            id=ids["llm"],
-            parent_id=ids["action"],
-            model="gpt-4o",
-            prompt="hi",
-            completion="hello",
-            prompt_tokens=10,
-            completion_tokens=5,
-            init_timestamp=at(20),
-            end_timestamp=at(40),
-        ),
-        event(
-            "tools",
-            id=ids["tool"],
-            parent_id=ids["agent"],
-            name="search",
-            params={"q": "x"},
-            init_timestamp=at(60),
-            end_timestamp=at(70),
-        ),
-        event(
-            "actions",
-            id=ids["orphan"],
-            parent_id="never-sent",
-            action_type="lost",
-            init_timestamp=at(5),
-            end_timestamp=at(6),
-        ),
+        ev("llm", "llms", "action", (20, 40), **llm),
+        ev("tool", "tools", "agent", (60, 70), name="search", params={"q": "x"}),
+        ev("orphan", "actions", "never-sent", (5, 6), action_type="lost"),
     ]
     later = [
-        event(
-            "actions",
-            id=ids["action"],
-            parent_id=ids["agent"],
-            action_type="plan",
-            init_timestamp=at(10),
-            end_timestamp=at(50),
-        ),
-        event(
-            "agents",
-            id=ids["agent"],
-            kind="agent",
-            name="planner",
-            init_timestamp=at(0),
-            end_timestamp=at(90),
-        ),
-        event(
+        ev("action", "actions", "agent", (10, 50), action_type="plan"),
+        ev("agent", "agents", None, (0, 90), kind="agent", name="planner"),
+        ev(
+            "error",
             "errors",
-            id=ids["error"],
-            parent_id=ids["tool"],
+            "tool",
+            (65, 65),
             error_type="Boom",
             trigger_event_id=ids["tool"],
             trigger_event_type="tools",
-            init_timestamp=at(65),
-            end_timestamp=at(65),
         ),
     ]
     assert v2.events(jwt, first).status_code == 200
@@ -262,33 +241,7 @@ def test_another_projects_session_and_events_are_404_like_unknown_ones(
 
 def test_otlp_sessions_have_trees(server: TestServer, v2: V2) -> None:
     session_id = str(uuid.uuid4())
-    trace, root, llm = new_trace_id(), new_span_id(), new_span_id()
-    start = int(T0.timestamp()) * SECOND
-    spans = [
-        span(
-            trace,
-            llm,
-            root,
-            name="chat gpt-4o",
-            start=start + SECOND,
-            end=start + 2 * SECOND,
-            attributes={
-                "gen_ai.operation.name": "chat",
-                "gen_ai.request.model": "gpt-4o",
-                "gen_ai.usage.input_tokens": 7,
-                "gen_ai.usage.output_tokens": 3,
-            },
-        ),
-        span(
-            trace,
-            root,
-            None,
-            name="agent run",
-            start=start,
-            end=start + 3 * SECOND,
-            attributes={"session.id": session_id},
-        ),
-    ]
+    spans, root, llm = agent_with_llm_call(session_id, int(T0.timestamp()) * SECOND)
     with httpx.Client(base_url=server.url, transport=server.transport) as http:
         sent = post(http, "/v1/traces", traces_json(spans), JSON, server.api_key)
         assert sent.status_code == 200, sent.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -399,3 +400,34 @@ def test_a_trace_of_huge_token_counts_moves_and_recounts(server: TestServer) -> 
     with server.storage.read() as conn:
         (tokens,) = conn.execute(sa.select(sessions.c.prompt_tokens)).one()
     assert tokens == 2**63 - 1
+
+
+def test_concurrent_batches_into_shared_cells_stay_exact(v2: V2, server: TestServer) -> None:
+    """Batches of many sessions at once, every one moving the same bucket's cells with
+    different latency columns: no deadlock, no lost update (PostgreSQL runs them at once)."""
+    made = [v2.create_session(init_timestamp=at(0).isoformat()) for _ in range(8)]
+    models = ("gpt-4o", "claude-3-5-haiku", "gpt-4o-mini")
+
+    def send(index: int) -> list[int]:
+        _, jwt = made[index]
+        codes = []
+        with V2(server) as client:
+            for n in range(6):
+                batch = [
+                    llm(models[(index + j) % 3], at(1), 10 * (index + 1) * (j + 1) + n)
+                    for j in range(6)
+                ]
+                codes.append(client.events(jwt, batch).status_code)
+        return codes
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = [c for result in pool.map(send, range(8)) for c in result]
+    assert set(codes) == {200}
+    with server.storage.read() as conn:
+        want_llm, want_sessions = rollups.recompute(conn)
+    for table, want in ((rollup_llm, want_llm), (rollup_sessions, want_sessions)):
+        stored = cells(server, table)
+        assert set(stored) == set(want)
+        for key, values in want.items():
+            assert {n: int(getattr(stored[key], n)) for n in values} == values
+    assert sum(v["calls"] for v in want_llm.values()) == 8 * 6 * 6

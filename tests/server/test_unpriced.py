@@ -83,3 +83,6 @@ def test_pages_say_unknown_and_count_unpriced_calls(v2: V2, server: TestServer) 
         assert models["gpt-4o"]["cost"] == 0.0035
         assert models["gpt-4o"]["unpriced_calls"] == 0
         assert "unknown (3 unpriced calls)" in http.get("/overview").text
+        compared = http.get(f"/compare?a={unknown_only}&b={mixed}").text
+        assert "Cost <b>unknown (2 unpriced calls)</b>" in compared
+        assert "Cost <b>$0.0035 + 1 unpriced call</b>" in compared

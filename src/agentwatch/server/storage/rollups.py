@@ -46,12 +46,14 @@ from agentwatch.server.storage.schema import (
 
 __all__ = [
     "BUCKET_SECONDS",
+    "HISTOGRAM",
     "Changes",
     "bucket_of",
     "bucket_value_ms",
     "log_bucket",
     "percentile",
     "rebuild",
+    "recompute",
     "written",
 ]
 
@@ -260,18 +262,34 @@ def _in_chunks(
 
 def _apply(conn: sa.Connection, table: sa.Table, sums: Sequence[str], cells: Cells) -> None:
     """Add each cell's values to its row, naming only the columns a cell moves (a cell moves
-    a handful of its 100 columns: the statement stays short). Sorted, so concurrent writers
-    lock rows in one order."""
+    a handful of its 100 columns: the statement stays short). Cells go in key order, runs of
+    one column set per statement: concurrent writers then lock rows in one order (no
+    deadlock on PostgreSQL)."""
     keys = tuple(c.name for c in table.primary_key.columns)
-    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    run: list[tuple[Any, ...]] = []
+    current: tuple[str, ...] = ()
     for key, values in sorted(cells.items()):
         moved = tuple(n for n in (*sums, *HISTOGRAM) if values.get(n))
-        if moved:
-            row = (*key, *(dialects.clamp(values[n]) for n in moved))
-            groups.setdefault(moved, []).append(row)
-    for moved, rows in groups.items():
-        sql = _cell_upsert(conn.dialect.name, conn.dialect.paramstyle, table.name, keys, moved)
-        conn.exec_driver_sql(sql, rows if len(rows) > 1 else rows[0])
+        if not moved:
+            continue
+        if moved != current and run:
+            _upsert(conn, table.name, keys, current, run)
+            run = []
+        current = moved
+        run.append((*key, *(dialects.clamp(values[n]) for n in moved)))
+    if run:
+        _upsert(conn, table.name, keys, current, run)
+
+
+def _upsert(
+    conn: sa.Connection,
+    table: str,
+    keys: tuple[str, ...],
+    moved: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    sql = _cell_upsert(conn.dialect.name, conn.dialect.paramstyle, table, keys, moved)
+    conn.exec_driver_sql(sql, rows if len(rows) > 1 else rows[0])
 
 
 @functools.lru_cache(maxsize=4096)
