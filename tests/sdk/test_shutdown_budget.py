@@ -98,6 +98,9 @@ def test_shutdown_takes_one_budget_and_counts_what_every_worker_held(
         expected["otlp_shutdown"] = EVENTS
     assert client.dropped == expected
     assert client.pending == 0
+    started = time.monotonic()
+    assert client.flush(timeout=10)  # after shutdown: nothing left to wait for
+    assert time.monotonic() - started < MARGIN
     [warning] = _dropped_warnings(caplog)
     assert f"{EVENTS} event(s) (shutdown)" in warning
     if tee:

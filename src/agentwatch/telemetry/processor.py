@@ -169,6 +169,9 @@ class ExportProcessor:
         """Ask for everything queued so far to be exported now, without waiting: the event
         returned is set once it has been (so several processors can flush at once)."""
         marker = _FlushMarker()
+        if self._stopping:
+            marker.set()  # stopped: nothing is exported any more, what was left is counted
+            return marker
         self._queue.append(marker)
         if self._worker is None:
             self._start_worker()
@@ -195,7 +198,7 @@ class ExportProcessor:
 
     def _stop(self) -> _Stopped:
         """Stop taking batches and interrupt the exporter; what was in flight is kept
-        for :meth:`_settle`. Does not wait for the worker."""
+        for :meth:`_Stopped.settle`. Does not wait for the worker."""
         problem = self._exporter.problem()
         with self._lock:
             self._stopping = True
