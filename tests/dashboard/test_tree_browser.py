@@ -455,7 +455,7 @@ def test_a_tree_over_the_limit_says_so(
 
 
 def test_a_stored_parent_cycle_is_drawn_once_per_span(trees: Trees, page: Any) -> None:
-    """Links that loop across events (stored as sent: README "The session tree") are drawn
+    """Links that loop across events (stored as sent: README "The v2 protocol") are drawn
     in the server's order, each span once, and selecting a span inside a cycle ends."""
     from tests.server.conftest import V2
     from tests.server.test_parent_cycles import seed_cycles, tree

@@ -3,10 +3,10 @@ every read places each span once, on SQLite and PostgreSQL.
 
 Ingest is order-free (a parent may arrive later, in another request), so only what one
 event shows wrong by itself is refused (an event naming itself as its parent); a cycle
-through several events is taken as sent, over v2 and OTLP alike (README "The session
-tree"). The reads that draw or walk the tree must then never loop or fail: the tree
-endpoint (the cycle broken at its earliest span), its live changes, the JSON session,
-the v2 export, the session page and the compare view.
+through several events is taken as sent, over v2 and OTLP alike (README "The v2
+protocol", parent links). The reads that draw or walk the tree must then never loop or
+fail: the tree endpoint (the cycle broken at its earliest span), its live changes, the
+JSON session, the v2 export, the session page and the compare view.
 """
 
 from __future__ import annotations

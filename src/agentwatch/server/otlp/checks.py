@@ -71,7 +71,7 @@ def parent_id(raw: bytes, own: str) -> str | None:
 
     A span naming itself is refused, as a v2 event naming itself is; links that loop
     through several spans are taken as sent (ingest is order-free, and every read of the
-    tree places each span once: README "The session tree")."""
+    tree places each span once: README "The v2 protocol")."""
     # Empty or all-zero: no parent (the spec's "invalid span id" means "none").
     if not raw or not any(raw):
         return None
