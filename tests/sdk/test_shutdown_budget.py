@@ -3,9 +3,10 @@
 A client has up to three workers: the agentwatch delivery, the OTLP tee
 (``otlp_endpoint``) and the application's captured spans. Here the agentwatch server and
 the collector are black holes (real sockets that accept and never answer), so every
-worker is stuck in a request when shutdown comes: ``shutdown()`` (and so process exit)
-must still return within its one ``shutdown_timeout`` plus a small fixed margin, with
-every event and span it could not deliver counted under its reason, in one warning.
+worker is stuck in a request when shutdown comes: ``end_session()`` must return within
+its budget, and ``shutdown()`` (and so process exit) within its one ``shutdown_timeout``
+plus a small fixed margin, with every event and span it could not deliver counted under
+its reason, in one warning.
 
 Elapsed times are bounds with a generous margin (the budget + 1.5 s), not speed targets.
 
@@ -88,10 +89,15 @@ def test_shutdown_takes_one_budget_and_counts_what_every_worker_held(
                     pass
         _wait_until_requests_are_held(server, collector if tee else None)
         started = time.monotonic()
+        assert session.end_session("Success", timeout=BUDGET) is None  # no answer in time
+        ended = time.monotonic() - started
+        assert client.dropped == {}  # nothing given up yet: delivery goes on
+        started = time.monotonic()
         client.shutdown(timeout=BUDGET)
         took = time.monotonic() - started
     finally:
         client.shutdown(timeout=0)
+    assert ended < BUDGET + MARGIN, f"end_session took {ended:.2f} s for a {BUDGET} s budget"
     assert took < BUDGET + MARGIN, f"shutdown took {took:.2f} s for a {BUDGET} s budget"
     expected = {"shutdown": EVENTS + (SPANS if app_spans else 0)}
     if tee:
