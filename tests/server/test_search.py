@@ -513,3 +513,37 @@ def test_a_searched_list_in_any_sort_has_each_match_once_in_order(
         assert walked == expected
 
     check()
+
+
+@pytest.mark.parametrize("counted", [1000, 1], ids=["few-in-range", "many-in-range"])
+def test_a_cost_range_lists_what_it_holds_in_every_sort(
+    v2: V2, monkeypatch: pytest.MonkeyPatch, counted: int
+) -> None:
+    """A cost range with few sessions in it is read by their ids (counted in the cost
+    index), with many in the list's own order: the same sessions either way, in order,
+    walked by cursors, alone and with a word."""
+    from agentwatch.server.storage import sessionlist
+
+    monkeypatch.setattr(sessionlist, "MAX_COUNTED", counted)
+    for n in range(8):
+        _, jwt = v2.create_session(
+            init_timestamp=(BASE + dt.timedelta(minutes=n)).isoformat(),
+            tags=["alpha"] if n % 2 else [],
+        )
+        tokens = {"prompt_tokens": 1000 * (n % 4), "completion_tokens": 10}
+        v2.events(jwt, [event("llms", model="gpt-4o", **tokens)]).raise_for_status()
+    everything = _walk(v2, 100, sort="cost", order="asc")
+    costs = sorted({s["cost"] for s in everything})
+    assert len(costs) == 4
+    low, high = costs[1], costs[2]
+    for sort in sorted(SORTS):
+        for order in ("asc", "desc"):
+            listed = _walk(v2, 100, sort=sort, order=order)
+            for params in ({}, {"q": "alpha"}):
+                expected = [
+                    s["id"]
+                    for s in listed
+                    if low <= s["cost"] <= high and (not params or "alpha" in s["tags"])
+                ]
+                walked = _walk(v2, 3, sort=sort, order=order, min_cost=low, max_cost=high, **params)
+                assert [s["id"] for s in walked] == expected, (sort, order, params)

@@ -133,7 +133,11 @@ def list_statement(
     # Read in the order of an index of (project, key, id) (schema.py, migration 0009),
     # which readable_by keeps usable: a page stops after its rows, and a common word is
     # looked up per session read (search.matching).
-    query = _filtered(_columns(), readable_by(conn, project_id), where, conn)
+    visible = readable_by(conn, project_id)
+    query = _filtered(_columns(), visible, where, conn)
+    few = _few_in_cost_range(conn, visible, where)
+    if few is not None:
+        query = query.where(c.id.in_(few))
     if order.sort != "time":
         query = query.add_columns(key.label("sort_key"))
     if after is not None:
@@ -142,6 +146,26 @@ def list_statement(
         query = query.where(sa.or_(beyond[0], sa.and_(key == value, beyond[1])))
     ordered = (key.desc(), c.id.desc()) if order.descending else (key.asc(), c.id.asc())
     return query.order_by(*ordered).limit(limit)
+
+
+def _few_in_cost_range(
+    conn: sa.Connection, visible: sa.ColumnElement[bool], where: SessionFilter
+) -> sa.Select[Any] | None:
+    """The sessions in ``where``'s cost range when they are few (counted in the cost
+    index, up to :data:`MAX_COUNTED` + 1), for the list to read them by id and sort them:
+    read in another order, a range few sessions are in is tested on every one."""
+    c = sessions.c
+    if where.cost_min is None and where.cost_max is None:
+        return None
+    bounds = [visible]
+    if where.cost_min is not None:
+        bounds.append(c.cost_pico >= where.cost_min)
+    if where.cost_max is not None:
+        bounds.append(c.cost_pico <= where.cost_max)
+    in_range = sa.select(c.id).where(*bounds)
+    limited = in_range.limit(MAX_COUNTED + 1).subquery()
+    counted = conn.execute(sa.select(sa.func.count()).select_from(limited)).scalar_one()
+    return in_range if counted <= MAX_COUNTED else None
 
 
 def count_sessions(conn: sa.Connection, project_id: str, where: SessionFilter) -> tuple[int, bool]:
