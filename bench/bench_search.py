@@ -251,6 +251,14 @@ def cases(seeded: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("8-character id", {"q": sid[:8]}),
         ("word + has errors", {"q": words[1], "has_errors": "true"}),
         ("word + sorted by cost", {"q": words[300], "sort": "cost"}),
+        ("common word + sorted by cost", {"q": words[0], "sort": "cost"}),
+        ("common word + sorted by errors", {"q": words[0], "sort": "errors"}),
+        ("common word + sorted by tokens", {"q": words[0], "sort": "tokens"}),
+        (
+            "common word + sorted by duration, ascending",
+            {"q": words[0], "sort": "duration", "order": "asc"},
+        ),
+        ("rare word + sorted by cost", {"q": words[15_000], "sort": "cost"}),
         ("word + model + cost range", {"q": words[50], "model": "gpt-4o", "min_cost": "0.1"}),
     ]
 
