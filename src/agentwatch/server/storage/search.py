@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from agentwatch.server.storage.records import EventRecord
@@ -42,8 +43,10 @@ from agentwatch.server.storage.schema import (
 __all__ = [
     "DOC_EVENTS",
     "MAX_QUERY",
+    "Extracted",
     "counting_from",
     "document",
+    "extract",
     "has_metadata",
     "index",
     "matching",
@@ -101,42 +104,56 @@ def text_of(data: Any) -> str:
     """The strings of an event's document (its first :data:`_MAX_TEXT` characters),
     joined by spaces."""
     found: list[str] = []
-    size = 0
-    for text in _strings(data):
-        found.append(text)
-        size += len(text)
-        if size >= _MAX_TEXT:
-            break
+    _strings(data, 0, found, [0])
     return " ".join(found)[:_MAX_TEXT]
 
 
 def document(texts: Iterable[str]) -> str:
     """The distinct words of ``texts``, space-separated, in first-seen order: one
     lower-casing and one regex pass over all of them (what a batch costs to index)."""
-    seen = dict.fromkeys(_split(" ".join(texts)))
-    return " ".join([w for w in seen if len(w) <= _MAX_WORD][:_MAX_WORDS])
+    return _joined([_distinct(" ".join(texts))])
 
 
-def _strings(value: Any) -> Iterator[str]:
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            parsed = _json_in(item) if depth < _MAX_DEPTH else None
-            if parsed is None:
-                yield item
-            else:
-                stack.append((parsed, depth + 1))
-        elif depth >= _MAX_DEPTH:
-            continue
-        elif isinstance(item, Mapping):
-            stack.extend(
-                (v, depth + 1)
-                for k, v in reversed(list(item.items()))
-                if not (k in _SKIPPED or (isinstance(k, str) and k.endswith("_id")))
-            )
-        elif isinstance(item, list | tuple):
-            stack.extend((v, depth + 1) for v in reversed(item))
+def _distinct(text: str) -> list[str]:
+    """The distinct words of ``text`` that documents hold, in first-seen order."""
+    return [w for w in dict.fromkeys(_split(text)) if len(w) <= _MAX_WORD]
+
+
+def _joined(parts: Iterable[Sequence[str]]) -> str:
+    """A document from the distinct words of its parts, in order: the same words as
+    :func:`document` of the parts' texts (words never span the space between texts)."""
+    seen: dict[str, None] = {}
+    for part in parts:
+        seen.update(dict.fromkeys(part))
+        if len(seen) >= _MAX_WORDS:
+            break
+    return " ".join(list(seen)[:_MAX_WORDS])
+
+
+def _strings(item: Any, depth: int, found: list[str], size: list[int]) -> bool:
+    """Append the text strings of ``item`` to ``found`` in document order, stopping (True)
+    once they reach :data:`_MAX_TEXT` characters. Recursive: a generator with its own
+    stack cost twice as much per value, and depth is bounded by :data:`_MAX_DEPTH`."""
+    if isinstance(item, str):
+        parsed = _json_in(item) if depth < _MAX_DEPTH else None
+        if parsed is not None:
+            return _strings(parsed, depth + 1, found, size)
+        found.append(item)
+        size[0] += len(item)
+        return size[0] >= _MAX_TEXT
+    if depth >= _MAX_DEPTH:
+        return False
+    if isinstance(item, Mapping):
+        for k, v in item.items():
+            if k in _SKIPPED or (isinstance(k, str) and k.endswith("_id")):
+                continue
+            if _strings(v, depth + 1, found, size):
+                return True
+    elif isinstance(item, list | tuple):
+        for v in item:
+            if _strings(v, depth + 1, found, size):
+                return True
+    return False
 
 
 def _json_in(text: str) -> Any:
@@ -144,6 +161,12 @@ def _json_in(text: str) -> Any:
     head = text[:1] if text[:1] in "{[" else text.lstrip()[:1]
     if head not in ("{", "[") or len(text) > _MAX_JSON_TEXT:
         return None
+    try:
+        # orjson: 5x faster; what it refuses (NaN, huge numbers, lone surrogates, deep
+        # nesting) json decides, so what is found is what json.loads finds.
+        return orjson.loads(text)
+    except ValueError:
+        pass
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -169,6 +192,30 @@ def session_body(session: Any, agent_names: Iterable[str | None]) -> str:
 # -- the index ---------------------------------------------------------------------------
 
 
+class Extracted:
+    """The words of records, extracted before the write lock is taken (by
+    :func:`extract`): under it, a batch's documents are only joined."""
+
+    __slots__ = ("_words",)
+
+    def __init__(self, records: Iterable[EventRecord]) -> None:
+        # Keyed by identity, the record kept alive with its words: two records with one
+        # id (a v2 batch's repeated ids, an OTLP span sent twice) can hold different text.
+        self._words = {id(r): (r, _distinct(text_of(r.data))) for r in records}
+
+    def of(self, record: EventRecord) -> list[str]:
+        """The distinct words of ``record``'s text (extracted now if it was not)."""
+        known = self._words.get(id(record))
+        if known is not None and known[0] is record:
+            return known[1]
+        return _distinct(text_of(record.data))
+
+
+def extract(records: Iterable[EventRecord]) -> Extracted:
+    """The words of ``records``, for :func:`index` (call it before taking the write lock)."""
+    return Extracted(records)
+
+
 def index(
     conn: sa.Connection,
     *,
@@ -176,28 +223,37 @@ def index(
     replaced: Mapping[str, Sequence[EventRecord]] | None = None,
     sessions_changed: Iterable[str] = (),
     moved: Iterable[tuple[str, str, str]] = (),
+    extracted: Extracted | None = None,
 ) -> None:
     """Bring the index up to date after a write, in its transaction.
 
     ``events``: {session id: records newly stored}; ``replaced``: {session id: records
     whose stored event changed}; ``sessions_changed``: sessions whose own fields, tags or
     agents changed (or that were deleted); ``moved``: (trace id, from session, to
-    session) of spans moved between sessions. Also keeps ``sessions.models``, the models
-    each session's events used.
+    session) of spans moved between sessions; ``extracted``: the words of (some of) the
+    records, from :func:`extract`. Also keeps ``sessions.models``, the models each
+    session's events used.
+
+    The rows of every session named are locked by the caller's writes already (their
+    counters moved): the batched statements here take no row lock of their own first.
     """
+    words = extracted or Extracted(())
     for trace_id, old, new in moved:
         _move(conn, trace_id, old, new)
     if events:
-        _insert(conn, events)
+        _insert(conn, events, words)
         _note_models(conn, events)
     if replaced:
-        _replace(conn, replaced)
+        _replace(conn, replaced, words)
         _note_models(conn, replaced)
-    for session_id in sorted(set(sessions_changed)):
-        _reindex_session(conn, session_id)
+    changed = sorted(set(sessions_changed))
+    for i in range(0, len(changed), _CHUNK):
+        _reindex_sessions(conn, changed[i : i + _CHUNK])
 
 
-def _insert(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> None:
+def _insert(
+    conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]], words: Extracted
+) -> None:
     """One document per session, trace and :data:`DOC_EVENTS` records."""
     rows = []
     for session_id, records in sorted(added.items()):
@@ -206,7 +262,7 @@ def _insert(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> 
             by_trace.setdefault(record.trace_id, []).append(record)
         for trace_id, group in sorted(by_trace.items(), key=lambda item: item[0] or ""):
             for i in range(0, len(group), DOC_EVENTS):
-                body = document(text_of(r.data) for r in group[i : i + DOC_EVENTS])
+                body = _joined(words.of(r) for r in group[i : i + DOC_EVENTS])
                 if body:
                     rows.append(
                         {
@@ -220,7 +276,9 @@ def _insert(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> 
         conn.execute(search_docs.insert(), rows)
 
 
-def _replace(conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]]) -> None:
+def _replace(
+    conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]], words: Extracted
+) -> None:
     """A document per changed event (its earlier one, if any, goes)."""
     d = search_docs.c
     rows = []
@@ -235,7 +293,7 @@ def _replace(conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]])
         rows += [
             {"session_id": session_id, "event_id": r.id, "trace_id": r.trace_id, "body": body}
             for r in {r.id: r for r in records}.values()
-            if (body := document([text_of(r.data)]))
+            if (body := _joined([words.of(r)]))
         ]
     if rows:
         conn.execute(search_docs.insert(), rows)
@@ -265,42 +323,65 @@ def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
         )
 
 
-def _reindex_session(conn: sa.Connection, session_id: str) -> None:
+def _reindex_sessions(conn: sa.Connection, session_ids: list[str]) -> None:
+    """The sessions' own documents rewritten where their text changed (deleted with a
+    deleted session): three reads and at most a delete and an insert for all of them."""
     d = search_docs.c
-    key = (d.session_id == session_id, d.event_id == _SESSION_DOC)
     c = sessions.c
     fields = (c.id, c.external_id, c.user_id, c.end_state_reason, c.tags, c.session_metadata)
-    row = conn.execute(sa.select(*fields).where(c.id == session_id)).first()
-    old = conn.execute(sa.select(d.id, d.body).where(*key)).first()
-    if row is None:
-        if old is not None:
-            conn.execute(search_docs.delete().where(*key))
-        return
-    names = conn.execute(sa.select(agents.c.name).where(agents.c.session_id == session_id))
-    body = session_body(row, names.scalars())
-    if old is not None and old.body == body:
-        return
-    if old is not None:
-        conn.execute(search_docs.delete().where(d.id == old.id))
-    conn.execute(
-        search_docs.insert().values(
-            session_id=session_id, event_id=_SESSION_DOC, trace_id=None, body=body
+    rows = {r.id: r for r in conn.execute(sa.select(*fields).where(c.id.in_(session_ids)))}
+    old = {
+        r.session_id: r
+        for r in conn.execute(
+            sa.select(d.id, d.session_id, d.body).where(
+                d.session_id.in_(session_ids), d.event_id == _SESSION_DOC
+            )
         )
-    )
+    }
+    names: dict[str, list[str | None]] = {}
+    a = agents.c
+    for session_id, name in conn.execute(
+        sa.select(a.session_id, a.name).where(a.session_id.in_(list(rows)))
+    ):
+        names.setdefault(session_id, []).append(name)
+    stale: list[int] = []
+    fresh: list[dict[str, Any]] = []
+    for session_id in session_ids:
+        row, doc = rows.get(session_id), old.get(session_id)
+        body = None if row is None else session_body(row, names.get(session_id, ()))
+        if doc is not None and doc.body == body:
+            continue
+        if doc is not None:
+            stale.append(doc.id)
+        if body is not None:
+            fresh.append(
+                {"session_id": session_id, "event_id": _SESSION_DOC, "trace_id": None, "body": body}
+            )
+    if stale:
+        conn.execute(search_docs.delete().where(d.id.in_(stale)))
+    if fresh:
+        conn.execute(search_docs.insert(), fresh)
 
 
 def _note_models(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> None:
     """Add to ``sessions.models`` (a JSON list) the models it does not list yet: one
-    UPDATE per (session, model) of the batch, which changes nothing when it is listed."""
+    UPDATE per model of the batch over the sessions that used it (in sorted order, so a
+    session lists a batch's new models sorted), which changes nothing where it is listed."""
     c = sessions.c
     find = sa.func.instr if conn.dialect.name == "sqlite" else sa.func.strpos
-    for session_id, records in sorted(added.items()):
-        for model in sorted({r.model for r in records if r.model}):
-            needle = json.dumps(model)
+    used: dict[str, set[str]] = {}
+    for session_id, records in added.items():
+        for record in records:
+            if record.model:
+                used.setdefault(record.model, set()).add(session_id)
+    for model in sorted(used):
+        needle = json.dumps(model)
+        ids = sorted(used[model])
+        for i in range(0, len(ids), _CHUNK):
             conn.execute(
                 sessions.update()
                 .where(
-                    c.id == session_id,
+                    c.id.in_(ids[i : i + _CHUNK]),
                     sa.or_(c.models.is_(None), find(c.models, needle) == 0),
                 )
                 .values(

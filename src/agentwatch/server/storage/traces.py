@@ -62,6 +62,7 @@ class PreparedSpans:
     writes: tuple[SpanWrite, ...]
     rows: tuple[tuple[bulk.Row, ...], ...]  # per write, its records' bound rows
     dialect: Dialect
+    words: search.Extracted  # the records' text, for the search index
 
 
 def prepare_spans(
@@ -74,7 +75,7 @@ def prepare_spans(
         bulk.bind_rows(dialect, events, [event_row(r, project_id, "", now) for r in records])
     )
     rows = tuple(tuple(next(bound) for _ in w.records) for w in writes)
-    return PreparedSpans(project_id, tuple(writes), rows, dialect)
+    return PreparedSpans(project_id, tuple(writes), rows, dialect, search.extract(records))
 
 
 def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> SpanOutcome:
@@ -114,7 +115,7 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
     update_sessions(conn, project_id, patches, inserted, now)
     _upsert_agents(conn, by_session, now)
-    search.index(conn, events=inserted, sessions_changed=by_session)
+    search.index(conn, events=inserted, sessions_changed=by_session, extracted=batch.words)
     for session_id, records in inserted.items():
         changes.setdefault(session_id, ([], []))[0].extend(records)
     rollups.written(conn, project_id, {s: changes.get(s, ((), ())) for s in {*changes, *patches}})
