@@ -62,4 +62,14 @@ class RetryableApiError(ApiError):
 
 
 class FatalApiError(ApiError):
-    """A failure that will not succeed by retrying the same request."""
+    """A failure that will not succeed by retrying the same request.
+
+    ``accepted`` is set when the server stored part of a batch and refused the rest (a
+    422 naming each refused event): how many of the batch's events it took.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None, reason: str, accepted: int | None = None
+    ) -> None:
+        super().__init__(message, status=status, reason=reason)
+        self.accepted = accepted

@@ -3,17 +3,19 @@ against a real uvicorn server)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from agentwatch.server.testing import TestServer, uvicorn_server
+from tests.processes import Lines, ended
 
 
 @pytest.fixture(scope="module")
@@ -38,29 +40,47 @@ def _script(body: str, prelude: str = "") -> str:
     )
 
 
-def _run(live: TestServer, body: str, prelude: str = "") -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _run(
+    live: TestServer, body: str, prelude: str = ""
+) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    """The script running, its stdout read as it comes; killed and reaped on the way out."""
     env = {**os.environ, "KEY": live.api_key, "URL": live.url, "AGENTWATCH_LOG_LEVEL": "INFO"}
-    return subprocess.Popen(
-        [sys.executable, "-c", _script(body, prelude)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with (
+        tempfile.TemporaryFile("w+") as stderr,
+        ended(
+            subprocess.Popen(
+                [sys.executable, "-c", _script(body, prelude)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,  # a file: a pipe nobody drains stalls a chatty child
+                text=True,
+            )
+        ) as proc,
+    ):
+        assert proc.stdout is not None
+        yield proc, Lines(proc.stdout)
+
+
+def _finish(proc: subprocess.Popen[str], lines: Lines, timeout: float = 120) -> str:
+    """Everything the script printed, once it has exited (within a generous deadline)."""
+    proc.wait(timeout=timeout)
+    with contextlib.suppress(AssertionError):  # at EOF
+        while True:
+            lines.next(timeout=10)
+    return lines.text
 
 
 def test_exit_without_end_session_delivers_everything(live: TestServer) -> None:
-    proc = _run(
+    with _run(
         live,
         """
         for i in range(1000):
             session.record(ActionEvent(action_type="step", params={"i": i}))
         """,
-    )
-    started = time.monotonic()
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert time.monotonic() - started < 30
+    ) as (proc, lines):
+        out = _finish(proc, lines)
+    assert proc.returncode == 0
     stored = live.session(out.split()[0])
     assert stored["session"]["end_state"] == "Indeterminate"
     assert "exited without end_session" in stored["session"]["end_state_reason"]
@@ -68,15 +88,15 @@ def test_exit_without_end_session_delivers_everything(live: TestServer) -> None:
     assert sorted(e["params"]["i"] for e in stored["events"]) == list(range(1000))
 
 
-def _wait_ready(proc: subprocess.Popen[str]) -> str:
-    assert proc.stdout is not None
-    session_id = proc.stdout.readline().strip()
-    assert proc.stdout.readline().strip() == "ready"
+def _wait_ready(lines: Lines) -> str:
+    """The session id, once the script says it is ready (its own line, never a sleep)."""
+    session_id = lines.next(timeout=120).strip()
+    assert lines.next(timeout=120).strip() == "ready"
     return session_id
 
 
 def test_sigterm_ends_sessions_then_calls_the_previous_handler(live: TestServer) -> None:
-    proc = _run(
+    with _run(
         live,
         prelude="""
         import signal, time
@@ -89,13 +109,13 @@ def test_sigterm_ends_sessions_then_calls_the_previous_handler(live: TestServer)
         for i in range(1500):
             session.record(ActionEvent(action_type="step", params={"i": i}))
         print("ready", flush=True)
-        time.sleep(60)
+        time.sleep(600)
         """,
-    )
-    session_id = _wait_ready(proc)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert "app handler ran" in out, err
+    ) as (proc, lines):
+        session_id = _wait_ready(lines)
+        proc.send_signal(signal.SIGTERM)
+        out = _finish(proc, lines)
+    assert "app handler ran" in out
     assert proc.returncode == 3
     stored = live.session(session_id)
     assert stored["session"]["end_state"] == "Indeterminate"
@@ -104,19 +124,19 @@ def test_sigterm_ends_sessions_then_calls_the_previous_handler(live: TestServer)
 
 
 def test_sigterm_with_default_disposition_still_terminates(live: TestServer) -> None:
-    proc = _run(
+    with _run(
         live,
         """
         import time
         for i in range(200):
             session.record(ActionEvent(action_type="step", params={"i": i}))
         print("ready", flush=True)
-        time.sleep(60)
+        time.sleep(600)
         """,
-    )
-    session_id = _wait_ready(proc)
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
+    ) as (proc, lines):
+        session_id = _wait_ready(lines)
+        proc.send_signal(signal.SIGTERM)
+        _finish(proc, lines)
     assert proc.returncode == -signal.SIGTERM
     stored = live.session(session_id)
     assert stored["session"]["end_state_reason"] == "SIGTERM received"

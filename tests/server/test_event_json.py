@@ -7,7 +7,7 @@ import math
 import uuid
 from typing import Any
 
-from agentwatch.server import wire
+from agentwatch.server import jsonbody
 from agentwatch.server.storage.ingest import dump_json
 from agentwatch.server.testing import TestServer
 
@@ -59,19 +59,23 @@ def test_non_finite_token_counts_are_refused_as_before(v2: V2) -> None:
     headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
     answer = v2.http.post("/v2/create_events", content=body, headers=headers)
     assert answer.status_code == 422
-    assert answer.json()["message"] == (
-        "events[0].prompt_tokens: expected a whole number of tokens >= 0, got NaN"
-    )
+    assert answer.json()["refused"] == [
+        {
+            "index": 0,
+            "id": "e1",
+            "message": "events[0].prompt_tokens: expected a whole number of tokens >= 0, got NaN",
+        }
+    ]
 
 
 def test_loads_marks_only_non_finite_numbers() -> None:
-    parsed = wire.loads(b'{"a": NaN, "b": -Infinity, "c": 1e400, "d": 0.5, "e": 7}')
-    assert [type(parsed[k]) for k in "abcde"] == [wire.NonFinite] * 3 + [float, int]
+    parsed = jsonbody.loads(b'{"a": NaN, "b": -Infinity, "c": 1e400, "d": 0.5, "e": 7}')
+    assert [type(parsed[k]) for k in "abcde"] == [jsonbody.NonFinite] * 3 + [float, int]
     assert dump_json(parsed) == '{"a":"nan","b":"-inf","c":"inf","d":0.5,"e":7}'
 
 
 def test_dump_json_falls_back_for_what_orjson_refuses() -> None:
-    assert json.loads(dump_json({"big": 2**64, "x": [wire.NonFinite("nan")]})) == {
+    assert json.loads(dump_json({"big": 2**64, "x": [jsonbody.NonFinite("nan")]})) == {
         "big": 2**64,
         "x": ["nan"],
     }

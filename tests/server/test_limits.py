@@ -168,7 +168,8 @@ def test_fuzzed_events_never_cause_a_server_error(server: TestServer, events: li
         # json.dumps lets NaN/Infinity through, as Python SDKs do; the server must cope.
         answer = _post(v2, jwt, json.dumps({"events": events}).encode())
     assert answer.status_code in (200, 400, 413, 422), answer.text
-    assert set(answer.json()) == {"path", "message"} if answer.status_code != 200 else True
+    if answer.status_code != 200:
+        assert {"path", "message"} <= set(answer.json())
 
 
 session_like = st.fixed_dictionaries(

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentwatch.server.storage import EventRecord, SessionFields, Storage
-from agentwatch.server.storage.ingest import SessionConflict, UnknownSession
+from agentwatch.server.storage.ingest import UnknownSession
 from agentwatch.server.storage.schema import events
 
 
@@ -91,12 +91,19 @@ def test_sessions_belong_to_one_project(storage: Storage) -> None:
     session_id = str(uuid.uuid4())
     storage.create_or_attach_session(first.id, SessionFields(session_id, tags=("x",)))
     assert storage.create_or_attach_session(first.id, SessionFields(session_id)) is False
-    with pytest.raises(SessionConflict):
-        storage.create_or_attach_session(second.id, SessionFields(session_id))
     assert storage.session(second.id, session_id) is None
     with pytest.raises(UnknownSession):
         storage.insert_events(second.id, session_id, [_record("e")])
-    assert storage.insert_events(first.id, session_id, [_record("e")]) == 1  # nothing of b's left
+    # The other project's create takes a shadow of the id (tenancy.py): a session of its own.
+    assert storage.create_or_attach_session(second.id, SessionFields(session_id)) is True
+    assert storage.insert_events(second.id, session_id, [_record("e")]) == 1
+    assert storage.insert_events(first.id, session_id, [_record("e")]) == 1  # nothing of b's
+    shadow = storage.session(second.id, session_id)
+    assert shadow is not None
+    assert (shadow.id, shadow.project_id, shadow.event_count) == (session_id, second.id, 1)
+    own = storage.session(first.id, session_id)
+    assert own is not None
+    assert (own.project_id, own.event_count, own.tags) == (first.id, 1, '["x"]')
     with pytest.raises(ValueError, match="already exists"):
         storage.create_project("a")
 

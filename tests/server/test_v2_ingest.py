@@ -197,16 +197,6 @@ def test_create_session_reattaches_within_the_project(v2: V2, server: TestServer
     assert session["tags"] == ["a", "b"]
 
 
-def test_create_session_with_another_projects_id_is_refused(v2: V2, other_project: V2) -> None:
-    session_id, _ = v2.create_session()
-    answer = other_project.post_key("/v2/create_session", {"session": {"session_id": session_id}})
-    assert answer.status_code == 403
-    assert answer.json() == {
-        "path": "/v2/create_session",
-        "message": "session_id belongs to another project",
-    }
-
-
 def test_error_keeps_its_trigger_link(v2: V2, server: TestServer) -> None:
     session_id, jwt = v2.create_session()
     trigger = event("tools", name="search")

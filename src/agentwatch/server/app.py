@@ -13,7 +13,7 @@ from agentwatch.server.context import ServerContext
 from agentwatch.server.dashboard import STATIC_DIR, apidocs
 from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddleware
-from agentwatch.server.errors import install_error_handlers
+from agentwatch.server.errors import ERROR_RESPONSES, install_error_handlers
 from agentwatch.server.hosts import HostGuardMiddleware, HostPolicy
 from agentwatch.server.limits import AdmissionMiddleware, BodyLimitMiddleware
 from agentwatch.server.precheck import CredentialPrecheck
@@ -61,6 +61,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         description=_DESCRIPTION,
         version=_version(),
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,

@@ -16,6 +16,10 @@ JSON. :func:`error_body` decides, for the handlers here and for the middleware i
     ├── UnsupportedMediaType   415  Content-Encoding other than identity/gzip
     ├── Unprocessable          422  well-formed JSON that violates the schema
     └── ServiceUnavailable     503  database busy or unreachable (with Retry-After)
+
+The database's own errors are mapped here too: a refused value (``DataError``) is a 422,
+a constraint (``IntegrityError``) a 409, an outage (``OperationalError``, an exhausted
+pool) a 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import InterfaceError, OperationalError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "ERROR_RESPONSES",
     "OTLP_PATHS",
     "BadRequest",
     "Forbidden",
@@ -52,14 +58,16 @@ logger = logging.getLogger("agentwatch.server")
 
 
 class ServerError(Exception):
-    """An error with an HTTP status; ``message`` is shown to the client as is."""
+    """An error with an HTTP status; ``message`` is shown to the client as is, ``details``
+    (JSON values) beside it in the body (v2 paths only: OTLP's Status has no room)."""
 
     status_code = 500
     headers: dict[str, str] | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details
 
 
 class BadRequest(ServerError):
@@ -94,8 +102,39 @@ class ServiceUnavailable(ServerError):
     status_code = 503
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
+        super().__init__(message, None)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class ErrorBody(BaseModel):
+    """An error answer: ``{"path", "message"}`` (v2 and the read API; a partly refused
+    batch adds ``accepted`` and ``refused``), or OTLP's Status ``{"code", "message"}`` on
+    the receiver's paths."""
+
+    model_config = ConfigDict(extra="allow")
+    message: str
+    path: str | None = None
+    code: int | None = None
+
+
+#: The error answers every route may give, for the OpenAPI document (FastAPI's own 422
+#: shape is replaced: every 422 here is an ErrorBody).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "malformed input (bad JSON, corrupt gzip, an undecodable cursor)"),
+        (401, "missing, invalid or expired credentials"),
+        (403, "credentials valid, resource in another project (or a refused Origin)"),
+        (404, "unknown session (or one the caller may not see)"),
+        (405, "method not allowed"),
+        (409, "the request conflicts with what is stored"),
+        (413, "body or batch over the limit"),
+        (415, "Content-Encoding or Content-Type not accepted"),
+        (422, "well-formed input that violates the schema, naming the field"),
+        (429, "throttled: retry after Retry-After seconds"),
+        (503, "overloaded or database unavailable: retry after Retry-After seconds"),
+    )
+}
 
 
 # The OTLP/HTTP receiver's paths (routes/otlp.py): errors there are OTLP's Status.
@@ -133,20 +172,25 @@ def error_response(
     message: str,
     headers: Mapping[str, str] | None = None,
     content_type: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Response:
     """The error answer for ``path`` (see :func:`error_body`) with ``status_code``."""
     if path not in OTLP_PATHS:
-        return JSONResponse({"path": path, "message": message}, status_code, headers=headers)
+        fields = {"path": path, "message": message, **(details or {})}
+        return JSONResponse(fields, status_code, headers=headers)
     body, media_type = error_body(path, content_type, status_code, message)
     return Response(body, status_code, headers=headers, media_type=media_type)
 
 
 def _respond(
-    request: Request, status_code: int, message: str, headers: Mapping[str, str] | None = None
+    request: Request,
+    status_code: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Response:
-    return error_response(
-        request.url.path, status_code, message, headers, request.headers.get("content-type")
-    )
+    content_type = request.headers.get("content-type")
+    return error_response(request.url.path, status_code, message, headers, content_type, details)
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> tuple[int, str]:
@@ -176,7 +220,7 @@ def _location(loc: Sequence[Any]) -> str:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServerError)
-    return _respond(request, exc.status_code, exc.message, exc.headers)
+    return _respond(request, exc.status_code, exc.message, exc.headers, exc.details)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -197,6 +241,17 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return _respond(request, 503, "database unavailable, retry later", {"Retry-After": "1"})
 
 
+async def _refused_by_database(request: Request, exc: Exception) -> Response:
+    # The validation layer (jsonbody, wire) refuses what the columns cannot hold; should a
+    # value still slip past it, the database's refusal is the client's error, not ours,
+    # and not a reason to retry: a 4xx that says which rule, never a 500 or a 503.
+    logger.warning("database refused a value on %s: %s", request.url.path, exc)
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+    if isinstance(exc, IntegrityError):
+        return _respond(request, 409, f"the request conflicts with what is stored: {reason}")
+    return _respond(request, 422, f"a value does not fit what the database stores: {reason}")
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("unexpected error on %s", request.url.path)
     return _respond(request, 500, "internal server error")
@@ -210,4 +265,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(InterfaceError, _database_error)
     app.add_exception_handler(PoolTimeoutError, _database_error)
+    app.add_exception_handler(DataError, _refused_by_database)
+    app.add_exception_handler(IntegrityError, _refused_by_database)
     app.add_exception_handler(Exception, _unexpected_error)

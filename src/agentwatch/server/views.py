@@ -32,7 +32,6 @@ __all__ = [
     "session_detail",
     "session_list",
     "session_summary",
-    "v2_export",
     "v2_stats",
 ]
 
@@ -258,26 +257,6 @@ def v2_stats(row: Row) -> dict[str, Any]:
         "completion_tokens": int(row.completion_tokens),
         "errors": int(row.errors),
     }
-
-
-def v2_export(session: Row, agents: Sequence[Row], events: Sequence[Row]) -> dict[str, Any]:
-    """``GET /v2/sessions/{id}/export``: events grouped like AgentOps' tables.
-
-    Like AgentOps, every type that is not llms/tools/errors is listed under "actions".
-    """
-    detail = session_detail(session, agents, events)
-    grouped: dict[str, list[dict[str, Any]]] = {
-        "actions": [],
-        "llms": [],
-        "tools": [],
-        "errors": [],
-    }
-    for event in detail["events"]:
-        bucket = (
-            event["event_type"] if event["event_type"] in ("llms", "tools", "errors") else "actions"
-        )
-        grouped[bucket].append({k: v for k, v in event.items() if k != "data"})
-    return {"session": detail["session"], "agents": detail["agents"], **grouped}
 
 
 def overview(

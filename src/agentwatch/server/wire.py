@@ -11,29 +11,29 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from agentwatch.server.errors import Unprocessable
+from agentwatch.server.jsonbody import Refused
 from agentwatch.server.pricing import PriceTable, usd_to_pico
-from agentwatch.server.storage.ingest import counter_of, dump_json
+from agentwatch.server.storage.ingest import UnknownSession, counter_of, dump_json
 from agentwatch.server.storage.records import EventRecord, SessionFields
 from agentwatch.server.storage.schema import SPAN_KINDS, SPAN_STATUSES
 
 __all__ = [
     "END_STATES",
     "END_STATE_ALIASES",
-    "NonFinite",
     "display_name",
     "event_record",
-    "loads",
+    "identifier",
     "parse_end_state",
     "parse_session_id",
     "parse_timestamp",
     "session_fields",
+    "session_path_id",
     "text_of",
 ]
 
@@ -57,31 +57,6 @@ _MAX_TAG = 200
 _ID_NAMESPACE = uuid.UUID("5b0c1a6e-3f7d-4d51-9a7e-2f1d0c9b8a71")
 
 
-class NonFinite(float):
-    """NaN or an infinity from a request body: Python's JSON parser lets them in, JSON has none.
-
-    A float subclass, so everything here treats it as the float it is, while storage can
-    tell it from the finite floats it writes with orjson (which would write it as null).
-    """
-
-
-def loads(body: bytes | str) -> Any:
-    """A request body as :func:`json.loads` reads it, non-finite numbers as :class:`NonFinite`.
-
-    Raises what ``json.loads`` raises (FastAPI answers a ``JSONDecodeError`` with 400).
-    """
-    return json.loads(body, parse_constant=_non_finite, parse_float=_float)
-
-
-def _non_finite(name: str) -> NonFinite:  # NaN, Infinity, -Infinity
-    return NonFinite(name)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    return value if math.isfinite(value) else NonFinite(value)  # 1e999 overflows to inf
-
-
 def parse_session_id(value: Any, where: str) -> str:
     """A session id as canonical lower-case UUID text."""
     if isinstance(value, str):
@@ -90,6 +65,15 @@ def parse_session_id(value: Any, where: str) -> str:
         except ValueError:
             pass
     raise Unprocessable(f"{where}: expected a UUID string, got {_show(value)}")
+
+
+def session_path_id(value: str) -> str:
+    """A session id named by a client to read or reauthorize it; one that is not a UUID
+    names no session and raises :class:`UnknownSession`, as an unknown one does (no oracle)."""
+    try:
+        return parse_session_id(value, "session_id")
+    except Unprocessable:
+        raise UnknownSession(str(value)[:_MAX_ID]) from None
 
 
 def parse_timestamp(value: Any, where: str) -> dt.datetime | None:
@@ -105,9 +89,9 @@ def parse_timestamp(value: Any, where: str) -> dt.datetime | None:
             parsed = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             parsed = None
-    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        seconds = value / 1000 if abs(value) > 1e11 else value  # milliseconds
-        try:
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:  # 10**400 is no float, NaN and 1e300 no time
+            seconds = value / 1000 if abs(value) > 1e11 else value  # milliseconds
             parsed = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
         except (OverflowError, OSError, ValueError):
             parsed = None
@@ -203,8 +187,11 @@ def event_record(
 ) -> EventRecord:
     """One wire event as a record; prices LLM events that come without a ``cost``.
 
-    Raises :class:`Unprocessable` naming ``where`` (e.g. ``events[3].prompt_tokens``).
+    Raises :class:`Unprocessable` naming ``where`` (e.g. ``events[3].prompt_tokens``), also
+    for an event that ``jsonbody.check_items`` refused already.
     """
+    if isinstance(raw, Refused):
+        raise Unprocessable(raw.message)
     if not isinstance(raw, Mapping):
         raise Unprocessable(f"{where}: expected an event object, got {_show(raw)}")
     event_type = raw.get("event_type")
@@ -294,6 +281,14 @@ def _event_id(value: Any, where: str, session_id: str, raw: Mapping[str, Any]) -
         return str(uuid.uuid5(_ID_NAMESPACE, session_id + content))
     ident = _identifier(value, f"{where}.id")
     assert ident is not None
+    return ident
+
+
+def identifier(value: Any, where: str) -> str:
+    """A required id (string or integer) of at most 128 characters; 422 otherwise."""
+    ident = _identifier(value, where)
+    if ident is None:
+        raise Unprocessable(f"{where}: expected a non-empty id, got {_show(value)}")
     return ident
 
 

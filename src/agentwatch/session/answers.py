@@ -45,7 +45,21 @@ def raise_for_status(path: str, response: httpx.Response) -> None:
         f"POST {path} answered HTTP {status}: {message(response)}",
         status=status,
         reason=f"http_{status}",
+        accepted=_accepted(response) if status == 422 else None,
     )
+
+
+def _accepted(response: httpx.Response) -> int | None:
+    """How many events of a partly refused batch the server stored (its ``accepted``)."""
+    try:
+        body = orjson.loads(response.content)
+    except ValueError:
+        return None
+    accepted = body.get("accepted") if isinstance(body, dict) else None
+    refused = body.get("refused") if isinstance(body, dict) else None
+    if isinstance(accepted, int) and not isinstance(accepted, bool) and isinstance(refused, list):
+        return accepted
+    return None
 
 
 def retryable_status(path: str, response: httpx.Response) -> RetryableApiError:

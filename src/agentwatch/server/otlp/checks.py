@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from agentwatch.server.jsonbody import NonFinite
 from agentwatch.server.otlp.spans import LogRecord
-from agentwatch.server.wire import NonFinite
 
 __all__ = [
     "MAX_DEPTH",

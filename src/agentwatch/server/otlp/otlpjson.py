@@ -11,25 +11,28 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agentwatch.server.errors import BadRequest
+from agentwatch.server.jsonbody import TOO_DEEP, loads
 from agentwatch.server.otlp import checks
 from agentwatch.server.otlp.spans import Decoded, LogRecord, Span, SpanEvent
-from agentwatch.server.wire import NonFinite
 
 __all__ = ["logs", "metric_points", "spans"]
 
 
+# An AnyValue nests in 4 JSON levels ({"kvlistValue": {"values": [{"value": ...), under
+# an envelope of 8: what a body parsed past the C parser's depth keeps.
+_MAX_JSON_DEPTH = 4 * checks.MAX_DEPTH + 16
+
+
 def _json_body(body: bytes, what: str) -> Mapping[str, Any]:
     try:
-        parsed = json.loads(body, parse_constant=NonFinite)
-    except RecursionError:
-        raise BadRequest(f"malformed OTLP JSON {what}: nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"malformed OTLP JSON {what}: {exc}") from None
+        parsed = loads(body, _MAX_JSON_DEPTH)
+    except BadRequest as exc:
+        reason = exc.message.removeprefix("malformed JSON body: ")
+        raise BadRequest(f"malformed OTLP JSON {what}: {reason}") from None
     if not isinstance(parsed, dict):
         raise BadRequest(f"malformed OTLP JSON {what}: expected an object")
     return parsed
@@ -106,6 +109,8 @@ def _json_bytes(value: Any, field: str) -> bytes:
 
 
 def _json_value(value: Any, depth: int = 0) -> Any:
+    if value is TOO_DEEP:
+        raise ValueError(f"nested deeper than {checks.MAX_DEPTH} levels")
     if not isinstance(value, dict):
         raise ValueError('expected an AnyValue object such as {"stringValue": "..."}')
     for key, raw in value.items():
@@ -127,8 +132,8 @@ def _json_value(value: Any, depth: int = 0) -> Any:
                 raise ValueError("bytesValue: expected base64") from None
         if key in ("arrayValue", "array_value", "kvlistValue", "kvlist_value"):
             return _json_composite(key, raw, depth)
-    if value:
-        raise ValueError(f"not an AnyValue: {json.dumps(value, default=str)[:60]}")
+    if value:  # named by its keys: its values may nest as deep as the parser went
+        raise ValueError(f"not an AnyValue: an object with keys {sorted(value)[:5]!r:.80}")
     return None
 
 

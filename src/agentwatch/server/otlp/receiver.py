@@ -20,13 +20,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from agentwatch.server.errors import ServiceUnavailable
 from agentwatch.server.otlp import decode
 from agentwatch.server.otlp.logs import span_logs
 from agentwatch.server.otlp.mapping import MappedSpan, is_pending, map_span
 from agentwatch.server.otlp.sessions import span_writes
 from agentwatch.server.otlp.spans import Span
-from agentwatch.server.storage.ingest import SessionConflict
 
 if TYPE_CHECKING:
     from agentwatch.server.otlp.stats import ReceiverStats
@@ -81,8 +79,8 @@ def receive_traces(
 ) -> ExportResult:
     """Store the spans of an ``ExportTraceServiceRequest``.
 
-    Raises ``BadRequest`` for an unreadable body, ``ServiceUnavailable`` when a session
-    it was creating was taken by another project at the same moment (retry).
+    Raises ``BadRequest`` for an unreadable body, ``SessionConflict`` (a 503) when a
+    session it was creating was taken by another project at the same moment (retry).
     """
     now = dt.datetime.now(dt.timezone.utc)
     decoded = decode.decode_traces(body, encoding, now)
@@ -98,12 +96,7 @@ def receive_traces(
             mapped.append(result)
     accepted = 0
     if mapped:
-        try:
-            outcome = ctx.storage.insert_spans(project_id, span_writes(project_id, mapped))
-        except SessionConflict:
-            raise ServiceUnavailable(
-                "a session was being created by another request, retry"
-            ) from None
+        outcome = ctx.storage.insert_spans(project_id, span_writes(project_id, mapped))
         refused.extend(outcome.refused)
         accepted = outcome.accepted
         ctx.otlp_stats.add(project_id, "traces.spans_stored", outcome.inserted)

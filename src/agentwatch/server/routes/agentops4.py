@@ -23,12 +23,14 @@ from agentwatch.server.context import ServerContext, get_context
 from agentwatch.server.errors import Unauthorized, Unprocessable
 from agentwatch.server.otlp.sessions import trace_session
 from agentwatch.server.routes.otlp import otlp_owner
+from agentwatch.server.routes.v2 import WireRoute
 from agentwatch.server.storage import KeyOwner
 from agentwatch.server.wire import text_of
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["agentops 0.4"])
+# Bodies are read and checked as v2's are (jsonbody): a lone surrogate is a 422, not a 500.
+router = APIRouter(tags=["agentops 0.4"], route_class=WireRoute)
 
 Context = Annotated[ServerContext, Depends(get_context)]
 Owner = Annotated[KeyOwner, Depends(otlp_owner)]

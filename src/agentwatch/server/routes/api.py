@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 
-from agentwatch.server import views, wire
+from agentwatch.server import exports, views, wire
 from agentwatch.server.context import ServerContext, get_context
-from agentwatch.server.errors import NotFound, Unprocessable
 from agentwatch.server.listquery import DEFAULT_LIMIT, MAX_LIMIT, MAX_VALUES, list_query
 from agentwatch.server.routes.v2 import api_key_owner
 from agentwatch.server.storage import KeyOwner
+from agentwatch.server.storage.ingest import UnknownSession
 from agentwatch.server.storage.search import MAX_QUERY
 from agentwatch.server.storage.sessionlist import SORTS
 
@@ -115,28 +116,37 @@ def list_sessions(
     return views.session_list(page, request.limit, request.order)
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", response_model=None, responses=exports.STREAMED)
 def get_session(
     session_id: str,
     ctx: Context,
     owner: Owner,
     event_limit: Annotated[
-        int | None, Query(ge=1, le=100_000, description="at most this many events (default: all)")
+        int | None,
+        Query(ge=1, le=100_000, description="at most this many events (default: all, streamed)"),
     ] = None,
     event_cursor: Annotated[
         str | None, Query(description="next_event_cursor of the previous page")
     ] = None,
-) -> dict[str, Any]:
-    """One session with its stats, agents and its events (all fields as sent) in time order."""
-    try:
-        canonical = wire.parse_session_id(session_id, "session_id")
-    except Unprocessable:
-        raise NotFound("unknown session") from None
+) -> dict[str, Any] | StreamingResponse:
+    """One session with its stats, agents and its events (all fields as sent) in time order.
+
+    Without ``event_limit`` every event (after ``event_cursor``) is sent, streamed a page
+    at a time; with it, one page and the ``next_event_cursor`` of the next."""
+    canonical = wire.session_path_id(session_id)
     after = views.decode_cursor(event_cursor, "event_cursor") if event_cursor else None
-    fetch = None if event_limit is None else event_limit + 1
+    if event_limit is None:
+        head = ctx.storage.session_head(owner.project_id, canonical)
+        if head is None:
+            raise UnknownSession(canonical)
+        key, row, agents = head
+        pages = ctx.storage.event_pages(row.project_id, key, exports.PAGE_EVENTS, after=after)
+        chunks = exports.detail_chunks(row, agents, pages)
+        return StreamingResponse(chunks, media_type="application/json")
+    fetch = event_limit + 1
     detail = ctx.storage.session_detail(owner.project_id, canonical, after, fetch)
     if detail is None:
-        raise NotFound("unknown session")
+        raise UnknownSession(canonical)
     return views.session_detail(*detail, event_limit=event_limit)
 
 

@@ -21,6 +21,7 @@ from agentwatch.server.dashboard.render import denied, page
 from agentwatch.server.errors import NotFound, Unprocessable
 from agentwatch.server.routes.v2 import api_key_owner
 from agentwatch.server.storage import KeyOwner
+from agentwatch.server.storage.ingest import UnknownSession
 
 __all__ = ["api_router", "page_router"]
 
@@ -40,13 +41,6 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _session_id(text: str) -> str:
-    try:
-        return wire.parse_session_id(text, "session_id")
-    except Unprocessable:
-        raise NotFound("unknown session") from None
-
-
 # -- the views, for one reading project -------------------------------------------------
 
 
@@ -58,7 +52,7 @@ def tree(ctx: ServerContext, project_id: str, session_id: str) -> Response:
     with drilldown.paused_gc():
         found = ctx.storage.session_tree(project_id, session_id, drilldown.TREE_LIMIT)
         if found is None:
-            raise NotFound("unknown session")
+            raise UnknownSession(session_id)
         view = drilldown.session_tree(*found, cursor=cursor)
     return StreamingResponse(drilldown.tree_chunks(view), media_type="application/json")
 
@@ -66,7 +60,7 @@ def tree(ctx: ServerContext, project_id: str, session_id: str) -> Response:
 def event(ctx: ServerContext, project_id: str, session_id: str, event_id: str) -> dict[str, Any]:
     found = ctx.storage.session_event(project_id, session_id, event_id)
     if found is None:
-        raise NotFound("unknown session")
+        raise UnknownSession(session_id)
     session, _agents, row = found
     if row is None:
         raise NotFound("unknown event")
@@ -79,7 +73,7 @@ def changes(ctx: ServerContext, project_id: str, session_id: str, cursor: str) -
     limit = drilldown.CHANGES_LIMIT
     found = ctx.storage.session_changes(project_id, session_id, after, limit)
     if found is None:
-        raise NotFound("unknown session")
+        raise UnknownSession(session_id)
     session, agents, rows = found
     return drilldown.changes(
         drilldown.Changes(session, agents, rows, len(rows) >= limit), after[0], now, ctx.signer
@@ -88,8 +82,8 @@ def changes(ctx: ServerContext, project_id: str, session_id: str, cursor: str) -
 
 def compared(ctx: ServerContext, project_id: str, a: str, b: str) -> dict[str, Any]:
     limit = compare.STEP_LIMIT
-    left = ctx.storage.session_steps(project_id, _session_id(a), limit)
-    right = ctx.storage.session_steps(project_id, _session_id(b), limit)
+    left = ctx.storage.session_steps(project_id, wire.session_path_id(a), limit)
+    right = ctx.storage.session_steps(project_id, wire.session_path_id(b), limit)
     if left is None or right is None:
         raise NotFound(f"unknown session: {a if left is None else b}")
     return compare.compare(left[0], left[1], right[0], right[1], limit)
@@ -102,20 +96,20 @@ def compared(ctx: ServerContext, project_id: str, a: str, b: str) -> dict[str, A
 def api_tree(session_id: str, ctx: Context, owner: Owner) -> Response:
     """The session's span tree: one compact row per event (no payloads) in tree order
     (children in time order; orphans at the root), at most 100,000 events, streamed."""
-    return tree(ctx, owner.project_id, _session_id(session_id))
+    return tree(ctx, owner.project_id, wire.session_path_id(session_id))
 
 
 @api_router.get("/sessions/{session_id}/events/{event_id}")
 def api_event(session_id: str, event_id: str, ctx: Context, owner: Owner) -> dict[str, Any]:
     """One event of the session with every field it was sent with."""
-    return event(ctx, owner.project_id, _session_id(session_id), event_id)
+    return event(ctx, owner.project_id, wire.session_path_id(session_id), event_id)
 
 
 @api_router.get("/sessions/{session_id}/changes")
 def api_changes(session_id: str, ctx: Context, owner: Owner, cursor: CursorQuery) -> dict[str, Any]:
     """Events written since ``cursor`` (new or updated, as tree rows) and the session when
     anything changed; ``cursor`` in the answer is the next one, ``more`` to ask again now."""
-    return changes(ctx, owner.project_id, _session_id(session_id), cursor)
+    return changes(ctx, owner.project_id, wire.session_path_id(session_id), cursor)
 
 
 @api_router.get("/compare")
@@ -130,7 +124,7 @@ def api_compare(ctx: Context, owner: Owner, a: SessionA, b: SessionB) -> dict[st
 def _owning_project(ctx: ServerContext, session_id: str) -> str:
     project_id = ctx.storage.session_project(session_id)
     if project_id is None:
-        raise NotFound("unknown session")
+        raise UnknownSession(session_id)
     return project_id
 
 
@@ -138,7 +132,7 @@ def _owning_project(ctx: ServerContext, session_id: str) -> str:
 def page_tree(request: Request, session_id: str, ctx: Context) -> Response:
     if (refused := denied(request, as_json=True)) is not None:
         return refused
-    canonical = _session_id(session_id)
+    canonical = wire.session_path_id(session_id)
     return tree(ctx, _owning_project(ctx, canonical), canonical)
 
 
@@ -146,7 +140,7 @@ def page_tree(request: Request, session_id: str, ctx: Context) -> Response:
 def page_event(request: Request, session_id: str, event_id: str, ctx: Context) -> Any:
     if (refused := denied(request, as_json=True)) is not None:
         return refused
-    canonical = _session_id(session_id)
+    canonical = wire.session_path_id(session_id)
     return event(ctx, _owning_project(ctx, canonical), canonical, event_id)
 
 
@@ -154,7 +148,7 @@ def page_event(request: Request, session_id: str, event_id: str, ctx: Context) -
 def page_changes(request: Request, session_id: str, ctx: Context, cursor: CursorQuery) -> Any:
     if (refused := denied(request, as_json=True)) is not None:
         return refused
-    canonical = _session_id(session_id)
+    canonical = wire.session_path_id(session_id)
     return changes(ctx, _owning_project(ctx, canonical), canonical, cursor)
 
 
@@ -165,7 +159,7 @@ def page_compare(request: Request, ctx: Context, a: str = "", b: str = "") -> Re
         return refused
     if not a or not b:
         raise Unprocessable("give two sessions to compare: /compare?a=<session id>&b=<session id>")
-    project_id = _owning_project(ctx, _session_id(a))
+    project_id = _owning_project(ctx, wire.session_path_id(a))
     data = compared(ctx, project_id, a, b)
     projects = ctx.storage.list_projects()
     project = next((p for p in projects if p.id == project_id), None)

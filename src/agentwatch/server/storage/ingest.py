@@ -9,6 +9,7 @@ concurrent batches and retried duplicates on both databases.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -21,7 +22,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from agentwatch.server.storage import bulk, rollups, search
+from agentwatch.server.errors import NotFound, ServiceUnavailable
+from agentwatch.server.storage import bulk, rollups, search, tenancy
 from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.bulk import BulkInsert
 from agentwatch.server.storage.records import EventRecord, SessionFields
@@ -58,12 +60,20 @@ __all__ = [
 ]
 
 
-class SessionConflict(Exception):
-    """The session id exists in another project."""
+class SessionConflict(ServiceUnavailable):
+    """A session this write meant to create was created by another project meanwhile: a
+    race the client's retry sorts out (503)."""
+
+    def __init__(self, session_ids: str) -> None:
+        super().__init__(f"a session was being created by another request, retry ({session_ids})")
 
 
-class UnknownSession(Exception):
-    """No session with this id in this project."""
+class UnknownSession(NotFound):
+    """No session with this id in this project (404, the same for another project's)."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__("unknown session")
+        self.session_id = session_id
 
 
 def require_session(conn: sa.Connection, project_id: str, session_id: str) -> None:
@@ -83,11 +93,13 @@ def create_or_attach_session(
     parent_project_id: str | None,
     fields: SessionFields,
     now: dt.datetime,
+    _shadows: int = 0,
 ) -> bool:
     """Create the session, or re-attach to it if this project already has it.
 
-    Returns True when created. Raises :class:`SessionConflict` when the id belongs to
-    another project. Re-attaching keeps the stored start time and counters.
+    Returns True when created. An id another project has is taken as the project's shadow
+    of it (:mod:`.tenancy`): the same answers as for a fresh id. Re-attaching keeps the
+    stored start time and counters.
     """
     values = {
         "id": fields.session_id,
@@ -106,7 +118,13 @@ def create_or_attach_session(
             sa.select(sessions.c.project_id).where(sessions.c.id == fields.session_id)
         ).scalar_one()
         if owner != project_id:
-            raise SessionConflict(fields.session_id)
+            if _shadows:  # a third project took the shadow's own id (it had to know ours)
+                raise SessionConflict(fields.session_id)
+            shadow = tenancy.shadow_id(project_id, fields.session_id)
+            shadowed = dataclasses.replace(fields, session_id=shadow)
+            return create_or_attach_session(
+                conn, project_id, parent_project_id, shadowed, now, _shadows + 1
+            )
         # Re-attaching (agentops' inherited_session_id) keeps the start time, counters and
         # end state; it takes the new tags and host environment.
         attach = {k: v for k, v in _session_values(fields).items() if k in ("tags", "host_env")}
@@ -316,6 +334,11 @@ def stored_record(row: sa.Row[Any]) -> EventRecord:
     )
 
 
+def _bigint(value: int | None) -> int | None:
+    # A count or cost past BIGINT (2**62 tokens priced) is kept at its bound, as sums are.
+    return None if value is None else dialects.clamp(value)
+
+
 def counter_of(event_type: str) -> str:
     """The session counter an event of ``event_type`` adds to."""
     return event_type if event_type in COUNTER_KINDS else "other"
@@ -333,10 +356,10 @@ def event_row(r: EventRecord, project_id: str, session_id: str, now: dt.datetime
         "agent_id": r.agent_id,
         "thread_id": r.thread_id,
         "model": r.model,
-        "prompt_tokens": r.prompt_tokens,
-        "completion_tokens": r.completion_tokens,
-        "cached_tokens": r.cached_tokens,
-        "cost_pico": r.cost_pico,
+        "prompt_tokens": _bigint(r.prompt_tokens),
+        "completion_tokens": _bigint(r.completion_tokens),
+        "cached_tokens": _bigint(r.cached_tokens),
+        "cost_pico": _bigint(r.cost_pico),
         "trigger_event_id": r.trigger_event_id,
         "trigger_event_type": r.trigger_event_type,
         "data": dump_json(r.data),
@@ -476,7 +499,7 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 def dump_json(value: Any) -> str:
     """Compact JSON text; NaN and infinities (which Python's parser lets in) become strings.
 
-    Non-finite numbers must come as float subclasses, as ``wire.loads`` parses them: orjson
+    Non-finite numbers must come as float subclasses, as ``jsonbody.loads`` parses them: orjson
     (12x faster than the stdlib here) hands those to ``default`` but writes a plain float
     NaN as null. What orjson refuses (ints beyond 64 bits, lone surrogates) the stdlib writes.
     """

@@ -53,11 +53,18 @@ def session_events(
     session_id: str,
     after: tuple[dt.datetime, str] | None = None,
     limit: int | None = None,
+    types: tuple[str, ...] | None = None,
+    other_than: tuple[str, ...] = (),
 ) -> list[sa.Row[Any]]:
     """The session's events in time order (ties broken by id, so the order is stable),
-    strictly after the keyset ``after``, at most ``limit`` of them."""
+    strictly after the keyset ``after``, at most ``limit`` of them; only those of ``types``
+    when given, and none of ``other_than``."""
     c = events.c
     query = sa.select(events).where(c.session_id == session_id)
+    if types is not None:
+        query = query.where(c.event_type.in_(types))
+    if other_than:
+        query = query.where(c.event_type.not_in(other_than))
     if after is not None:
         started, event_id = after
         query = query.where(

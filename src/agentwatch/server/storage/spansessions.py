@@ -11,7 +11,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from agentwatch.server.storage import engine as dialects
-from agentwatch.server.storage.ingest import COUNTERS, SessionConflict, counter_deltas
+from agentwatch.server.storage.ingest import (
+    COUNTERS,
+    SessionConflict,
+    counter_deltas,
+)
 from agentwatch.server.storage.records import EventRecord
 from agentwatch.server.storage.schema import session_tags, sessions
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from agentwatch.server.storage import (
     sessionlist,
     spanlogs,
     spanreads,
+    tenancy,
     traces,
 )
 from agentwatch.server.storage.records import (
@@ -38,6 +40,8 @@ from agentwatch.server.storage.schema import api_keys, projects
 
 __all__ = ["Storage"]
 
+_T = TypeVar("_T")
+
 logger = logging.getLogger("agentwatch.server")
 
 
@@ -49,7 +53,8 @@ class Storage:
     """A database of projects, keys, sessions and events, chosen by URL.
 
     Writes into a session raise ``ingest.UnknownSession`` when the project has no such
-    session; creating one raises ``ingest.SessionConflict`` when another project has it.
+    session. A session id another project has stands for the project's shadow session of
+    it (:mod:`.tenancy`), in writes and reads alike.
 
     Methods block (call them from a worker thread in async code) and each runs in
     one transaction. On SQLite every write holds an in-process lock: SQLite allows one
@@ -216,21 +221,33 @@ class Storage:
 
     def update_session(self, project_id: str, fields: SessionFields) -> sa.Row[Any] | None:
         """Apply ``fields``; returns the updated session row, or None if there is none."""
-        with self.write() as conn:
-            if not ingest.update_session(conn, project_id, fields, utcnow()):
-                return None
-            return queries.session_row(conn, project_id, fields.session_id)
+
+        def update(session_id: str) -> sa.Row[Any]:
+            with self.write() as conn:
+                key = dataclasses.replace(fields, session_id=session_id)
+                if not ingest.update_session(conn, project_id, key, utcnow()):
+                    raise ingest.UnknownSession(session_id)
+                row = queries.session_row(conn, project_id, session_id)
+                assert row is not None
+                return row
+
+        try:
+            return _in_session(project_id, fields.session_id, update)
+        except ingest.UnknownSession:
+            return None
 
     def insert_events(
         self, project_id: str, session_id: str, records: Sequence[EventRecord]
     ) -> int:
         """Store a batch once (see :func:`ingest.insert_prepared`); returns how many were new."""
-        # Prepared first: on SQLite the write lock is then held only for the statements.
-        batch = ingest.prepare_events(
-            self.engine.dialect, project_id, session_id, records, utcnow()
-        )
-        with self.write() as conn:
-            return ingest.insert_prepared(conn, batch)
+
+        def insert(key: str) -> int:
+            # Prepared first: on SQLite the write lock is then held only for the statements.
+            batch = ingest.prepare_events(self.engine.dialect, project_id, key, records, utcnow())
+            with self.write() as conn:
+                return ingest.insert_prepared(conn, batch)
+
+        return _in_session(project_id, session_id, insert)
 
     def update_events(
         self,
@@ -239,25 +256,32 @@ class Storage:
         records: Sequence[EventRecord],
         renormalize: Callable[[dict[str, Any]], EventRecord],
     ) -> int:
-        with self.write() as conn:
-            ingest.require_session(conn, project_id, session_id)
-            return ingest.update_events(
-                conn, project_id, session_id, records, utcnow(), renormalize
-            )
+        def update(key: str) -> int:
+            with self.write() as conn:
+                ingest.require_session(conn, project_id, key)
+                return ingest.update_events(conn, project_id, key, records, utcnow(), renormalize)
+
+        return _in_session(project_id, session_id, update)
 
     def upsert_agent(
         self, project_id: str, session_id: str, agent_id: str, name: str | None, logs: str | None
     ) -> None:
-        with self.write() as conn:
-            ingest.require_session(conn, project_id, session_id)
-            ingest.upsert_agent(conn, session_id, agent_id, name, logs, utcnow())
+        def upsert(key: str) -> None:
+            with self.write() as conn:
+                ingest.require_session(conn, project_id, key)
+                ingest.upsert_agent(conn, key, agent_id, name, logs, utcnow())
+
+        _in_session(project_id, session_id, upsert)
 
     def upsert_thread(
         self, project_id: str, session_id: str, thread_id: str, agent_id: str | None
     ) -> None:
-        with self.write() as conn:
-            ingest.require_session(conn, project_id, session_id)
-            ingest.upsert_thread(conn, session_id, thread_id, agent_id, utcnow())
+        def upsert(key: str) -> None:
+            with self.write() as conn:
+                ingest.require_session(conn, project_id, key)
+                ingest.upsert_thread(conn, key, thread_id, agent_id, utcnow())
+
+        _in_session(project_id, session_id, upsert)
 
     def insert_spans(self, project_id: str, writes: Sequence[SpanWrite]) -> SpanOutcome:
         """Store OpenTelemetry spans in their sessions (see :mod:`.traces`), once each.
@@ -292,7 +316,8 @@ class Storage:
         """The project's session row, or None. ``as_reader`` also finds its child
         projects' sessions (see :func:`queries.visible_to`)."""
         with self.read() as conn:
-            return queries.session_row(conn, project_id, session_id, as_reader=as_reader)
+            found = _session_row(conn, project_id, session_id, as_reader)
+        return None if found is None else found[1]
 
     def session_detail(
         self,
@@ -313,15 +338,50 @@ class Storage:
         and not yet in the session's counters.
         """
         with self.read() as conn:
-            row = queries.session_row(conn, project_id, session_id, as_reader=True)
-            if row is None:
+            found = _session_row(conn, project_id, session_id, True)
+            if found is None:
                 return None
-            events = queries.session_events(conn, session_id, events_after, event_limit)
+            key, row = found
+            events = queries.session_events(conn, key, events_after, event_limit)
             return (
                 row,
-                queries.session_agents(conn, session_id),
+                queries.session_agents(conn, key),
                 spanlogs.with_logs(conn, row.project_id, events),
             )
+
+    def session_head(
+        self, project_id: str, session_id: str
+    ) -> tuple[str, sa.Row[Any], list[sa.Row[Any]]] | None:
+        """(the id its events are stored under, the session, its agents) as the project may
+        read them, or None; its events follow from :meth:`event_pages`."""
+        with self.read() as conn:
+            found = _session_row(conn, project_id, session_id, True)
+            if found is None:
+                return None
+            key, row = found
+            return key, row, queries.session_agents(conn, key)
+
+    def event_pages(
+        self,
+        owner_id: str,
+        key: str,
+        page: int,
+        types: tuple[str, ...] | None = None,
+        other_than: tuple[str, ...] = (),
+        after: tuple[dt.datetime, str] | None = None,
+    ) -> Iterator[list[Any]]:
+        """The events stored under ``key`` (of project ``owner_id``) after the keyset
+        ``after``, ``page`` at a time in time order, log records merged in; each page is
+        read in its own transaction, so none stays open between pages (``exports.py``)."""
+        while True:
+            with self.read() as conn:
+                rows = queries.session_events(conn, key, after, page, types, other_than)
+                merged = spanlogs.with_logs(conn, owner_id, rows)
+            if merged:
+                yield merged
+            if len(rows) < page:
+                return
+            after = (rows[-1].init_timestamp, rows[-1].id)
 
     def session_page(
         self,
@@ -386,9 +446,10 @@ class Storage:
         """(session, agents, its first ``limit`` events as compact rows in time order) as
         the project may read them, or None."""
         with self.read() as conn:
-            row = queries.session_row(conn, project_id, session_id, as_reader=True)
-            if row is None:
+            found = _session_row(conn, project_id, session_id, True)
+            if found is None:
                 return None
+            session_id, row = found
             agents = queries.session_agents(conn, session_id)
             return row, agents, spanreads.tree_rows(conn, session_id, limit)
 
@@ -397,9 +458,10 @@ class Storage:
     ) -> tuple[sa.Row[Any], list[sa.Row[Any]], list[tuple[Any, ...]]] | None:
         """(session, agents, compact rows of the events written after ``after``), or None."""
         with self.read() as conn:
-            row = queries.session_row(conn, project_id, session_id, as_reader=True)
-            if row is None:
+            found = _session_row(conn, project_id, session_id, True)
+            if found is None:
                 return None
+            session_id, row = found
             changed = spanreads.changed_rows(conn, session_id, after, limit)
             return row, queries.session_agents(conn, session_id), changed
 
@@ -409,9 +471,10 @@ class Storage:
         """(session, agents, the event with its log records merged in, or None), or None
         when the project may not read the session."""
         with self.read() as conn:
-            row = queries.session_row(conn, project_id, session_id, as_reader=True)
-            if row is None:
+            found = _session_row(conn, project_id, session_id, True)
+            if found is None:
                 return None
+            session_id, row = found
             event = spanreads.event_row(conn, session_id, event_id)
             merged = None if event is None else spanlogs.with_logs(conn, row.project_id, [event])[0]
             return row, queries.session_agents(conn, session_id), merged
@@ -421,8 +484,29 @@ class Storage:
     ) -> tuple[sa.Row[Any], list[Any]] | None:
         """(session, its first ``limit`` LLM and tool calls with their payloads), or None."""
         with self.read() as conn:
-            row = queries.session_row(conn, project_id, session_id, as_reader=True)
-            if row is None:
+            found = _session_row(conn, project_id, session_id, True)
+            if found is None:
                 return None
+            session_id, row = found
             steps = spanreads.step_rows(conn, session_id, limit)
             return row, spanlogs.with_logs(conn, row.project_id, steps)
+
+
+def _in_session(project_id: str, session_id: str, write: Callable[[str], _T]) -> _T:
+    """``write(session_id)``, or ``write`` of the project's shadow of it when the project
+    has no session under that id (:mod:`.tenancy`). Raises ``UnknownSession`` if neither."""
+    try:
+        return write(session_id)
+    except ingest.UnknownSession:  # the transaction was rolled back: nothing was written
+        return write(tenancy.shadow_id(project_id, session_id))
+
+
+def _session_row(
+    conn: sa.Connection, project_id: str, session_id: str, as_reader: bool
+) -> tuple[str, sa.Row[Any]] | None:
+    """(the id the session is stored under, its row shown under ``session_id``), or None."""
+    row = queries.session_row(conn, project_id, session_id, as_reader=as_reader)
+    if row is not None:
+        return session_id, row
+    shadow = tenancy.shown_as(conn, project_id, session_id)
+    return None if shadow is None else (tenancy.shadow_id(project_id, session_id), shadow)

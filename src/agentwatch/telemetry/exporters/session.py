@@ -112,7 +112,12 @@ class SessionExporter:
                 self._transport.create_events(session_id, chunk)
             except FatalApiError as exc:
                 if exc.status != 413:
-                    account.dropped(exc.reason, len(chunk), str(exc), session_id=session_id)
+                    # A partly refused batch (422): the server stored the others.
+                    taken = min(exc.accepted or 0, len(chunk))
+                    if taken:
+                        account.delivered(taken)
+                    if lost := len(chunk) - taken:
+                        account.dropped(exc.reason, lost, str(exc), session_id=session_id)
                     continue
                 self._limit.refused(chunk)
                 if not budget.spend():
