@@ -119,6 +119,18 @@ def _distinct(text: str) -> list[str]:
     return [w for w in dict.fromkeys(_split(text)) if len(w) <= _MAX_WORD]
 
 
+def _words_of(data: Any) -> list[str]:
+    """``_distinct(text_of(data))``, each distinct string split once: an OTLP span's text
+    repeats (its prompt is in its attributes too). Repeats add no words; only an
+    untruncated text may drop them (truncation counts them)."""
+    found: list[str] = []
+    size = [0]
+    _strings(data, 0, found, size)
+    if size[0] + len(found) > _MAX_TEXT:
+        return _distinct(" ".join(found)[:_MAX_TEXT])
+    return _distinct(" ".join(dict.fromkeys(found)))
+
+
 def _joined(parts: Iterable[Sequence[str]]) -> str:
     """A document from the distinct words of its parts, in order: the same words as
     :func:`document` of the parts' texts (words never span the space between texts)."""
@@ -132,28 +144,45 @@ def _joined(parts: Iterable[Sequence[str]]) -> str:
 
 def _strings(item: Any, depth: int, found: list[str], size: list[int]) -> bool:
     """Append the text strings of ``item`` to ``found`` in document order, stopping (True)
-    once they reach :data:`_MAX_TEXT` characters. Recursive: a generator with its own
-    stack cost twice as much per value, and depth is bounded by :data:`_MAX_DEPTH`."""
+    once they reach :data:`_MAX_TEXT` characters. Recursive, strings handled in their
+    container's loop and exact types checked first: a generator with its own stack and
+    ``isinstance(.., Mapping)`` per value cost twice as much. Depth is bounded by
+    :data:`_MAX_DEPTH`."""
     if isinstance(item, str):
-        parsed = _json_in(item) if depth < _MAX_DEPTH else None
-        if parsed is not None:
-            return _strings(parsed, depth + 1, found, size)
-        found.append(item)
-        size[0] += len(item)
-        return size[0] >= _MAX_TEXT
-    if depth >= _MAX_DEPTH:
+        values: Iterable[Any] = (item,)
+        depth -= 1  # the string is looked at as if in a container one level up
+    elif depth >= _MAX_DEPTH:
         return False
-    if isinstance(item, Mapping):
-        for k, v in item.items():
-            if k in _SKIPPED or (isinstance(k, str) and k.endswith("_id")):
-                continue
-            if _strings(v, depth + 1, found, size):
-                return True
+    elif type(item) is dict or isinstance(item, Mapping):
+        values = (
+            v
+            for k, v in item.items()
+            if not (k in _SKIPPED or (isinstance(k, str) and k.endswith("_id")))
+        )
     elif isinstance(item, list | tuple):
-        for v in item:
-            if _strings(v, depth + 1, found, size):
+        values = item
+    else:
+        return False
+    deeper = depth + 1
+    for v in values:
+        if isinstance(v, str):
+            # Only a string starting with a bracket or a space can hold JSON (_json_in).
+            if v and (v[0] in "{[" or v[0].isspace()) and deeper < _MAX_DEPTH:
+                parsed = _json_in(v)
+                if parsed is not None:
+                    if _strings(parsed, deeper + 1, found, size):
+                        return True
+                    continue
+            found.append(v)
+            size[0] += len(v)
+            if size[0] >= _MAX_TEXT:
                 return True
+        elif v is not None and type(v) not in _SCALARS and _strings(v, deeper, found, size):
+            return True
     return False
+
+
+_SCALARS = frozenset((int, float, bool))
 
 
 def _json_in(text: str) -> Any:
@@ -201,14 +230,14 @@ class Extracted:
     def __init__(self, records: Iterable[EventRecord]) -> None:
         # Keyed by identity, the record kept alive with its words: two records with one
         # id (a v2 batch's repeated ids, an OTLP span sent twice) can hold different text.
-        self._words = {id(r): (r, _distinct(text_of(r.data))) for r in records}
+        self._words = {id(r): (r, _words_of(r.data)) for r in records}
 
     def of(self, record: EventRecord) -> list[str]:
         """The distinct words of ``record``'s text (extracted now if it was not)."""
         known = self._words.get(id(record))
         if known is not None and known[0] is record:
             return known[1]
-        return _distinct(text_of(record.data))
+        return _words_of(record.data)
 
 
 def extract(records: Iterable[EventRecord]) -> Extracted:
