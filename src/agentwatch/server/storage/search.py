@@ -23,6 +23,7 @@ Ingest calls :func:`index` once at each write spot, in the write's transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -355,23 +356,12 @@ def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
 def _reindex_sessions(conn: sa.Connection, session_ids: list[str]) -> None:
     """The sessions' own documents rewritten where their text changed (deleted with a
     deleted session): three reads and at most a delete and an insert for all of them."""
-    d = search_docs.c
-    c = sessions.c
-    fields = (c.id, c.external_id, c.user_id, c.end_state_reason, c.tags, c.session_metadata)
-    rows = {r.id: r for r in conn.execute(sa.select(*fields).where(c.id.in_(session_ids)))}
-    old = {
-        r.session_id: r
-        for r in conn.execute(
-            sa.select(d.id, d.session_id, d.body).where(
-                d.session_id.in_(session_ids), d.event_id == _SESSION_DOC
-            )
-        )
-    }
+    read_sessions, read_docs, read_agents = _session_reads()
+    ids = {"ids": session_ids}
+    rows = {r.id: r for r in conn.execute(read_sessions, ids)}
+    old = {r.session_id: r for r in conn.execute(read_docs, ids)}
     names: dict[str, list[str | None]] = {}
-    a = agents.c
-    for session_id, name in conn.execute(
-        sa.select(a.session_id, a.name).where(a.session_id.in_(list(rows)))
-    ):
+    for session_id, name in conn.execute(read_agents, {"ids": list(rows)}) if rows else ():
         names.setdefault(session_id, []).append(name)
     stale: list[int] = []
     fresh: list[dict[str, Any]] = []
@@ -387,40 +377,63 @@ def _reindex_sessions(conn: sa.Connection, session_ids: list[str]) -> None:
                 {"session_id": session_id, "event_id": _SESSION_DOC, "trace_id": None, "body": body}
             )
     if stale:
-        conn.execute(search_docs.delete().where(d.id.in_(stale)))
+        conn.execute(search_docs.delete().where(search_docs.c.id.in_(stale)))
     if fresh:
         conn.execute(search_docs.insert(), fresh)
+
+
+@functools.cache
+def _session_reads() -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """:func:`_reindex_sessions`' reads of sessions, their documents and their agents'
+    names (by ``ids``), built once."""
+    ids: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+    c, d, a = sessions.c, search_docs.c, agents.c
+    fields = (c.id, c.external_id, c.user_id, c.end_state_reason, c.tags, c.session_metadata)
+    return (
+        sa.select(*fields).where(c.id.in_(ids)),
+        sa.select(d.id, d.session_id, d.body).where(
+            d.session_id.in_(ids), d.event_id == _SESSION_DOC
+        ),
+        sa.select(a.session_id, a.name).where(a.session_id.in_(ids)),
+    )
 
 
 def _note_models(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> None:
     """Add to ``sessions.models`` (a JSON list) the models it does not list yet: one
     UPDATE per model of the batch over the sessions that used it (in sorted order, so a
     session lists a batch's new models sorted), which changes nothing where it is listed."""
-    c = sessions.c
-    find = sa.func.instr if conn.dialect.name == "sqlite" else sa.func.strpos
     used: dict[str, set[str]] = {}
     for session_id, records in added.items():
         for record in records:
             if record.model:
                 used.setdefault(record.model, set()).add(session_id)
+    update = _models_update(conn.dialect.name)
     for model in sorted(used):
-        needle = json.dumps(model)
         ids = sorted(used[model])
         for i in range(0, len(ids), _CHUNK):
-            conn.execute(
-                sessions.update()
-                .where(
-                    c.id.in_(ids[i : i + _CHUNK]),
-                    sa.or_(c.models.is_(None), find(c.models, needle) == 0),
-                )
-                .values(
-                    models=sa.case(
-                        (c.models.is_(None), "[" + needle + "]"),
-                        else_=sa.func.substr(c.models, 1, sa.func.length(c.models) - 1)
-                        + ("," + needle + "]"),
-                    )
-                )
+            conn.execute(update, {"ids": ids[i : i + _CHUNK], "needle": json.dumps(model)})
+
+
+@functools.cache
+def _models_update(dialect_name: str) -> sa.Update:
+    """:func:`_note_models`' UPDATE, built once (building it cost more than running it)."""
+    c = sessions.c
+    find = sa.func.instr if dialect_name == "sqlite" else sa.func.strpos
+    needle = sa.bindparam("needle", type_=sa.String())
+    return (
+        sessions.update()
+        .where(
+            c.id.in_(sa.bindparam("ids", expanding=True)),
+            sa.or_(c.models.is_(None), find(c.models, needle) == 0),
+        )
+        .values(
+            models=sa.case(
+                (c.models.is_(None), "[" + needle + "]"),
+                else_=sa.func.substr(c.models, 1, sa.func.length(c.models) - 1)
+                + ("," + needle + "]"),
             )
+        )
+    )
 
 
 # -- queries -----------------------------------------------------------------------------
