@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentwatch.exceptions import ConfigurationError
+from agentwatch.otlp_settings import (
+    headers_argument,
+    parse_otlp_endpoint,
+    parse_otlp_headers,
+    parse_service_name,
+)
 from agentwatch.settings_table import (
     Setting,
     from_environment,
     parse_bool,
     parse_positive_float,
     parse_positive_int,
-)
-from agentwatch.telemetry.otlp_settings import (
-    headers_argument,
-    parse_otlp_endpoint,
-    parse_otlp_headers,
-    parse_service_name,
 )
 
 __all__ = ["SETTINGS", "Config", "Setting"]

@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import ReadableSpan, Span
 
-    from agentwatch.session.registry import Registered, Registry, Scope
 
 __all__ = [
     "PARENT_EVENT_ID",
@@ -64,6 +63,39 @@ __all__ = [
 ]
 
 logger = logging.getLogger("agentwatch")
+
+
+class Scope(Protocol):
+    """What the processor reads of an agentwatch span open in the running context (the
+    session registry's ``Scope``; a protocol, so that telemetry does not import session)."""
+
+    @property
+    def span_id(self) -> object: ...
+
+    @property
+    def llm(self) -> bool: ...
+
+    def parent_for(self, session_id: str) -> object | None: ...
+
+
+class Registered(Protocol):
+    """What the processor reads of a running session."""
+
+    @property
+    def session_id(self) -> str: ...
+
+
+class Registry(Protocol):
+    """What the processor asks the session registry: the innermost agentwatch span open
+    here, and the session made current in this context; :func:`install` sets its ``otel``
+    (where the registry asks for the captured span open here)."""
+
+    otel: Any
+
+    def scope(self) -> Scope | None: ...
+
+    def current_in_context(self) -> Registered | None: ...
+
 
 #: The event a captured span nests under in the session ("" for the session itself).
 PARENT_EVENT_ID = "agentwatch.parent_event_id"
@@ -137,7 +169,7 @@ class AppSpanProcessor(SpanProcessor):
     Thread-safe; ``on_start`` and ``on_end`` cost a few dictionary operations.
     """
 
-    def __init__(self, registry: Registry[Any], sink_for: Callable[[Any], SpanSink | None]) -> None:
+    def __init__(self, registry: Registry, sink_for: Callable[[Any], SpanSink | None]) -> None:
         self._registry = registry
         self._sink_for = sink_for
         self._open: dict[int, _Captured] = {}
@@ -285,7 +317,7 @@ _installed_on: list[object] = []  # providers the processor was added to
 _install_lock = threading.Lock()
 
 
-def install(registry: Registry[Any], sink_for: Callable[[Any], SpanSink | None]) -> str:
+def install(registry: Registry, sink_for: Callable[[Any], SpanSink | None]) -> str:
     """Put the process's :class:`AppSpanProcessor` on the global tracer provider (made
     with these arguments on the first call); returns what was done, in words.
 
