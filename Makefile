@@ -55,4 +55,7 @@ bench:
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/bench_instrumentation.py --write
 	$(PYTHON) bench/bench_dashboard.py --write
+	$(PYTHON) bench/bench_search.py --write
 	$(PYTHON) bench/bench_otlp_tee.py --write
+	$(PYTHON) bench/bench_app_spans.py --write
+	$(PYTHON) bench/bench_dashboard_browser.py --write

@@ -74,7 +74,7 @@ def track_agent(name: Any = None) -> Any:
     On a class, each instance is an agent named ``agentwatch_name=`` (constructor
     keyword) > ``name`` > ``self.role`` > the class name. Usable bare (``@track_agent``)
     or called (``@track_agent("planner")``). The agent span nests under the span open
-    where the agent was created.
+    where the agent was created (an application's captured OpenTelemetry span included).
     """
     if isinstance(name, type):
         return _track_class(name, None)
@@ -90,7 +90,7 @@ def track_agent(name: Any = None) -> Any:
 def _new_agent(name: str) -> tuple[str, uuid.UUID]:
     """A new agent id and span id, remembered (with where it was made) in the registry."""
     agent_id, span_id = str(uuid.uuid4()), new_id()
-    sessions.agents[agent_id] = AgentInfo(name, span_id, sessions.scope())
+    sessions.agents[agent_id] = AgentInfo(name, span_id, sessions.origin())
     return agent_id, span_id
 
 

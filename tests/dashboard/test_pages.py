@@ -343,3 +343,41 @@ def test_loopback_and_redirect_targets() -> None:
     assert _safe_next("/sessions?tag=a") == "/sessions?tag=a"
     for bad in ("//evil.example", "https://evil.example", "/\\evil", None, "javascript:x"):
         assert _safe_next(bad) == "/sessions"
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "named"),
+    [
+        ("/sessions?limit=100000", 400, "limit"),
+        ("/sessions?cursor=nonsense&sort=cost", 400, "cursor"),
+        ("/sessions?end_state=maybe", 400, "end_state"),
+        ("/overview?tz=%3Cscript%3E", 400, "tz"),
+        ("/no-such-page", 404, "Not Found"),
+    ],
+)
+def test_a_browser_gets_errors_as_pages(
+    http: httpx.Client, path: str, status: int, named: str
+) -> None:
+    """Bad input on a dashboard page is a page saying what was wrong (escaped, under the
+    CSP), not a JSON body; the JSON twin and API clients keep the JSON error."""
+    page = http.get(path, headers=BROWSER)
+    assert page.status_code == status
+    assert page.headers["content-type"].startswith("text/html")
+    assert named in page.text
+    assert 'id="error-message"' in page.text
+    assert "<script>" not in page.text.lower().replace("<script src=", "")
+    assert "content-security-policy" in page.headers
+    as_api = http.get(path)  # httpx asks for */*: a client of the JSON
+    assert as_api.status_code == status
+    assert named in as_api.json()["message"]
+    twin = http.get(path + ("&" if "?" in path else "?") + "format=json", headers=BROWSER)
+    assert twin.headers["content-type"].startswith("application/json")
+
+
+def test_api_errors_stay_json_for_a_browser(http: httpx.Client) -> None:
+    answer = http.get("/api/sessions?limit=100000", headers=BROWSER)  # and no API key
+    assert answer.status_code == 401
+    assert "API key" in answer.json()["message"]

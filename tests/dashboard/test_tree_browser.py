@@ -452,3 +452,22 @@ def test_a_tree_over_the_limit_says_so(
     open_session(page, trees, "tree")
     assert page.locator("#row-count").inner_text() == "50 events"
     expect(page.locator(".tl-status")).to_contain_text("(only the first 50 of 400 events)")
+
+
+def test_a_stored_parent_cycle_is_drawn_once_per_span(trees: Trees, page: Any) -> None:
+    """Links that loop across events (stored as sent: README "The v2 protocol") are drawn
+    in the server's order, each span once, and selecting a span inside a cycle ends."""
+    from tests.server.conftest import V2
+    from tests.server.test_parent_cycles import seed_cycles, tree
+
+    with V2(trees.server) as v2:
+        session_id, ids = seed_cycles(v2)
+        expected = [(r["id"], r["depth"]) for r in tree(v2, session_id)]
+    page.goto(f"{trees.server.url}/sessions/{session_id}")
+    page.wait_for_selector("#timeline[data-ready=true]")
+    shown = dom_rows(page)
+    assert [(r["id"], r["indent"] // 14) for r in shown] == expected
+    assert len(shown) == len(ids)
+    page.locator(f"#event-{ids['e']}").click()  # deepest in the 3-cycle: its path expands
+    expect(page.locator(f'#detail[data-event-id="{ids["e"]}"]')).to_be_visible()
+    assert page.errors == []

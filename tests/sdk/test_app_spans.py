@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import agentwatch
-from agentwatch import Client, record_tool
+from agentwatch import Client, record_action, record_tool, track_agent
 from agentwatch.server.testing import TestServer
 from agentwatch.telemetry import capture
 from agentwatch.telemetry.exporters import otlpspans
@@ -106,6 +106,43 @@ def test_app_spans_nest_under_the_agentwatch_span_they_ran_in(
     )
     assert seen["geo.query"].parent is not None
     assert seen["geo.query"].parent.span_id == outer.get_span_context().span_id
+
+
+def test_an_agent_created_inside_an_app_span_nests_under_it(
+    server: TestServer, make_client: Callable[..., Client], app_exporter: InMemorySpanExporter
+) -> None:
+    client = make_client()
+    tracer = trace.get_tracer("agent-app")
+
+    @track_agent("planner")
+    class Planner:
+        @record_action("plan")
+        def plan(self) -> None:
+            with tracer.start_as_current_span("plan.step"):
+                pass
+
+    session = client.start_session()
+    with tracer.start_as_current_span("request") as request:
+        planner = Planner()
+        with session.span("inner-block"):
+            Planner(agentwatch_name="helper")  # an agentwatch span is innermost here
+        with tracer.start_as_current_span("handler"):
+            pass
+    planner.plan()  # called after "request" ended: it nests where the agent was made
+    session.end_session("Success")
+
+    events = stored(server, session.session_id)
+    assert {"request", "planner", "helper", "inner-block", "handler", "plan", "plan.step"} <= set(
+        events
+    )
+    assert events["planner"]["kind"] == "agent"
+    assert events["planner"]["parent_id"] == hex_id(request)  # like any other event
+    assert events["helper"]["parent_id"] == events["inner-block"]["id"]
+    assert events["inner-block"]["parent_id"] == hex_id(request)
+    assert events["handler"]["parent_id"] == hex_id(request)
+    assert events["plan"]["parent_id"] == events["planner"]["id"]
+    assert events["plan.step"]["parent_id"] == events["plan"]["id"]
+    assert client.dropped == {}
 
 
 def test_with_no_provider_set_ours_becomes_the_global_one(

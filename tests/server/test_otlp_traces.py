@@ -384,26 +384,40 @@ def test_children_first_then_the_span_naming_the_session(
     assert {s["session"]["id"] for s in sessions_of(server)} == {detail["session"]["id"]}
 
 
-def test_a_uuid_session_of_another_project_is_refused(
+def _sent_into(http: httpx.Client, key: str, session_id: str) -> tuple[Any, ...]:
+    """What a project sees sending a span that names ``session_id`` and reading it back."""
+    theirs = span(new_trace_id(), name="theirs", attributes={"session.id": session_id})
+    answer = rejected(post(http, "/v1/traces", traces_request([theirs], PROTOBUF), PROTOBUF, key))
+    detail = http.get(f"/api/sessions/{session_id}", headers={"X-Agentops-Api-Key": key})
+    assert detail.status_code == 200, detail.text
+    shown = detail.json()
+    return (
+        answer,
+        shown["session"]["id"] == session_id,
+        shown["session"]["event_count"],
+        [e["name"] for e in shown["events"]],
+    )
+
+
+def test_a_uuid_session_of_another_project_answers_as_a_fresh_id_and_stays_theirs(
     server: TestServer, http: httpx.Client, other_project: Any
 ) -> None:
-    foreign, _ = other_project.create_session()
-    trace = new_trace_id()
-    mine = span(trace, name="mine")
-    theirs = span(new_trace_id(), name="theirs", attributes={"session.id": foreign})
-    response = post(
-        http, "/v1/traces", traces_request([mine, theirs], PROTOBUF), PROTOBUF, server.api_key
-    )
-    count, message = rejected(response)
-    assert count == 1
-    assert "spans[1]" in message
-    assert foreign in message
-    assert server.session(trace_session(server.project_id, trace))["session"]["event_count"] == 1
+    """The attack: a project names another project's session id in ``session.id``. It must
+    learn nothing (the answers a fresh id gets) and write nothing into that session."""
+    foreign, jwt = other_project.create_session()
+    assert other_project.events(jwt, [event("tools", name="secret")]).status_code == 200
     other = server.storage.project_by_name("other")
     assert other is not None
+
+    squatted = _sent_into(http, server.api_key, foreign)
+    fresh = _sent_into(http, server.api_key, str(uuid.uuid4()))
+    assert squatted == fresh == ((0, ""), True, 1, ["theirs"])
+
     row = server.storage.session(other.id, foreign)
     assert row is not None
-    assert row.event_count == 0
+    assert row.event_count == 1  # their one event, none of ours
+    theirs = other_project.get(f"/api/sessions/{foreign}").json()
+    assert [e["name"] for e in theirs["events"]] == ["secret"]
 
 
 def test_a_uuid_session_key_is_the_session_id(

@@ -25,6 +25,7 @@ from tests.conftest import require_pg
 from tests.server.conftest import V2, event
 from tests.server.otlp_requests import (
     PROTOBUF,
+    logs_pb,
     new_span_id,
     new_trace_id,
     post,
@@ -43,7 +44,7 @@ def found(v2: V2, **params: Any) -> list[str]:
 
 def _travel(v2: V2) -> tuple[str, str]:
     """A session with every kind of text; returns (session id, jwt)."""
-    session_id, jwt = v2.create_session(tags=["trip-planner", 'say "hi"'])
+    session_id, jwt = v2.create_session(tags=["trip-planner", 'say "hi"', "build 6e9e19de21c9"])
     llm = event(
         "llms",
         model="gpt-4o",
@@ -97,6 +98,8 @@ def test_search_finds_every_kind_of_text(
         session_id,  # the id in full
         session_id[:8],  # the short id the header shows
         "pesta",  # a prefix of the last word
+        "6e9e19de21c9",  # what PostgreSQL's parser would read as a number and split
+        "6e9e1",  # and a prefix of it
     ):
         assert found(v2, q=q) == [session_id], q
     assert found(v2, q="n") == []  # a JSON escape's letter is no word
@@ -196,6 +199,33 @@ def test_otlp_spans_are_searched_and_follow_their_trace(v2: V2, server: TestServ
     assert found(v2, metadata="plan=silver") == []
     assert found(v2, model="gpt-4o-mini") == [named]
     assert v2.get("/api/sessions").json()["total"] == 1  # the derived session is gone
+
+
+def test_otlp_log_records_are_searched_whichever_comes_first(v2: V2, server: TestServer) -> None:
+    """GenAI message events sent as log records, before their span and after it, and
+    after the trace moved to the session a later span names."""
+    early, late = new_trace_id(), new_trace_id()
+    first = span(early, attributes={"gen_ai.operation.name": "chat"})
+    second = span(late, attributes={"gen_ai.operation.name": "chat"})
+
+    def log(trace: str, span_id: str, text: str) -> None:
+        record = {"trace_id": trace, "span_id": span_id, "event_name": "gen_ai.user.message"}
+        body = logs_pb([{**record, "body": {"content": text}}])
+        with httpx.Client(base_url=server.url, transport=server.transport) as http:
+            assert post(http, "/v1/logs", body, PROTOBUF, server.api_key).status_code == 200
+
+    log(early, str(first["span_id"]), "quince jelly")  # before its span
+    _otlp(server, [first])
+    _otlp(server, [second])
+    log(late, str(second["span_id"]), "elderflower cordial")  # after it
+    (one,) = found(v2, q="quince")
+    (two,) = found(v2, q="elderflower cordial")
+    assert one != two
+    # The early trace moves to the session a later span of it names; its records follow.
+    _otlp(server, [span(early, attributes={"session.id": "picnic"})])
+    (moved,) = found(v2, q="quince")
+    assert server.session(moved)["session"]["external_id"] == "picnic"
+    assert found(v2, q="quince elderflower") == []
 
 
 def test_search_never_crosses_projects(v2: V2, other_project: V2) -> None:
@@ -358,6 +388,20 @@ def test_migration_indexes_what_was_stored_before(empty_db_url: str) -> None:
                 ),
                 {"t": now},
             )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO traces (project_id, trace_id, session_id, explicit, created_at)"
+                    " VALUES ('p', 't1', '11111111-1111-4111-8111-111111111111', false, :t)"
+                ),
+                {"t": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO span_logs (project_id, trace_id, span_id, id, ordinal, data,"
+                    " received_at) VALUES ('p', 't1', 's1', 'l1', 0, :d, :t)"
+                ),
+                {"t": now, "d": json.dumps({"body": {"content": "gooseberry"}})},
+            )
     finally:
         engine.dispose()
     storage = Storage.open(db_url)
@@ -367,7 +411,7 @@ def test_migration_indexes_what_was_stored_before(empty_db_url: str) -> None:
             page = storage.session_page("p", SessionFilter(**fields), ListOrder(), None, 10)
             return [r.id for r in page.rows]
 
-        for q in ("quarterly figures", "quota", "legacy", "analyst", "11111111"):
+        for q in ("quarterly figures", "quota", "legacy", "analyst", "11111111", "gooseberry"):
             assert search(text=q) == ["11111111-1111-4111-8111-111111111111"], q
         assert search(models=("gpt-4o",)) == ["11111111-1111-4111-8111-111111111111"]
         assert search(text="nothing") == []

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from agentwatch.server.auth import TokenSigner, load_or_create_secret
 from agentwatch.server.context import ServerContext
-from agentwatch.server.dashboard import STATIC_DIR, apidocs
+from agentwatch.server.dashboard import STATIC_DIR, apidocs, render
 from agentwatch.server.dashboard.logins import LoginStore
 from agentwatch.server.dashboard.security import AdminAuth, SecurityHeadersMiddleware
 from agentwatch.server.errors import ERROR_RESPONSES, install_error_handlers
@@ -72,6 +72,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.context = context
     app.state.admin_auth = admin
     app.state.secure_cookies = settings.base_url.startswith("https://")
+    app.state.error_page = render.error_page  # errors a browser asked for, as pages
     install_error_handlers(app)
     # apidocs before /static: it serves /static/vendor/*.
     modules = (v2, otlp, agentops4, api, dashboard, login, apidocs)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -182,6 +182,24 @@ def error_response(
     return Response(body, status_code, headers=headers, media_type=media_type)
 
 
+#: Paths of the machine-facing APIs: their errors are JSON (or OTLP's Status) whoever asks.
+_API_PREFIXES = ("/api/", "/v1/", "/v2/", "/v3/", "/v4/")
+
+#: What renders an error as a page for a browser: ``(request, status, message, headers)``;
+#: the app sets it (the dashboard's renderer) in ``app.state.error_page``.
+ErrorPage = Callable[[Request, int, str, Mapping[str, str] | None], Response]
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a dashboard page (not the JSON of one, not an API)."""
+    return (
+        request.method == "GET"
+        and request.headers.get("accept", "").startswith("text/html")
+        and request.query_params.get("format") != "json"
+        and not request.url.path.startswith(_API_PREFIXES)
+    )
+
+
 def _respond(
     request: Request,
     status_code: int,
@@ -189,6 +207,12 @@ def _respond(
     headers: Mapping[str, str] | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> Response:
+    error_page: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    if error_page is not None and _wants_page(request):
+        try:
+            return error_page(request, status_code, message, headers)
+        except Exception:  # the page itself failed: the JSON answer still says what was wrong
+            logger.exception("rendering the error page for %s", request.url.path)
     content_type = request.headers.get("content-type")
     return error_response(request.url.path, status_code, message, headers, content_type, details)
 

@@ -26,7 +26,7 @@ import threading
 import uuid
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["AgentInfo", "OtelSpans", "Registered", "Registry", "Scope"]
+__all__ = ["AgentInfo", "Origin", "OtelSpans", "Registered", "Registry", "Scope"]
 
 
 class Registered(Protocol):
@@ -46,6 +46,10 @@ class OtelSpans(Protocol):
     def innermost(self, session_id: str) -> str | None:
         """The id of the captured span current here if it is the innermost span open
         (no agentwatch span opened inside it) and of ``session_id``; else None."""
+
+    def current(self) -> tuple[str, str] | None:
+        """(session id, id) of the captured span current here if it is the innermost span
+        open, whatever its session; else None."""
 
     def adopt_llm_span(self, event_id: str, session_id: str) -> tuple[bool, str | None]:
         """Our instrumentation starts recording LLM call ``event_id``: (whether the current
@@ -102,14 +106,33 @@ class Scope:
         return None
 
 
+class Origin:
+    """Where something was made, for a parent asked for later (an agent's span, recorded
+    when its session ends): the open span chain there, and the captured application span
+    (session id, id) that was the innermost span open there, if any."""
+
+    __slots__ = ("app_span", "scope")
+
+    def __init__(self, scope: Scope | None, app_span: tuple[str, str] | None) -> None:
+        self.scope = scope
+        self.app_span = app_span
+
+    def parent_for(self, session_id: str) -> SpanId | None:
+        """What :meth:`Registry.parent_for` answered there for ``session_id``."""
+        app_span = self.app_span
+        if app_span is not None and app_span[0] == session_id:
+            return app_span[1]
+        return None if self.scope is None else self.scope.parent_for(session_id)
+
+
 class AgentInfo:
     """A tracked agent: its display name, and its span (``None`` for an agent
-    registered by id alone, with ``create_agent``) with the scope it was created in."""
+    registered by id alone, with ``create_agent``) with where it was created."""
 
     __slots__ = ("created_in", "name", "span_id")
 
     def __init__(
-        self, name: str, span_id: uuid.UUID | None = None, created_in: Scope | None = None
+        self, name: str, span_id: uuid.UUID | None = None, created_in: Origin | None = None
     ) -> None:
         self.name = name
         self.span_id = span_id
@@ -218,6 +241,11 @@ class Registry(Generic[S]):
                 return inner
         scope = _scope.get()
         return None if scope is None else scope.parent_for(session_id)
+
+    def origin(self) -> Origin:
+        """Where the caller is, for a :meth:`parent_for` asked later (see :class:`Origin`)."""
+        otel = self.otel
+        return Origin(_scope.get(), None if otel is None else otel.current())
 
     def current_agent(self) -> str | None:
         """The agent whose code is running in this context (see ``track_agent``)."""

@@ -42,7 +42,7 @@ from agentwatch.telemetry.items import (
     SessionOp,
     UpdateSession,
 )
-from agentwatch.telemetry.processor import ExportProcessor
+from agentwatch.telemetry.processor import ExportProcessor, stop_all
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -173,15 +173,12 @@ class SessionTelemetry:
         return all(done.wait(max(0.0, deadline - time.monotonic())) for done in flushes)
 
     def shutdown(self, timeout: float) -> None:
-        """Flush within ``timeout``, then stop; what could not be sent is counted as dropped."""
-        deadline = time.monotonic() + timeout
-        processors = self._processors()
-        if len(processors) > 1:
-            self.flush(timeout)  # the deliveries share the budget
+        """Flush within ``timeout``, then stop (within a small fixed grace however many
+        workers there are); what could not be sent is counted as dropped, in one warning."""
+        self.flush(timeout)  # the deliveries share the budget
         if self.app_spans is not None:
             self.app_spans.closed = True  # spans ending from now on are counted, not queued
-        for processor in processors:
-            processor.shutdown(int(max(0.0, deadline - time.monotonic()) * 1000))
+        stop_all(self._processors())
         if self.spans is not None:
             self.spans.shutdown()
 

@@ -54,6 +54,7 @@ class AppSpans:
             max_batch_size=min(_BATCH, config.max_export_batch_size),
             interval=config.flush_interval,
             drops=drops,
+            unit="captured span(s)",
         )
         self.closed = False  # set by the client's shutdown: later spans are counted, not sent
         self.used = False  # until a span comes, flushes need no worker thread

@@ -254,17 +254,24 @@ class AppSpanProcessor(SpanProcessor):
 
     def innermost(self, session_id: str) -> str | None:
         """The id (as the server stores it) of the captured span current here, if it is
-        the innermost span open: it started at the agentwatch span open now, so it is
-        inside it. An event recorded here nests under it."""
+        the innermost span open and of ``session_id``. An event recorded here nests under it."""
         if not self._open:
             return None  # no captured span open anywhere: the usual case, and cheap
+        found = self.current()
+        return found[1] if found is not None and found[0] == session_id else None
+
+    def current(self) -> tuple[str, str] | None:
+        """(session id, id as the server stores it) of the captured span current here, if
+        it is the innermost span open: it started at the agentwatch span open now, so it
+        is inside it."""
+        if not self._open:
+            return None
         span_id = trace.get_current_span().get_span_context().span_id
         entry = self._open.get(span_id)
-        if entry is None or entry.session_id != session_id:
-            return None
-        if entry.scope is not self._registry.scope():
-            return None  # an agentwatch span opened inside it: that one is innermost
-        return entry.stand_in if entry.stand_in is not None else f"{span_id:016x}"
+        if entry is None or entry.scope is not self._registry.scope():
+            return None  # not captured, or an agentwatch span opened inside it is innermost
+        stand_in = entry.stand_in
+        return entry.session_id, stand_in if stand_in is not None else f"{span_id:016x}"
 
     # -- our LLM calls ---------------------------------------------------------------------
 

@@ -27,8 +27,16 @@ class DropCounter:
         self._by_session: dict[str, Counter[str]] = {}
 
     def add(
-        self, reason: str, count: int = 1, detail: str = "", *, session_id: str | None = None
+        self,
+        reason: str,
+        count: int = 1,
+        detail: str = "",
+        *,
+        session_id: str | None = None,
+        warn: bool = True,
     ) -> None:
+        """Count ``count`` drops; the first of ``reason`` is warned about unless ``warn``
+        is False (the caller says it in a warning of its own)."""
         if count <= 0:
             return
         with self._lock:
@@ -36,7 +44,7 @@ class DropCounter:
             self._counts[reason] += count
             if session_id is not None:
                 self._by_session.setdefault(session_id, Counter())[reason] += count
-        if first:
+        if first and warn:
             suffix = f": {detail}" if detail else ""
             logger.warning(
                 "dropped %d event(s) (%s)%s; further drops of this kind are only counted",
@@ -44,6 +52,10 @@ class DropCounter:
                 reason,
                 suffix,
             )
+
+    def counted_as(self, reason: str) -> str:
+        """The reason under which ``reason`` shows in :meth:`snapshot` (here: itself)."""
+        return reason
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -80,9 +92,18 @@ class PrefixedDrops(DropCounter):
         self._prefix = prefix
 
     def add(
-        self, reason: str, count: int = 1, detail: str = "", *, session_id: str | None = None
+        self,
+        reason: str,
+        count: int = 1,
+        detail: str = "",
+        *,
+        session_id: str | None = None,
+        warn: bool = True,
     ) -> None:
-        self._into.add(self._prefix + reason, count, detail)
+        self._into.add(self.counted_as(reason), count, detail, warn=warn)
+
+    def counted_as(self, reason: str) -> str:
+        return self._prefix + reason
 
 
 class BatchAccount:

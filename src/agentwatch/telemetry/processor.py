@@ -34,7 +34,7 @@ from agentwatch.telemetry.items import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["ExportProcessor", "ItemExporter", "in_export_worker"]
+__all__ = ["ExportProcessor", "ItemExporter", "in_export_worker", "stop_all"]
 
 logger = logging.getLogger("agentwatch")
 
@@ -95,8 +95,10 @@ class ExportProcessor:
         max_batch_size: int,
         interval: float,
         drops: DropCounter,
+        unit: str = "event(s)",
     ) -> None:
         self._exporter = exporter
+        self.unit = unit  # what its items are, in messages
         self._max_queue_size = max_queue_size
         self._max_batch_size = max_batch_size
         self._interval = interval
@@ -167,6 +169,9 @@ class ExportProcessor:
         """Ask for everything queued so far to be exported now, without waiting: the event
         returned is set once it has been (so several processors can flush at once)."""
         marker = _FlushMarker()
+        if self._stopping:
+            marker.set()  # stopped: nothing is exported any more, what was left is counted
+            return marker
         self._queue.append(marker)
         if self._worker is None:
             self._start_worker()
@@ -185,16 +190,15 @@ class ExportProcessor:
         return queued + in_flight
 
     def shutdown(self, timeout_millis: int = 5_000) -> None:
-        """Flush within the timeout, then stop the worker.
-
-        Every event not delivered by then is counted as dropped (``shutdown``), with one
-        warning that says why: what is left in the queue, what the interrupted requests
-        carried, and the batch whose request is still unanswered (a server that holds
-        the connection: the worker, a daemon thread, is left blocked in it).
-        """
+        """Flush within the timeout, then stop the worker (see :func:`stop_all`)."""
         if self._stopping:
             return
-        flushed = self.force_flush(timeout_millis)
+        self.force_flush(timeout_millis)
+        stop_all([self])
+
+    def _stop(self) -> _Stopped:
+        """Stop taking batches and interrupt the exporter; what was in flight is kept
+        for :meth:`_Stopped.settle`. Does not wait for the worker."""
         problem = self._exporter.problem()
         with self._lock:
             self._stopping = True
@@ -204,17 +208,12 @@ class ExportProcessor:
         # Closing the exporter interrupts a retry backoff the worker may be sleeping in.
         self._exporter.shutdown()
         self._request_send_all()
+        return _Stopped(self, in_flight, problem)
+
+    def _join(self, deadline: float) -> None:
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
-            worker.join(0.5 if flushed else 1.0)
-        unanswered, interrupted = (0, 0) if in_flight is None else in_flight.abandon()
-        left = self._take_leftovers()
-        detail = "not delivered before the shutdown timeout"
-        if unanswered:
-            detail += f" ({unanswered} in a request still unanswered)"
-        if problem:
-            detail += f": {problem}"
-        self.drops.add("shutdown", unanswered + interrupted + left, detail)
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def _take_leftovers(self) -> int:
         """Empty the queue after shutdown; returns the events in it. Operations in it
@@ -297,6 +296,57 @@ class ExportProcessor:
             account.dropped("internal_error", account.unsettled)
         with self._lock:
             self._in_flight = None
+
+
+# How long stopped workers get, all together, to report the requests their stop
+# interrupted (a closed client fails them at once) before what they still hold is
+# counted as unanswered: shutdown takes its timeout plus this, however many workers.
+_JOIN_GRACE = 0.5
+
+
+class _Stopped:
+    """A processor being stopped: the batch it had in flight and why delivery failed."""
+
+    def __init__(
+        self, processor: ExportProcessor, in_flight: BatchAccount | None, problem: str | None
+    ) -> None:
+        self.processor = processor
+        self._in_flight = in_flight
+        self._problem = problem
+
+    def settle(self) -> str | None:
+        """Count every event the processor did not deliver as dropped (``shutdown``,
+        not warned about); returns what to say about them, or None if there were none."""
+        in_flight = self._in_flight
+        unanswered, interrupted = (0, 0) if in_flight is None else in_flight.abandon()
+        lost = unanswered + interrupted + self.processor._take_leftovers()
+        if not lost:
+            return None
+        drops = self.processor.drops
+        detail = "not delivered before the shutdown timeout"
+        if unanswered:
+            detail += f" ({unanswered} in a request still unanswered)"
+        if self._problem:
+            detail += f": {self._problem}"
+        drops.add("shutdown", lost, detail, warn=False)
+        return f"{lost} {self.processor.unit} ({drops.counted_as('shutdown')}): {detail}"
+
+
+def stop_all(processors: Sequence[ExportProcessor]) -> None:
+    """Stop ``processors`` (flushed by the caller) together, within one :data:`_JOIN_GRACE`.
+
+    Every event not delivered by then is counted as dropped (``shutdown``), with one
+    warning for all of them that says why: what is left in the queue, what the
+    interrupted requests carried, and the batches whose request is still unanswered (a
+    server that holds the connection: the worker, a daemon thread, is left blocked in it).
+    """
+    stopped = [p._stop() for p in processors if not p._stopping]
+    deadline = time.monotonic() + _JOIN_GRACE
+    for stop in stopped:
+        stop.processor._join(deadline)
+    said = [what for what in (stop.settle() for stop in stopped) if what is not None]
+    if said:
+        logger.warning("dropped %s", "; and ".join(said))
 
 
 def _fail(op: SessionOp) -> None:

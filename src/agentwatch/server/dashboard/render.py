@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import jinja2
@@ -202,3 +203,29 @@ def pick_project(ctx: ServerContext, request: Request) -> tuple[Project | None, 
     wanted = request.query_params.get("project")
     chosen = next((p for p in projects if p.id == wanted), None)
     return chosen or (projects[0] if projects else None), projects
+
+
+_ERROR_TITLES = {
+    400: "That request is not one the dashboard understands",
+    401: "Log in first",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    408: "The request took too long",
+    413: "Too large",
+    422: "That request is not one the dashboard understands",
+    429: "Too many requests",
+}
+
+
+def error_page(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None
+) -> Response:
+    """An error answered to a browser as a page of the dashboard (the message says what
+    was wrong; ``?format=json`` gives the JSON error). Runs in the exception handlers,
+    on the event loop: no database question for the navigation."""
+    title = _ERROR_TITLES.get(status, "Something went wrong" if status >= 500 else "Refused")
+    data = {"status": status, "title": title, "message": message}
+    return page(
+        request, "error.html", data, status=status, headers=dict(headers or {}), show_nav=False
+    )

@@ -66,11 +66,19 @@ def span_id(raw: bytes, field: str = "spanId") -> str:
     return raw.hex()
 
 
-def parent_id(raw: bytes) -> str | None:
+def parent_id(raw: bytes, own: str) -> str | None:
+    """The parent span id of the span whose id is ``own``, or None for a root.
+
+    A span naming itself is refused, as a v2 event naming itself is; links that loop
+    through several spans are taken as sent (ingest is order-free, and every read of the
+    tree places each span once: README "The v2 protocol")."""
     # Empty or all-zero: no parent (the spec's "invalid span id" means "none").
     if not raw or not any(raw):
         return None
-    return span_id(raw, "parentSpanId")
+    parent = span_id(raw, "parentSpanId")
+    if parent == own:
+        raise Refused("parentSpanId", "a span cannot be its own parent")
+    return parent
 
 
 def _time(nanos: int, field: str, now: dt.datetime) -> dt.datetime:

@@ -217,7 +217,7 @@ def _json_span(
     trace_id = checks.trace_id(_json_bytes(_get(span, "traceId", "trace_id"), "traceId"))
     span_id = checks.span_id(_json_bytes(_get(span, "spanId", "span_id"), "spanId"))
     parent = checks.parent_id(
-        _json_bytes(_get(span, "parentSpanId", "parent_span_id"), "parentSpanId")
+        _json_bytes(_get(span, "parentSpanId", "parent_span_id"), "parentSpanId"), span_id
     )
     start, end = checks.span_times(
         _json_int(_get(span, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),

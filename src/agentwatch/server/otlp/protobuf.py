@@ -101,7 +101,7 @@ def _pb_span(
         where=where,
         trace_id=trace_id,
         span_id=span_id,
-        parent_id=checks.parent_id(span.parent_span_id),
+        parent_id=checks.parent_id(span.parent_span_id, span_id),
         name=span.name,
         kind=checks.SPAN_KINDS[span.kind]
         if 0 <= span.kind < len(checks.SPAN_KINDS)

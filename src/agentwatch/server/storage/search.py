@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from agentwatch.server.storage.records import EventRecord
 from agentwatch.server.storage.schema import (
@@ -39,6 +40,8 @@ from agentwatch.server.storage.schema import (
     search_docs,
     session_tags,
     sessions,
+    span_logs,
+    traces,
 )
 
 __all__ = [
@@ -253,6 +256,7 @@ def index(
     replaced: Mapping[str, Sequence[EventRecord]] | None = None,
     sessions_changed: Iterable[str] = (),
     moved: Iterable[tuple[str, str, str]] = (),
+    log_traces: tuple[str, Iterable[str]] | None = None,
     extracted: Extracted | None = None,
 ) -> None:
     """Bring the index up to date after a write, in its transaction.
@@ -260,9 +264,11 @@ def index(
     ``events``: {session id: records newly stored}; ``replaced``: {session id: records
     whose stored event changed}; ``sessions_changed``: sessions whose own fields, tags or
     agents changed (or that were deleted); ``moved``: (trace id, from session, to
-    session) of spans moved between sessions; ``extracted``: the words of (some of) the
-    records, from :func:`extract`. Also keeps ``sessions.models``, the models each
-    session's events used.
+    session) of spans moved between sessions; ``log_traces``: (project id, trace ids)
+    whose OpenTelemetry log records were written, or whose spans were (the records may
+    have come first); ``extracted``: the words of (some of) the records, from
+    :func:`extract`. Also keeps ``sessions.models``, the models each session's events
+    used.
 
     The rows of every session named are locked by the caller's writes already (their
     counters moved): the batched statements here take no row lock of their own first.
@@ -279,6 +285,61 @@ def index(
     changed = sorted(set(sessions_changed))
     for i in range(0, len(changed), _CHUNK):
         _reindex_sessions(conn, changed[i : i + _CHUNK])
+    if log_traces is not None:
+        _index_logs(conn, *log_traces)
+
+
+def _index_logs(conn: sa.Connection, project_id: str, trace_ids: Iterable[str]) -> None:
+    """One document per trace with log records (``event_id`` "logs:<trace>"), in the
+    trace's session, rebuilt from all of them: records are kept by trace and span, not by
+    session, and may arrive before the trace has one. A trace's spans move its document
+    along (it carries the trace id)."""
+    t, g = traces.c, span_logs.c
+    wanted = sorted(set(trace_ids))
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i : i + _CHUNK]
+        with_logs = sa.select(g.trace_id).where(g.project_id == project_id, g.trace_id.in_(chunk))
+        mapped = conn.execute(
+            sa.select(t.trace_id, t.session_id).where(
+                t.project_id == project_id, t.trace_id.in_(with_logs.distinct())
+            )
+        ).all()
+        for trace_id, session_id in mapped:
+            _reindex_trace_logs(conn, project_id, trace_id, session_id)
+
+
+def _reindex_trace_logs(
+    conn: sa.Connection, project_id: str, trace_id: str, session_id: str
+) -> None:
+    g, d = span_logs.c, search_docs.c
+    datas = conn.execute(
+        sa.select(g.data)
+        .where(g.project_id == project_id, g.trace_id == trace_id)
+        .order_by(g.span_id, g.ordinal)
+        .limit(DOC_EVENTS * 10)
+    ).scalars()
+    body = document(text_of(_parsed(data)) for data in datas)
+    key = f"logs:{trace_id}"
+    old = conn.execute(
+        sa.select(d.id, d.body).where(d.session_id == session_id, d.event_id == key)
+    ).first()
+    if old is not None and old.body == body:
+        return
+    if old is not None:
+        conn.execute(search_docs.delete().where(d.id == old.id))
+    if body:
+        conn.execute(
+            search_docs.insert().values(
+                session_id=session_id, event_id=key, trace_id=trace_id, body=body
+            )
+        )
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
 
 
 def _insert(
@@ -506,7 +567,9 @@ def _fts_word(word: str, last: bool) -> str:
 def _holding(conn: sa.Connection, word: str, prefix: bool, probed: bool) -> sa.ColumnElement[bool]:
     d = search_docs.c
     if conn.dialect.name != "sqlite":
-        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), word + (":*" if prefix else ""))
+        # A lexeme as it is (a cast reads tsquery syntax, not text to parse): the words
+        # hold only letters and digits, nothing a tsquery would read as an operator.
+        tsquery = sa.cast(f"'{word}'" + (":*" if prefix else ""), TSQUERY)
         docs = sa.select(d.session_id).where(sa.literal_column("search_docs.tsv").op("@@")(tsquery))
         return sessions.c.id.in_(docs)
     matched = _matched(word, prefix)

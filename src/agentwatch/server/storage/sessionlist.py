@@ -28,7 +28,6 @@ __all__ = [
     "by_prefix",
     "count_sessions",
     "duration_expr",
-    "list_sessions",
     "list_statement",
     "main_agents",
 ]
@@ -113,20 +112,6 @@ def sort_expr(sort: str, dialect: str) -> sa.ColumnElement[Any]:
     return c.init_timestamp
 
 
-def list_sessions(
-    conn: sa.Connection,
-    project_id: str,
-    where: SessionFilter,
-    order: ListOrder,
-    after: tuple[Any, str] | None,
-    limit: int,
-) -> list[sa.Row[Any]]:
-    """Sessions the project may read that match ``where``, in ``order``, strictly after
-    the keyset ``after`` (sort key, id), at most ``limit``. Rows other than by time carry
-    their key as ``sort_key``."""
-    return list(conn.execute(list_statement(conn, project_id, where, order, after, limit)))
-
-
 def list_statement(
     conn: sa.Connection,
     project_id: str,
@@ -135,7 +120,9 @@ def list_statement(
     after: tuple[Any, str] | None,
     limit: int,
 ) -> sa.Select[Any]:
-    """The SELECT of :func:`list_sessions`."""
+    """The sessions the project may read that match ``where``, in ``order``, strictly
+    after the keyset ``after`` (sort key, id), at most ``limit``. Rows other than by time
+    carry their key as ``sort_key``."""
     c = sessions.c
     dialect = conn.dialect.name
     key = sort_expr(order.sort, dialect)

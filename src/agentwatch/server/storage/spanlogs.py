@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agentwatch.server.storage import engine as dialects
+from agentwatch.server.storage import search
 from agentwatch.server.storage.ingest import dump_json
 from agentwatch.server.storage.records import SpanLog
 from agentwatch.server.storage.schema import span_logs
@@ -53,7 +54,10 @@ def insert_span_logs(
         return 0
     keys = ["project_id", "trace_id", "span_id", "id"]
     stmt = dialects.insert(conn.dialect.name, span_logs).on_conflict_do_nothing(index_elements=keys)
-    return int(conn.execute(stmt, rows).rowcount or 0)
+    new = int(conn.execute(stmt, rows).rowcount or 0)
+    if new:
+        search.index(conn, log_traces=(project_id, {log.trace_id for log in logs}))
+    return new
 
 
 class EventWithLogs:

@@ -391,10 +391,11 @@ class Storage:
         after: tuple[Any, str] | None,
         limit: int,
     ) -> sessionlist.SessionPage:
-        """A page of the session list (see :func:`sessionlist.list_sessions`), the main
+        """A page of the session list (see :func:`sessionlist.list_statement`), the main
         agent of each of its sessions, and how many sessions match in all."""
         with self.read() as conn:
-            rows = sessionlist.list_sessions(conn, project_id, where, order, after, limit)
+            listing = sessionlist.list_statement(conn, project_id, where, order, after, limit)
+            rows = list(conn.execute(listing))
             total, exact = sessionlist.count_sessions(conn, project_id, where)
             agents = sessionlist.main_agents(conn, [r.id for r in rows])
             return sessionlist.SessionPage(rows, agents, total, exact)

@@ -24,6 +24,7 @@ union, the first user and metadata stay.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -47,6 +48,7 @@ from agentwatch.server.storage.schema import (
     traces,
 )
 from agentwatch.server.storage.spansessions import SessionPatch, update_sessions
+from agentwatch.server.storage.tenancy import shadow_id
 
 __all__ = ["PreparedSpans", "prepare_spans", "set_trace_logs", "store_spans"]
 
@@ -89,14 +91,19 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     # from this project's id cannot (and _ensure_sessions checks every session it uses).
     given = {w.named_session for w in writes if w.named_session and w.external_id is None}
     foreign = _foreign(conn, project_id, given)
-    refused = tuple(
-        f"{w.where}: session {w.external_id or w.named_session} cannot be written by this project"
-        for w in writes
-        if w.named_session in foreign
-    )
-    kept = [i for i, w in enumerate(writes) if w.named_session not in foreign]
+    if foreign:
+        # Another project's id: this project's own session under its shadow id, as v2's
+        # create_session does (tenancy.py): the answer is a fresh id's, theirs untouched.
+        writes = tuple(
+            w._replace(named_session=shadow_id(project_id, w.named_session))
+            if w.named_session in foreign
+            else w
+            for w in writes
+        )
+        batch = dataclasses.replace(batch, writes=writes)
+    kept = list(range(len(writes)))
     if not kept:
-        return SpanOutcome(0, 0, refused, ())
+        return SpanOutcome(0, 0, (), ())
     proposals = _proposals(writes[i] for i in kept)
     mapped = _map_traces(conn, project_id, proposals, now)
     moves = _moves(proposals, mapped)
@@ -115,13 +122,19 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
     patches = {session_id: _patch_of(group) for session_id, group in by_session.items()}
     update_sessions(conn, project_id, patches, inserted, now)
     _upsert_agents(conn, by_session, now)
-    search.index(conn, events=inserted, sessions_changed=by_session, extracted=batch.words)
+    search.index(
+        conn,
+        events=inserted,
+        sessions_changed=by_session,
+        log_traces=(project_id, (writes[i].trace_id for i in kept)),
+        extracted=batch.words,
+    )
     for session_id, records in inserted.items():
         changes.setdefault(session_id, ([], []))[0].extend(records)
     rollups.written(conn, project_id, {s: changes.get(s, ((), ())) for s in {*changes, *patches}})
     # Error events name the span they come from as their trigger; spans name none.
     spans_inserted = sum(r.trigger_event_id is None for rs in inserted.values() for r in rs)
-    return SpanOutcome(len(kept), spans_inserted, refused, tuple(sorted(by_session)))
+    return SpanOutcome(len(kept), spans_inserted, (), tuple(sorted(by_session)))
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:

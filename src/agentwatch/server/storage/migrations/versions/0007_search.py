@@ -2,8 +2,8 @@
 
 SQLite: ``search_fts``, an FTS5 table over ``search_docs.body`` (external content, kept by
 triggers). PostgreSQL: a generated ``tsvector`` column under a GIN index. Sessions gain
-``models``, the models their events used. Every event and session stored before is
-indexed here, a chunk at a time, with the same word splitting as ingest
+``models``, the models their events used. Every event, session and OpenTelemetry log
+record stored before is indexed here, a chunk at a time, with the same word splitting as ingest
 (``storage/search.py``).
 
 Revision ID: 0007
@@ -62,10 +62,13 @@ def upgrade() -> None:
     else:
         op.execute(
             "ALTER TABLE search_docs ADD COLUMN tsv tsvector "
-            "GENERATED ALWAYS AS (strip(to_tsvector('simple', body))) STORED"
+            # The words as they are (split by search.py), not parsed again: PostgreSQL's
+            # parser reads "6e9e19" as a number and would split what a query asks for.
+            "GENERATED ALWAYS AS (array_to_tsvector(string_to_array(body, ' '))) STORED"
         )
     _backfill_events(conn)
     _backfill_sessions(conn)
+    _backfill_span_logs(conn)
     if conn.dialect.name == "postgresql":
         # Built once over the backfilled rows: faster than growing it row by row.
         op.execute("CREATE INDEX ix_search_docs_tsv ON search_docs USING gin (tsv)")
@@ -183,6 +186,18 @@ def _backfill_sessions(conn: sa.Connection) -> None:
             ],
         )
         after = rows[-1].id
+
+
+def _backfill_span_logs(conn: sa.Connection) -> None:
+    """Documents of the log records of traces that have a session, as ingest writes them."""
+    logs = sa.table("span_logs", sa.column("project_id"), sa.column("trace_id"))
+    found: dict[str, list[str]] = {}
+    for project_id, trace_id in conn.execute(
+        sa.select(logs.c.project_id, logs.c.trace_id).distinct()
+    ):
+        found.setdefault(project_id, []).append(trace_id)
+    for project_id, trace_ids in sorted(found.items()):
+        search.index(conn, log_traces=(project_id, trace_ids))
 
 
 def downgrade() -> None:
