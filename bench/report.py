@@ -308,7 +308,9 @@ def tree_targets_table(runs: Runs) -> str:
             f" `@agentops.tool` (0.4) {runs.cell('ao4', 'p50_us')} µs"
             " | reported | - |"
         ),
-        "| the OTLP tee (GenAI spans out), when on | not built yet (issue 11, item 2) | reported | - |",
+        "| the OTLP tee (GenAI spans out), when on | `record()` with `otlp_endpoint` set ÷ unset,"
+        " same run: see *The OTLP tee* below (`bench_otlp_tee.py`, run by `make bench`)"
+        " | reported | - |",
     ]
     return "\n".join(rows)
 

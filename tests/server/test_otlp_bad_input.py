@@ -297,16 +297,33 @@ def test_json_with_wrong_types_refuses_the_span_naming_the_field(
     assert sorted(e["name"] for e in stored(server, trace)) == ["good", "ok too"]
 
 
-def test_lone_surrogates_in_json_are_stored_replaced(
-    server: TestServer, http: httpx.Client
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        ("name", "name"),
+        ("attribute value", "attributes['k']"),
+        ("attribute key", "attributes["),
+    ],
+)
+def test_a_lone_surrogate_refuses_its_span_alone(
+    server: TestServer, http: httpx.Client, where: str, field: str
 ) -> None:
+    """JSON may escape a lone surrogate; it is no text and no column holds it: that span is
+    refused, naming the field, and the good span of the same request is stored as sent."""
     trace = new_trace_id()
-    body = traces_json([span(trace, name="x")]).replace(
-        b'"name": "x"', b'"name": "bad \\ud800 text"'
-    )
-    assert rejected(post(http, "/v1/traces", body, JSON, server.api_key)) == (0, "")
-    [event] = stored(server, trace)
-    assert event["name"] == "bad ? text"
+    spans = [span(trace, name="x", attributes={"k": "v"}), span(trace, name="good")]
+    body = traces_json(spans)
+    bad = {
+        "name": (b'"name": "x"', b'"name": "bad \\ud800 text"'),
+        "attribute value": (b'"stringValue": "v"', b'"stringValue": "\\udfff"'),
+        "attribute key": (b'"key": "k"', b'"key": "k\\ud800"'),
+    }[where]
+    assert bad[0] in body
+    count, message = rejected(post(http, "/v1/traces", body.replace(*bad), JSON, server.api_key))
+    assert count == 1
+    assert "lone surrogate" in message
+    assert field in message
+    assert [e["name"] for e in stored(server, trace)] == ["good"]
 
 
 def test_many_traces_in_one_request(server: TestServer, http: httpx.Client) -> None:

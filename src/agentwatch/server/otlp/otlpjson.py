@@ -67,15 +67,24 @@ def _text(value: Any, field: str) -> str:
         return ""
     if not isinstance(value, str):
         raise checks.Refused(field, "expected a string")
-    return _valid_text(value)
+    try:
+        return _valid_text(value)
+    except ValueError as exc:
+        raise checks.Refused(field, str(exc)) from None
 
 
 def _valid_text(text: str) -> str:
-    # JSON may carry lone surrogates ("\ud800"), which no database column can hold.
+    """``text`` if it is text; ValueError (the item is refused, naming its field) when it
+    holds a lone surrogate ("\ud800" is valid JSON), which no database column can hold
+    and which is no character: storing it changed would store what was not sent."""
     try:
         text.encode()
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode()
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        raise ValueError(
+            f"holds a lone surrogate (U+{code:04X}) at character {exc.start}, which is not "
+            "text: send valid UTF-8 (surrogates only in pairs)"
+        ) from None
     return text
 
 

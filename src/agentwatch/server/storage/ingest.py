@@ -205,6 +205,7 @@ class PreparedEvents:
     session_id: str
     records: tuple[EventRecord, ...]  # one per id (the first sent), in id order
     insert: BulkInsert
+    words: search.Extracted  # the records' text, for the search index
 
 
 def prepare_events(
@@ -222,7 +223,7 @@ def prepare_events(
     unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
     rows = [event_row(r, project_id, session_id, now) for r in unique]
     insert = bulk.prepare_insert(dialect, events, rows, ("session_id", "id"), "id")
-    return PreparedEvents(project_id, session_id, tuple(unique), insert)
+    return PreparedEvents(project_id, session_id, tuple(unique), insert, search.extract(unique))
 
 
 def insert_prepared(conn: sa.Connection, batch: PreparedEvents) -> int:
@@ -245,7 +246,7 @@ def _insert_new(conn: sa.Connection, batch: PreparedEvents) -> list[EventRecord]
         require_session(conn, batch.project_id, batch.session_id)
         return []
     add_to_counters(conn, batch.project_id, batch.session_id, new, [])
-    search.index(conn, events={batch.session_id: new})
+    search.index(conn, events={batch.session_id: new}, extracted=batch.words)
     return new
 
 

@@ -23,11 +23,13 @@ Ingest calls :func:`index` once at each write spot, in the write's transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import TSQUERY
 
@@ -45,8 +47,10 @@ from agentwatch.server.storage.schema import (
 __all__ = [
     "DOC_EVENTS",
     "MAX_QUERY",
+    "Extracted",
     "counting_from",
     "document",
+    "extract",
     "has_metadata",
     "index",
     "matching",
@@ -104,42 +108,85 @@ def text_of(data: Any) -> str:
     """The strings of an event's document (its first :data:`_MAX_TEXT` characters),
     joined by spaces."""
     found: list[str] = []
-    size = 0
-    for text in _strings(data):
-        found.append(text)
-        size += len(text)
-        if size >= _MAX_TEXT:
-            break
+    _strings(data, 0, found, [0])
     return " ".join(found)[:_MAX_TEXT]
 
 
 def document(texts: Iterable[str]) -> str:
     """The distinct words of ``texts``, space-separated, in first-seen order: one
     lower-casing and one regex pass over all of them (what a batch costs to index)."""
-    seen = dict.fromkeys(_split(" ".join(texts)))
-    return " ".join([w for w in seen if len(w) <= _MAX_WORD][:_MAX_WORDS])
+    return _joined([_distinct(" ".join(texts))])
 
 
-def _strings(value: Any) -> Iterator[str]:
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            parsed = _json_in(item) if depth < _MAX_DEPTH else None
-            if parsed is None:
-                yield item
-            else:
-                stack.append((parsed, depth + 1))
-        elif depth >= _MAX_DEPTH:
-            continue
-        elif isinstance(item, Mapping):
-            stack.extend(
-                (v, depth + 1)
-                for k, v in reversed(list(item.items()))
-                if not (k in _SKIPPED or (isinstance(k, str) and k.endswith("_id")))
-            )
-        elif isinstance(item, list | tuple):
-            stack.extend((v, depth + 1) for v in reversed(item))
+def _distinct(text: str) -> list[str]:
+    """The distinct words of ``text`` that documents hold, in first-seen order."""
+    return [w for w in dict.fromkeys(_split(text)) if len(w) <= _MAX_WORD]
+
+
+def _words_of(data: Any) -> list[str]:
+    """``_distinct(text_of(data))``, each distinct string split once: an OTLP span's text
+    repeats (its prompt is in its attributes too). Repeats add no words; only an
+    untruncated text may drop them (truncation counts them)."""
+    found: list[str] = []
+    size = [0]
+    _strings(data, 0, found, size)
+    if size[0] + len(found) > _MAX_TEXT:
+        return _distinct(" ".join(found)[:_MAX_TEXT])
+    return _distinct(" ".join(dict.fromkeys(found)))
+
+
+def _joined(parts: Iterable[Sequence[str]]) -> str:
+    """A document from the distinct words of its parts, in order: the same words as
+    :func:`document` of the parts' texts (words never span the space between texts)."""
+    seen: dict[str, None] = {}
+    for part in parts:
+        seen.update(dict.fromkeys(part))
+        if len(seen) >= _MAX_WORDS:
+            break
+    return " ".join(list(seen)[:_MAX_WORDS])
+
+
+def _strings(item: Any, depth: int, found: list[str], size: list[int]) -> bool:
+    """Append the text strings of ``item`` to ``found`` in document order, stopping (True)
+    once they reach :data:`_MAX_TEXT` characters. Recursive, strings handled in their
+    container's loop and exact types checked first: a generator with its own stack and
+    ``isinstance(.., Mapping)`` per value cost twice as much. Depth is bounded by
+    :data:`_MAX_DEPTH`."""
+    if isinstance(item, str):
+        values: Iterable[Any] = (item,)
+        depth -= 1  # the string is looked at as if in a container one level up
+    elif depth >= _MAX_DEPTH:
+        return False
+    elif type(item) is dict or isinstance(item, Mapping):
+        values = (
+            v
+            for k, v in item.items()
+            if not (k in _SKIPPED or (isinstance(k, str) and k.endswith("_id")))
+        )
+    elif isinstance(item, list | tuple):
+        values = item
+    else:
+        return False
+    deeper = depth + 1
+    for v in values:
+        if isinstance(v, str):
+            # Only a string starting with a bracket or a space can hold JSON (_json_in).
+            if v and (v[0] in "{[" or v[0].isspace()) and deeper < _MAX_DEPTH:
+                parsed = _json_in(v)
+                if parsed is not None:
+                    if _strings(parsed, deeper + 1, found, size):
+                        return True
+                    continue
+            found.append(v)
+            size[0] += len(v)
+            if size[0] >= _MAX_TEXT:
+                return True
+        elif v is not None and type(v) not in _SCALARS and _strings(v, deeper, found, size):
+            return True
+    return False
+
+
+_SCALARS = frozenset((int, float, bool))
 
 
 def _json_in(text: str) -> Any:
@@ -147,6 +194,12 @@ def _json_in(text: str) -> Any:
     head = text[:1] if text[:1] in "{[" else text.lstrip()[:1]
     if head not in ("{", "[") or len(text) > _MAX_JSON_TEXT:
         return None
+    try:
+        # orjson: 5x faster; what it refuses (NaN, huge numbers, lone surrogates, deep
+        # nesting) json decides, so what is found is what json.loads finds.
+        return orjson.loads(text)
+    except ValueError:
+        pass
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -172,6 +225,30 @@ def session_body(session: Any, agent_names: Iterable[str | None]) -> str:
 # -- the index ---------------------------------------------------------------------------
 
 
+class Extracted:
+    """The words of records, extracted before the write lock is taken (by
+    :func:`extract`): under it, a batch's documents are only joined."""
+
+    __slots__ = ("_words",)
+
+    def __init__(self, records: Iterable[EventRecord]) -> None:
+        # Keyed by identity, the record kept alive with its words: two records with one
+        # id (a v2 batch's repeated ids, an OTLP span sent twice) can hold different text.
+        self._words = {id(r): (r, _words_of(r.data)) for r in records}
+
+    def of(self, record: EventRecord) -> list[str]:
+        """The distinct words of ``record``'s text (extracted now if it was not)."""
+        known = self._words.get(id(record))
+        if known is not None and known[0] is record:
+            return known[1]
+        return _words_of(record.data)
+
+
+def extract(records: Iterable[EventRecord]) -> Extracted:
+    """The words of ``records``, for :func:`index` (call it before taking the write lock)."""
+    return Extracted(records)
+
+
 def index(
     conn: sa.Connection,
     *,
@@ -180,6 +257,7 @@ def index(
     sessions_changed: Iterable[str] = (),
     moved: Iterable[tuple[str, str, str]] = (),
     log_traces: tuple[str, Iterable[str]] | None = None,
+    extracted: Extracted | None = None,
 ) -> None:
     """Bring the index up to date after a write, in its transaction.
 
@@ -188,19 +266,25 @@ def index(
     agents changed (or that were deleted); ``moved``: (trace id, from session, to
     session) of spans moved between sessions; ``log_traces``: (project id, trace ids)
     whose OpenTelemetry log records were written, or whose spans were (the records may
-    have come first). Also keeps ``sessions.models``, the models each session's events
+    have come first); ``extracted``: the words of (some of) the records, from
+    :func:`extract`. Also keeps ``sessions.models``, the models each session's events
     used.
+
+    The rows of every session named are locked by the caller's writes already (their
+    counters moved): the batched statements here take no row lock of their own first.
     """
+    words = extracted or Extracted(())
     for trace_id, old, new in moved:
         _move(conn, trace_id, old, new)
     if events:
-        _insert(conn, events)
+        _insert(conn, events, words)
         _note_models(conn, events)
     if replaced:
-        _replace(conn, replaced)
+        _replace(conn, replaced, words)
         _note_models(conn, replaced)
-    for session_id in sorted(set(sessions_changed)):
-        _reindex_session(conn, session_id)
+    changed = sorted(set(sessions_changed))
+    for i in range(0, len(changed), _CHUNK):
+        _reindex_sessions(conn, changed[i : i + _CHUNK])
     if log_traces is not None:
         _index_logs(conn, *log_traces)
 
@@ -258,7 +342,9 @@ def _parsed(text: str) -> Any:
         return {}
 
 
-def _insert(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> None:
+def _insert(
+    conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]], words: Extracted
+) -> None:
     """One document per session, trace and :data:`DOC_EVENTS` records."""
     rows = []
     for session_id, records in sorted(added.items()):
@@ -267,7 +353,7 @@ def _insert(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> 
             by_trace.setdefault(record.trace_id, []).append(record)
         for trace_id, group in sorted(by_trace.items(), key=lambda item: item[0] or ""):
             for i in range(0, len(group), DOC_EVENTS):
-                body = document(text_of(r.data) for r in group[i : i + DOC_EVENTS])
+                body = _joined(words.of(r) for r in group[i : i + DOC_EVENTS])
                 if body:
                     rows.append(
                         {
@@ -281,7 +367,9 @@ def _insert(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> 
         conn.execute(search_docs.insert(), rows)
 
 
-def _replace(conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]]) -> None:
+def _replace(
+    conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]], words: Extracted
+) -> None:
     """A document per changed event (its earlier one, if any, goes)."""
     d = search_docs.c
     rows = []
@@ -296,7 +384,7 @@ def _replace(conn: sa.Connection, replaced: Mapping[str, Sequence[EventRecord]])
         rows += [
             {"session_id": session_id, "event_id": r.id, "trace_id": r.trace_id, "body": body}
             for r in {r.id: r for r in records}.values()
-            if (body := document([text_of(r.data)]))
+            if (body := _joined([words.of(r)]))
         ]
     if rows:
         conn.execute(search_docs.insert(), rows)
@@ -326,52 +414,87 @@ def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
         )
 
 
-def _reindex_session(conn: sa.Connection, session_id: str) -> None:
-    d = search_docs.c
-    key = (d.session_id == session_id, d.event_id == _SESSION_DOC)
-    c = sessions.c
+def _reindex_sessions(conn: sa.Connection, session_ids: list[str]) -> None:
+    """The sessions' own documents rewritten where their text changed (deleted with a
+    deleted session): three reads and at most a delete and an insert for all of them."""
+    read_sessions, read_docs, read_agents = _session_reads()
+    ids = {"ids": session_ids}
+    rows = {r.id: r for r in conn.execute(read_sessions, ids)}
+    old = {r.session_id: r for r in conn.execute(read_docs, ids)}
+    names: dict[str, list[str | None]] = {}
+    for session_id, name in conn.execute(read_agents, {"ids": list(rows)}) if rows else ():
+        names.setdefault(session_id, []).append(name)
+    stale: list[int] = []
+    fresh: list[dict[str, Any]] = []
+    for session_id in session_ids:
+        row, doc = rows.get(session_id), old.get(session_id)
+        body = None if row is None else session_body(row, names.get(session_id, ()))
+        if doc is not None and doc.body == body:
+            continue
+        if doc is not None:
+            stale.append(doc.id)
+        if body is not None:
+            fresh.append(
+                {"session_id": session_id, "event_id": _SESSION_DOC, "trace_id": None, "body": body}
+            )
+    if stale:
+        conn.execute(search_docs.delete().where(search_docs.c.id.in_(stale)))
+    if fresh:
+        conn.execute(search_docs.insert(), fresh)
+
+
+@functools.cache
+def _session_reads() -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """:func:`_reindex_sessions`' reads of sessions, their documents and their agents'
+    names (by ``ids``), built once."""
+    ids: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+    c, d, a = sessions.c, search_docs.c, agents.c
     fields = (c.id, c.external_id, c.user_id, c.end_state_reason, c.tags, c.session_metadata)
-    row = conn.execute(sa.select(*fields).where(c.id == session_id)).first()
-    old = conn.execute(sa.select(d.id, d.body).where(*key)).first()
-    if row is None:
-        if old is not None:
-            conn.execute(search_docs.delete().where(*key))
-        return
-    names = conn.execute(sa.select(agents.c.name).where(agents.c.session_id == session_id))
-    body = session_body(row, names.scalars())
-    if old is not None and old.body == body:
-        return
-    if old is not None:
-        conn.execute(search_docs.delete().where(d.id == old.id))
-    conn.execute(
-        search_docs.insert().values(
-            session_id=session_id, event_id=_SESSION_DOC, trace_id=None, body=body
-        )
+    return (
+        sa.select(*fields).where(c.id.in_(ids)),
+        sa.select(d.id, d.session_id, d.body).where(
+            d.session_id.in_(ids), d.event_id == _SESSION_DOC
+        ),
+        sa.select(a.session_id, a.name).where(a.session_id.in_(ids)),
     )
 
 
 def _note_models(conn: sa.Connection, added: Mapping[str, Sequence[EventRecord]]) -> None:
     """Add to ``sessions.models`` (a JSON list) the models it does not list yet: one
-    UPDATE per (session, model) of the batch, which changes nothing when it is listed."""
+    UPDATE per model of the batch over the sessions that used it (in sorted order, so a
+    session lists a batch's new models sorted), which changes nothing where it is listed."""
+    used: dict[str, set[str]] = {}
+    for session_id, records in added.items():
+        for record in records:
+            if record.model:
+                used.setdefault(record.model, set()).add(session_id)
+    update = _models_update(conn.dialect.name)
+    for model in sorted(used):
+        ids = sorted(used[model])
+        for i in range(0, len(ids), _CHUNK):
+            conn.execute(update, {"ids": ids[i : i + _CHUNK], "needle": json.dumps(model)})
+
+
+@functools.cache
+def _models_update(dialect_name: str) -> sa.Update:
+    """:func:`_note_models`' UPDATE, built once (building it cost more than running it)."""
     c = sessions.c
-    find = sa.func.instr if conn.dialect.name == "sqlite" else sa.func.strpos
-    for session_id, records in sorted(added.items()):
-        for model in sorted({r.model for r in records if r.model}):
-            needle = json.dumps(model)
-            conn.execute(
-                sessions.update()
-                .where(
-                    c.id == session_id,
-                    sa.or_(c.models.is_(None), find(c.models, needle) == 0),
-                )
-                .values(
-                    models=sa.case(
-                        (c.models.is_(None), "[" + needle + "]"),
-                        else_=sa.func.substr(c.models, 1, sa.func.length(c.models) - 1)
-                        + ("," + needle + "]"),
-                    )
-                )
+    find = sa.func.instr if dialect_name == "sqlite" else sa.func.strpos
+    needle = sa.bindparam("needle", type_=sa.String())
+    return (
+        sessions.update()
+        .where(
+            c.id.in_(sa.bindparam("ids", expanding=True)),
+            sa.or_(c.models.is_(None), find(c.models, needle) == 0),
+        )
+        .values(
+            models=sa.case(
+                (c.models.is_(None), "[" + needle + "]"),
+                else_=sa.func.substr(c.models, 1, sa.func.length(c.models) - 1)
+                + ("," + needle + "]"),
             )
+        )
+    )
 
 
 # -- queries -----------------------------------------------------------------------------

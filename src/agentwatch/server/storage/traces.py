@@ -64,6 +64,7 @@ class PreparedSpans:
     writes: tuple[SpanWrite, ...]
     rows: tuple[tuple[bulk.Row, ...], ...]  # per write, its records' bound rows
     dialect: Dialect
+    words: search.Extracted  # the records' text, for the search index
 
 
 def prepare_spans(
@@ -76,7 +77,7 @@ def prepare_spans(
         bulk.bind_rows(dialect, events, [event_row(r, project_id, "", now) for r in records])
     )
     rows = tuple(tuple(next(bound) for _ in w.records) for w in writes)
-    return PreparedSpans(project_id, tuple(writes), rows, dialect)
+    return PreparedSpans(project_id, tuple(writes), rows, dialect, search.extract(records))
 
 
 def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> SpanOutcome:
@@ -126,6 +127,7 @@ def store_spans(conn: sa.Connection, batch: PreparedSpans, now: dt.datetime) -> 
         events=inserted,
         sessions_changed=by_session,
         log_traces=(project_id, (writes[i].trace_id for i in kept)),
+        extracted=batch.words,
     )
     for session_id, records in inserted.items():
         changes.setdefault(session_id, ([], []))[0].extend(records)
