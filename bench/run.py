@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -335,8 +336,24 @@ def main() -> None:
         target = OUT_DIR / "RESULTS-quick.md"
     else:
         target = venvs.BENCH_DIR / "RESULTS.md"
-    target.write_text(write_report(data))
+    report = write_report(data)
+    if target.exists():
+        report = kept_sections(report, target.read_text())
+    target.write_text(report)
     log(f"wrote {target} in {time.monotonic() - started:.0f} s")
+
+
+_SECTION = re.compile(r"<!-- ([^>]+?): begin -->.*?<!-- \1: end -->", re.S)
+
+
+def kept_sections(report: str, previous: str) -> str:
+    """``report`` with the marked sections other scripts wrote into the previous file
+    (bench_dashboard, bench_search, ...: ``<!-- name: begin -->`` ... ``end -->``) kept,
+    so that running this script alone does not drop what they measured."""
+    for section in _SECTION.finditer(previous):
+        if f"<!-- {section.group(1)}: begin -->" not in report:
+            report = report.rstrip("\n") + "\n\n" + section.group(0) + "\n"
+    return report
 
 
 if __name__ == "__main__":
