@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage import search
 from agentwatch.server.storage.queries import readable_by
 from agentwatch.server.storage.schema import agents, session_tags, sessions
@@ -112,7 +113,12 @@ def sort_expr(sort: str, dialect: str) -> sa.ColumnElement[Any]:
     if sort == "errors":
         return c.errors
     if sort == "tokens":
-        return c.prompt_tokens + c.completion_tokens
+        # Saturating: both counters may stand at BIGINT's maximum (they saturate), and a
+        # plain sum in the expression index would then refuse every write of the session.
+        total: sa.ColumnElement[Any] = dialects.saturating_add(
+            dialect, c.prompt_tokens, c.completion_tokens
+        )
+        return total
     return c.init_timestamp
 
 
