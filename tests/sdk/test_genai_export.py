@@ -253,6 +253,10 @@ def test_agentwatch_stores_the_otlp_copy_as_the_tree_the_v2_delivery_stored(
             # is stored as a span of its own (documented), which would make the two trees
             # differ by the timing of the batches, not by their content.
             flush_interval=60,
+            # and time enough for that request on a loaded machine (this test compares
+            # trees; the budgets have tests of their own).
+            request_timeout=30,
+            shutdown_timeout=60,
         )
         session = run_agent(client)
         client.shutdown()
