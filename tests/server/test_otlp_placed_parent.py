@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentwatch.server.otlp.mapping import PARENT_EVENT_ID
 from agentwatch.server.testing import TestServer
 from tests.server.otlp_requests import (
     JSON,
@@ -27,7 +28,7 @@ from tests.server.otlp_requests import (
     traces_request,
 )
 
-PLACED = "agentwatch.parent_event_id"
+PLACED = PARENT_EVENT_ID  # the attribute the SDK sends (telemetry/capture.py says it too)
 
 
 @pytest.fixture
@@ -98,3 +99,10 @@ def test_a_placed_parent_cannot_reach_another_projects_session(
     foreign_row = server.storage.session(other_project.id, foreign)
     assert foreign_row is not None
     assert foreign_row.event_count == 1  # theirs, untouched
+
+
+def test_the_sdk_and_the_server_name_the_same_attribute() -> None:
+    """The SDK (telemetry/capture.py) sends what the receiver reads: one wire name."""
+    from agentwatch.telemetry.capture import PARENT_EVENT_ID as SENT
+
+    assert SENT == PARENT_EVENT_ID == "agentwatch.parent_event_id"
