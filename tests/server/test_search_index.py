@@ -10,6 +10,8 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentwatch.server.pricing import PriceTable
 from agentwatch.server.storage import search
@@ -75,6 +77,43 @@ def test_a_batch_document_joins_the_records_words_in_order() -> None:
     # A record it did not see (another object with equal fields) is extracted then.
     twin = records[0]._replace(data=dict(records[0].data, prompt="other words"))
     assert "other" in extracted.of(twin)
+
+
+# Strings a batch repeats: words shared between them, a JSON string, unicode, a long one.
+_POOL = st.sampled_from(
+    [
+        "Plan two days in Rome",
+        "rome ROME Rome,days",
+        '{"city": "Lisbon", "days": 2}',
+        '["Pestana", "Lisbon"]',
+        "ΟΔΟΣ Σίσυφος",
+        "x" * 150 + " short",
+        "",
+        "web_search",
+    ]
+)
+_DATA = st.recursive(
+    st.one_of(_POOL, st.integers(), st.none()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["a", "b", "c_id"]), inner)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_DATA, min_size=1, max_size=12))
+def test_a_batchs_repeated_strings_are_split_once_and_find_the_same_words(
+    datas: list[Any],
+) -> None:
+    # One batch shares its splits (by string and by a record's strings): each record's
+    # words, and a document of several, are what splitting its own text finds.
+    records = [_record("s", params=data) for data in datas]
+    extracted = search.extract(records)
+    texts = [search.text_of(r.data) for r in records]
+    for record, text in zip(records, texts, strict=True):
+        assert extracted.of(record) == search.document([text]).split()
+    assert search._joined(extracted.of(r) for r in records) == search.document(texts)
 
 
 def test_one_request_keeps_every_sessions_models_and_documents(db_url: str) -> None:

@@ -123,23 +123,56 @@ def _distinct(text: str) -> list[str]:
     return [w for w in dict.fromkeys(_split(text)) if len(w) <= _MAX_WORD]
 
 
-def _words_of(data: Any) -> list[str]:
+def _words_of(data: Any, seen: _Splits | None = None) -> list[str]:
     """``_distinct(text_of(data))``, each distinct string split once: an OTLP span's text
     repeats (its prompt is in its attributes too). Repeats add no words; only an
-    untruncated text may drop them (truncation counts them)."""
+    untruncated text may drop them (truncation counts them).
+
+    ``seen`` carries the splits of one batch's records: a batch repeats its strings (every
+    LLM call sends the conversation so far, a tool's name and arguments recur), and words
+    never span two strings, so a string's words are found once per batch and a record whose
+    strings all came before (the same tool call again) reuses its whole list."""
     found: list[str] = []
     size = [0]
     _strings(data, 0, found, size)
     if size[0] + len(found) > _MAX_TEXT:
         return _distinct(" ".join(found)[:_MAX_TEXT])
-    return _distinct(" ".join(dict.fromkeys(found)))
+    if seen is None:
+        return _distinct(" ".join(dict.fromkeys(found)))
+    strings = tuple(dict.fromkeys(found))
+    known = seen.records.get(strings)
+    if known is not None:
+        return known
+    split = seen.strings
+    result: dict[str, None] = {}
+    for text in strings:
+        got = split.get(text)
+        if got is None:
+            got = split[text] = dict.fromkeys(_distinct(text))
+        result.update(got)
+    words = seen.records[strings] = list(result)
+    return words
+
+
+class _Splits:
+    """The words found so far in one batch: by string, and by a record's strings."""
+
+    __slots__ = ("records", "strings")
+
+    def __init__(self) -> None:
+        self.strings: dict[str, dict[str, None]] = {}
+        self.records: dict[tuple[str, ...], list[str]] = {}
 
 
 def _joined(parts: Iterable[Sequence[str]]) -> str:
     """A document from the distinct words of its parts, in order: the same words as
     :func:`document` of the parts' texts (words never span the space between texts)."""
     seen: dict[str, None] = {}
+    done: set[int] = set()  # parts are often one list again (a batch's repeated records)
     for part in parts:
+        if id(part) in done:
+            continue
+        done.add(id(part))
         seen.update(dict.fromkeys(part))
         if len(seen) >= _MAX_WORDS:
             break
@@ -234,7 +267,8 @@ class Extracted:
     def __init__(self, records: Iterable[EventRecord]) -> None:
         # Keyed by identity, the record kept alive with its words: two records with one
         # id (a v2 batch's repeated ids, an OTLP span sent twice) can hold different text.
-        self._words = {id(r): (r, _words_of(r.data)) for r in records}
+        seen = _Splits()
+        self._words = {id(r): (r, _words_of(r.data, seen)) for r in records}
 
     def of(self, record: EventRecord) -> list[str]:
         """The distinct words of ``record``'s text (extracted now if it was not)."""
