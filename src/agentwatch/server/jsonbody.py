@@ -226,10 +226,17 @@ def problem(value: Any, depth: int = 0, where: str = "") -> str | None:
             for key, child in entries:
                 if isinstance(key, str) and not key.isascii() and (reason := _text_problem(key)):
                     return f"{_path(where, (None, 0, frame, key))}: the key {reason}"
+                kind = type(child)
+                # Most values need no look: ASCII text and plain scalars hold no problem.
+                if (kind is str and child.isascii()) or kind in _PLAIN:
+                    continue
                 stack.append((child, level + 1, frame, key))
         elif item is TOO_DEEP:
             return f"{_path(where, frame)}: {_TOO_DEEP_REASON}"
     return None
+
+
+_PLAIN = frozenset((int, float, bool, type(None)))
 
 
 def _text_problem(text: str) -> str | None:
