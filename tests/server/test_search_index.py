@@ -90,6 +90,9 @@ _POOL = st.sampled_from(
         "x" * 150 + " short",
         "",
         "web_search",
+        # JSON in JSON, and JSON whose text runs past what one event indexes.
+        json.dumps({"messages": json.dumps(["inner Porto"])}),
+        json.dumps(["word " * (search._MAX_TEXT // 4), "tailword"]),
     ]
 )
 _DATA = st.recursive(
@@ -106,8 +109,9 @@ _DATA = st.recursive(
 def test_a_batchs_repeated_strings_are_split_once_and_find_the_same_words(
     datas: list[Any],
 ) -> None:
-    # One batch shares its splits (by string and by a record's strings): each record's
-    # words, and a document of several, are what splitting its own text finds.
+    # One batch shares its splits (by string, by a record's strings, and the strings found
+    # in a JSON text): each record's words, and a document of several, are what splitting
+    # its own text finds.
     records = [_record("s", params=data) for data in datas]
     extracted = search.extract(records)
     texts = [search.text_of(r.data) for r in records]

@@ -134,7 +134,7 @@ def _words_of(data: Any, seen: _Splits | None = None) -> list[str]:
     strings all came before (the same tool call again) reuses its whole list."""
     found: list[str] = []
     size = [0]
-    _strings(data, 0, found, size)
+    _strings(data, 0, found, size, seen)
     if size[0] + len(found) > _MAX_TEXT:
         return _distinct(" ".join(found)[:_MAX_TEXT])
     if seen is None:
@@ -155,13 +155,15 @@ def _words_of(data: Any, seen: _Splits | None = None) -> list[str]:
 
 
 class _Splits:
-    """The words found so far in one batch: by string, and by a record's strings."""
+    """The words found so far in one batch: by string, and by a record's strings; and the
+    strings found in each string holding JSON."""
 
-    __slots__ = ("records", "strings")
+    __slots__ = ("json", "records", "strings")
 
     def __init__(self) -> None:
         self.strings: dict[str, dict[str, None]] = {}
         self.records: dict[tuple[str, ...], list[str]] = {}
+        self.json: dict[tuple[str, int], tuple[list[str], int]] = {}
 
 
 def _joined(parts: Iterable[Sequence[str]]) -> str:
@@ -179,23 +181,26 @@ def _joined(parts: Iterable[Sequence[str]]) -> str:
     return " ".join(list(seen)[:_MAX_WORDS])
 
 
-def _strings(item: Any, depth: int, found: list[str], size: list[int]) -> bool:
+def _strings(
+    item: Any, depth: int, found: list[str], size: list[int], seen: _Splits | None = None
+) -> bool:
     """Append the text strings of ``item`` to ``found`` in document order, stopping (True)
     once they reach :data:`_MAX_TEXT` characters. Recursive, strings handled in their
     container's loop and exact types checked first: a generator with its own stack and
     ``isinstance(.., Mapping)`` per value cost twice as much. Depth is bounded by
-    :data:`_MAX_DEPTH`."""
+    :data:`_MAX_DEPTH`. ``seen``: the batch's strings that hold JSON, with what was found
+    in them (a batch repeats them: the same messages in every span of a conversation)."""
     if isinstance(item, str):
         values: Iterable[Any] = (item,)
         depth -= 1  # the string is looked at as if in a container one level up
     elif depth >= _MAX_DEPTH:
         return False
     elif type(item) is dict or isinstance(item, Mapping):
-        values = (
+        values = [
             v
             for k, v in item.items()
             if not (k in _SKIPPED or (isinstance(k, str) and k.endswith("_id")))
-        )
+        ]
     elif isinstance(item, list | tuple):
         values = item
     else:
@@ -205,18 +210,40 @@ def _strings(item: Any, depth: int, found: list[str], size: list[int]) -> bool:
         if isinstance(v, str):
             # Only a string starting with a bracket or a space can hold JSON (_json_in).
             if v and (v[0] in "{[" or v[0].isspace()) and deeper < _MAX_DEPTH:
-                parsed = _json_in(v)
-                if parsed is not None:
-                    if _strings(parsed, deeper + 1, found, size):
+                held = _held_strings(v, deeper + 1, seen)
+                if held is not None:
+                    strings, length = held
+                    found.extend(strings)
+                    size[0] += length
+                    if size[0] >= _MAX_TEXT:
                         return True
                     continue
             found.append(v)
             size[0] += len(v)
             if size[0] >= _MAX_TEXT:
                 return True
-        elif v is not None and type(v) not in _SCALARS and _strings(v, deeper, found, size):
+        elif v is not None and type(v) not in _SCALARS and _strings(v, deeper, found, size, seen):
             return True
     return False
+
+
+def _held_strings(text: str, depth: int, seen: _Splits | None) -> tuple[list[str], int] | None:
+    """The strings of the JSON value ``text`` holds (walked at ``depth``) and their length,
+    or None when it holds none. Found once per batch; where the walk stops early (the text
+    limit) the strings found so far are what the caller's walk would have found: it stops
+    too, and cuts its text at the limit."""
+    key = (text, depth)
+    if seen is not None and (known := seen.json.get(key)) is not None:
+        return known
+    parsed = _json_in(text)
+    if parsed is None:
+        return None
+    strings: list[str] = []
+    length = [0]
+    _strings(parsed, depth, strings, length, seen)
+    if seen is not None:
+        seen.json[key] = (strings, length[0])
+    return strings, length[0]
 
 
 _SCALARS = frozenset((int, float, bool))
