@@ -4,6 +4,7 @@ store the same trees and the same counters as the model says, on SQLite and Post
 from __future__ import annotations
 
 import datetime as dt
+import json
 import itertools
 import os
 from collections import Counter
@@ -136,6 +137,8 @@ def build(
                 "cost": 0,
                 "unpriced": 0,
                 "states": set(),
+                "models": set(),
+                "last": None,
             },
         )
         for i, node in enumerate(tree):
@@ -155,6 +158,8 @@ def build(
             )
             kind_type = {"llm": "llms", "tool": "tools"}.get(node.kind, "other")
             model["events"][ids[i]] = (parent, node.kind, trace)
+            end = start + SECOND // 2
+            model["last"] = end if model["last"] is None else max(model["last"], end)
             model["counts"][kind_type] += 1
             if node.status == 2:
                 model["events"][f"{ids[i]}.error"] = (ids[i], "error", trace)
@@ -168,6 +173,7 @@ def build(
                     )
                 ]
                 cost = PRICES.cost(node.model, node.tokens[0], node.tokens[1], cached)
+                model["models"].add(node.model)
                 model["cost"] += cost or 0
                 model["unpriced"] += cost is None
             if parent is None and node.status in (1, 2):
@@ -218,6 +224,11 @@ def test_any_arrival_order_stores_the_same_tree(
         assert row is not None
         assert row.cost_pico == model["cost"]
         assert summary["unpriced_llms"] == model["unpriced"]
+        # What search filters by, and the latest activity, wherever the spans moved from.
+        assert set(json.loads(row.models or "[]")) == model["models"]
+        assert row.last_event_at == dt.datetime.fromtimestamp(
+            model["last"] / 1e9, dt.timezone.utc
+        ).replace(microsecond=(model["last"] // 1000) % 1_000_000)
         starts = [
             dt.datetime.fromisoformat(e["init_timestamp"])
             for e in detail["events"]

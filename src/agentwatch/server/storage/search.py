@@ -316,7 +316,7 @@ def index(
     events: Mapping[str, Sequence[EventRecord]] | None = None,
     replaced: Mapping[str, Sequence[EventRecord]] | None = None,
     sessions_changed: Iterable[str] = (),
-    moved: Iterable[tuple[str, str, str]] = (),
+    moved: Iterable[tuple[str, str, str, Sequence[EventRecord]]] = (),
     log_traces: tuple[str, Iterable[str]] | None = None,
     extracted: Extracted | None = None,
 ) -> None:
@@ -325,9 +325,9 @@ def index(
     ``events``: {session id: records newly stored}; ``replaced``: {session id: records
     whose stored event changed}; ``sessions_changed``: sessions whose own fields, tags or
     agents changed (or that were deleted); ``moved``: (trace id, from session, to
-    session) of spans moved between sessions; ``log_traces``: (project id, trace ids)
-    whose OpenTelemetry log records were written, or whose spans were (the records may
-    have come first); ``extracted``: the words of (some of) the records, from
+    session, the spans the latter did not have) of spans moved between sessions;
+    ``log_traces``: (project id, trace ids) whose OpenTelemetry log records were written,
+    or whose spans were (the records may have come first); ``extracted``: the words of (some of) the records, from
     :func:`extract`. Also keeps ``sessions.models``, the models each session's events
     used.
 
@@ -335,8 +335,8 @@ def index(
     counters moved): the batched statements here take no row lock of their own first.
     """
     words = extracted or Extracted(())
-    for trace_id, old, new in moved:
-        _move(conn, trace_id, old, new)
+    for trace_id, old, new, arrived in moved:
+        _move(conn, trace_id, old, new, arrived)
     if events:
         _insert(conn, events, words)
         _note_models(conn, events)
@@ -451,8 +451,12 @@ def _replace(
         conn.execute(search_docs.insert(), rows)
 
 
-def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
-    """The documents of a trace's spans follow them from ``old`` to ``new``."""
+def _move(
+    conn: sa.Connection, trace_id: str, old: str, new: str, arrived: Sequence[EventRecord]
+) -> None:
+    """The documents of a trace's spans follow them from ``old`` to ``new``; ``new`` lists
+    the models of the spans that ``arrived`` (as a batch's models are noted: reading all of
+    its events would cost once per trace moved in), ``old`` what its events still use."""
     d = search_docs.c
     conn.execute(
         search_docs.update()
@@ -460,19 +464,19 @@ def _move(conn: sa.Connection, trace_id: str, old: str, new: str) -> None:
         .values(session_id=new)
     )
     e = events.c
-    for session_id in (old, new):
-        used = conn.execute(
-            sa.select(e.model)
-            .where(e.session_id == session_id, e.model.is_not(None))
-            .group_by(e.model)
-            .order_by(sa.func.min(e.init_timestamp))
-        ).scalars()
-        listed = list(used)
-        conn.execute(
-            sessions.update()
-            .where(sessions.c.id == session_id)
-            .values(models=json.dumps(listed) if listed else None)
-        )
+    used = conn.execute(
+        sa.select(e.model)
+        .where(e.session_id == old, e.model.is_not(None))
+        .group_by(e.model)
+        .order_by(sa.func.min(e.init_timestamp))
+    ).scalars()
+    listed = list(used)
+    conn.execute(
+        sessions.update()
+        .where(sessions.c.id == old)
+        .values(models=json.dumps(listed) if listed else None)
+    )
+    _note_models(conn, {new: arrived})
 
 
 def _reindex_sessions(conn: sa.Connection, session_ids: list[str]) -> None:

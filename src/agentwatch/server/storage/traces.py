@@ -37,7 +37,12 @@ from sqlalchemy.engine import Dialect
 
 from agentwatch.server.storage import bulk, rollups, search
 from agentwatch.server.storage import engine as dialects
-from agentwatch.server.storage.ingest import SessionConflict, event_row, stored_record
+from agentwatch.server.storage.ingest import (
+    SessionConflict,
+    add_to_counters,
+    event_row,
+    stored_record,
+)
 from agentwatch.server.storage.records import EventRecord, SpanOutcome, SpanWrite
 from agentwatch.server.storage.schema import (
     COUNTER_KINDS,
@@ -263,10 +268,12 @@ def _move_trace(
         stored_record(r)
         for r in conn.execute(sa.select(*typed).where(c.session_id == old, c.trace_id == trace_id))
     ]
-    in_new = sa.select(c.id).where(c.session_id == new).scalar_subquery()
+    # Looked up by primary key per span moved, not by reading every id ``new`` holds.
+    twin = events.alias("twin")
+    in_new = sa.exists().where(twin.c.session_id == new, twin.c.id == c.id)
     had = set(
         conn.execute(
-            sa.select(c.id).where(c.session_id == old, c.trace_id == trace_id, c.id.in_(in_new))
+            sa.select(c.id).where(c.session_id == old, c.trace_id == trace_id, in_new)
         ).scalars()
     )
     conn.execute(
@@ -276,7 +283,7 @@ def _move_trace(
     )
     conn.execute(
         events.update()
-        .where(c.session_id == old, c.trace_id == trace_id, c.id.not_in(in_new))
+        .where(c.session_id == old, c.trace_id == trace_id, ~in_new)
         .values(session_id=new, received_at=now)  # new in ``new``: its changes show them
     )
     # What is left is what ``new`` already had (the same span sent to both).
@@ -288,9 +295,14 @@ def _move_trace(
         _merge_session(conn, project_id, old, new, now)
     else:
         recount(conn, old)
-    recount(conn, new)
-    search.index(conn, moved=((trace_id, old, new),), sessions_changed=(old,))
-    return left, [r for r in left if r.id not in had]
+    arrived = [r for r in left if r.id not in had]
+    if arrived:
+        # Added to ``new``'s counters as a batch's events are: a recount would read every
+        # event of the session once per trace that moves into it (a long conversation's
+        # every turn, when each turn's root span comes in a later request than its children).
+        add_to_counters(conn, project_id, new, arrived, [])
+    search.index(conn, moved=((trace_id, old, new, arrived),), sessions_changed=(old,))
+    return left, arrived
 
 
 def _event_count(conn: sa.Connection, session_id: str) -> int:

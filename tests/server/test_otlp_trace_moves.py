@@ -1,0 +1,123 @@
+"""A trace whose children come before its root (every turn of a long conversation, when
+the root span naming the session ends last and is sent in a later request) moves into its
+session. The move costs what moved, not what the session holds: no statement of it reads
+the session's other events (counters, models), so a conversation's N turns are not N
+scans of a growing session. Counters and models after the moves are what they would be
+had every span come at once."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from agentwatch.server.testing import TestServer, inprocess_server
+from tests.server.otlp_requests import (
+    PROTOBUF,
+    SECOND,
+    new_span_id,
+    new_trace_id,
+    now_ns,
+    post,
+    rejected,
+    span,
+    traces_request,
+)
+
+TURNS = 12
+
+
+@pytest.fixture
+def moving_server(db_url: str) -> Iterator[TestServer]:
+    with inprocess_server(db_url) as server:
+        yield server
+
+
+def turn(
+    conversation: str, start: int, model: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the children, then the root naming the conversation) of one agent turn."""
+    trace, root = new_trace_id(), new_span_id()
+    chat = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": model,
+        "gen_ai.usage.input_tokens": 100,
+        "gen_ai.usage.output_tokens": 20,
+    }
+    children = [
+        span(trace, None, root, name="chat", start=start + i * SECOND, attributes=chat)
+        for i in range(3)
+    ]
+    named = {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": conversation}
+    return children, [
+        span(trace, root, None, name="agent", start=start, end=start + 5 * SECOND, attributes=named)
+    ]
+
+
+def test_a_turn_moving_into_a_long_conversation_reads_none_of_its_other_events(
+    moving_server: TestServer,
+) -> None:
+    server = moving_server
+    conversation = f"conv-{uuid.uuid4()}"
+    start = now_ns() - 3600 * SECOND
+    statements: list[tuple[str, Any]] = []
+
+    def listen(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        statements.append((statement, params))
+
+    with httpx.Client(base_url=server.url, transport=server.transport) as http:
+
+        def send(spans: list[dict[str, Any]]) -> None:
+            body = traces_request(spans, PROTOBUF)
+            assert rejected(post(http, "/v1/traces", body, PROTOBUF, server.api_key)) == (0, "")
+
+        for t in range(TURNS):
+            children, root = turn(conversation, start + t * 10 * SECOND, f"model-{t % 3}")
+            send(children)  # a session of the trace's own, for now
+            if t == TURNS - 1:
+                sa.event.listen(server.storage.engine, "before_cursor_execute", listen)
+            send(root)  # the trace moves into the conversation's session
+        sa.event.remove(server.storage.engine, "before_cursor_execute", listen)
+
+    sessions = server.storage.engine.connect()
+    try:
+        row = sessions.execute(
+            sa.text("SELECT id FROM sessions WHERE external_id = :c"), {"c": conversation}
+        ).one()
+    finally:
+        sessions.close()
+    session_id = row.id
+    detail = server.session(session_id)
+    assert detail["session"]["event_count"] == TURNS * 4
+    assert detail["session"]["counts"]["llms"] == TURNS * 3
+    assert detail["session"]["tokens"]["prompt"] == TURNS * 3 * 100
+    stored = server.storage.session(server.project_id, session_id)
+    assert stored is not None
+    assert set(json.loads(stored.models)) == {"model-0", "model-1", "model-2"}
+
+    scans = [
+        statement
+        for statement, params in statements
+        if session_id in _values(params)
+        and re.search(r"\bFROM events\b", statement)
+        and re.search(r"count\(|sum\(|total\(|GROUP BY|max\(", statement, re.IGNORECASE)
+    ]
+    assert statements, "the last request was not seen"
+    assert scans == []
+
+
+def _values(params: Any) -> list[Any]:
+    """Every value bound to a statement, however the driver was handed them."""
+    if isinstance(params, dict):
+        return [v for value in params.values() for v in _values(value)]
+    if isinstance(params, list | tuple):
+        return [v for value in params for v in _values(value)]
+    return [params]
