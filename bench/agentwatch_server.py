@@ -1,6 +1,7 @@
 """Run the real agentwatch server (uvicorn + a fresh SQLite file) for the benchmarks.
 
-Started by bench_agentwatch.py in its own process. Prints one JSON line
+Started by bench_agentwatch.py in its own process, with the garbage collector set as
+``agentwatch serve`` sets it (``agentwatch.server.collector``). Prints one JSON line
 ``{"url": ..., "api_key": ...}`` once the server answers, then serves until its stdin is
 closed by the parent. Options: ``--pg-admin URL`` of a PostgreSQL cluster to create a
 fresh database in (default: a SQLite file in a temporary directory).
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from agentwatch.server import collector
 from agentwatch.server.testing import uvicorn_server
 from common import arg
 
@@ -36,6 +38,7 @@ def main() -> None:
         pg_admin = arg("pg-admin", "")
         db_url = fresh_pg_database(pg_admin) if pg_admin else f"sqlite:///{Path(tmp) / 'bench.db'}"
         with uvicorn_server(db_url=db_url) as server:
+            collector.settle()  # as `agentwatch serve` does before it serves
             print(json.dumps({"url": server.url, "api_key": server.api_key}), flush=True)
             sys.stdin.read()  # returns when the parent closes our stdin
 

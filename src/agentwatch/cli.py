@@ -197,8 +197,12 @@ def _create_app(settings: ServerSettings, storage: Storage) -> Any:
 def _run_uvicorn(app: Any, listener: socket.socket) -> None:
     import uvicorn
 
+    from agentwatch.server import collector
+
     config = uvicorn.Config(app, log_level="info", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[listener])
+    server = uvicorn.Server(config)
+    collector.settle()  # this process is the server's from here on
+    server.run(sockets=[listener])
 
 
 @main.group()
