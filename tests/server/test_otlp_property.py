@@ -4,8 +4,8 @@ store the same trees and the same counters as the model says, on SQLite and Post
 from __future__ import annotations
 
 import datetime as dt
-import json
 import itertools
+import json
 import os
 from collections import Counter
 from collections.abc import Iterator
