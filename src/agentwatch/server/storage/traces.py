@@ -9,10 +9,13 @@ Which session a span goes to (the ``traces`` table remembers it per project and 
    its own derived from the trace id (:attr:`SpanWrite.trace_session`).
 3. A trace mapped to its own derived session whose span now names a session (a child
    carrying ``session.id`` arrived after its root) moves there: its spans and agents move,
-   both sessions' counters are recounted, what the derived session knew (tags, end state,
-   user, logs) is merged over, and the derived session is deleted.
-4. A span naming a session of another project is refused; nothing of that session is
-   read beyond its owner, nothing written.
+   the destination's counters and models move by the spans it gains (never a recount of
+   it: a long conversation gains a trace per turn), what the derived session knew (tags,
+   end state, user, logs) is merged over, and the derived session is deleted (recounted
+   instead, should it still hold other traces).
+4. A span naming a session of another project goes to this project's shadow of that id
+   (:mod:`.tenancy`), as v2's ``create_session`` does: nothing of the other session is
+   read or written, and the answer is a fresh id's.
 
 A span is stored once per (trace, span id): the same span sent twice (a retry, or a
 duplicate from another request) lands in the same session and is skipped there; the
