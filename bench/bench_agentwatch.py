@@ -17,7 +17,8 @@ Runs in the agentwatch venv (``pip install -e .[server]`` of this checkout).
                   ``--pg-admin URL``: PostgreSQL): delivered *and stored*, end-to-end events/s.
 * ``end-pending`` ``end_session()`` with 10,000 events pending, real server up.
 * ``server-ingest`` the real server alone (no SDK): pre-built 100-event ``create_events``
-                  batches from 4 threads; events stored/s, request latency.
+                  batches from 4 threads (``--size``, ``--conns``, ``--batches``;
+                  ``--pg-admin URL``: PostgreSQL); events stored/s, request latency.
 
 The real-server figures need ``agentwatch.server.testing.uvicorn_server``; when it is not
 there yet, they emit ``{"unavailable": reason}`` and RESULTS.md says so.
@@ -358,12 +359,16 @@ def ingest_bodies(batches: int, size: int) -> list[bytes]:
     ]
 
 
-def cmd_server_ingest(batches: int, size: int, conns: int) -> dict[str, Any]:
-    """The server alone: ``conns`` threads POST pre-built 100-event batches, no SDK."""
+def cmd_server_ingest(batches: int, size: int, conns: int, pg_admin: str = "") -> dict[str, Any]:
+    """The server alone: ``conns`` threads POST pre-built ``size``-event batches, no SDK
+    (into PostgreSQL with ``pg_admin``)."""
     import httpx
 
     bodies = ingest_bodies(batches, size)
-    with real_server() as server, httpx.Client(base_url=server["url"], timeout=60) as http:
+    with (
+        real_server(pg_admin) as server,
+        httpx.Client(base_url=server["url"], timeout=60) as http,
+    ):
         session_id, jwt = create_session(server, http)
         headers = {"Authorization": f"Bearer {jwt}", "Content-Type": "application/json"}
         latencies: list[float] = []
@@ -415,7 +420,10 @@ def main() -> None:
         "server-burst": lambda: cmd_server_burst(int(arg("n", "50000")), arg("pg-admin", "")),
         "end-pending": lambda: cmd_end_pending(int(arg("n", "10000"))),
         "server-ingest": lambda: cmd_server_ingest(
-            int(arg("batches", "300")), int(arg("size", "100")), int(arg("conns", "4"))
+            int(arg("batches", "300")),
+            int(arg("size", "100")),
+            int(arg("conns", "4")),
+            arg("pg-admin", ""),
         ),
     }
     emit(commands[command]())
