@@ -1,6 +1,7 @@
 """``agentwatch serve`` sets its process's garbage collector before it serves (see
-``agentwatch.server.collector``); nothing else does. Each check runs in a fresh process:
-the collector is process-wide, and the test run's own must stay as it is."""
+``agentwatch.server.collector``); nothing else does. The serve check runs in a fresh
+process: the collector is process-wide, and the test run's own must stay as it is. Large
+reads pause the collector, counted across overlapping requests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 
 from agentwatch.server import collector
+from agentwatch.server.collector import paused
 
 _SERVE_WITHOUT_SERVING = """
 import gc, json, socket
@@ -48,3 +50,22 @@ def test_importing_the_server_leaves_the_collector_alone() -> None:
     # The test process imported the whole server already: the defaults still hold.
     assert gc.get_threshold()[:2] != (collector.YOUNG, collector.MIDDLE)
     assert gc.get_freeze_count() == 0
+
+
+def test_the_collector_pause_restarts_it_only_when_the_last_reader_leaves() -> None:
+    assert gc.isenabled()
+    first, second = paused(), paused()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

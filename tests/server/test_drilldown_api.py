@@ -300,26 +300,3 @@ def test_compare_aligns_two_sessions(v2: V2) -> None:
     assert body["step_limit"] == 2000
     assert body["pairs"][0]["delta"]["tokens"] == 0
     assert v2.get("/api/compare", a=a).status_code == 422
-
-
-def test_the_collector_pause_restarts_it_only_when_the_last_reader_leaves() -> None:
-    import gc
-
-    from agentwatch.server.drilldown import paused_gc
-
-    assert gc.isenabled()
-    first, second = paused_gc(), paused_gc()
-    first.__enter__()
-    second.__enter__()
-    assert not gc.isenabled()
-    first.__exit__(None, None, None)
-    assert not gc.isenabled()
-    second.__exit__(None, None, None)
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with paused_gc():
-            pass
-        assert not gc.isenabled()  # it was off before: it stays off
-    finally:
-        gc.enable()

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime as dt
-import gc
 import hmac
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -40,7 +37,6 @@ __all__ = [
     "decode_changes_cursor",
     "encode_changes_cursor",
     "event_detail",
-    "paused_gc",
     "session_tree",
     "tree_chunks",
 ]
@@ -69,35 +65,6 @@ CHANGES_LIMIT = 2_000
 # this far, so a batch committed late is still seen (readers merge rows by id).
 GRACE = dt.timedelta(seconds=10)
 _PURPOSE = "changes-cursor"
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused while a large tree is read and built.
-
-    Building 50,000 rows allocates 50,000 lists, and each allocation threshold reached
-    runs a collection over every object alive: half the time of the view. Nothing built
-    here forms a cycle (reference counting frees it all). Counted, so that overlapping
-    requests restart the collector only when the last one leaves.
-    """
-    global _gc_holders, _gc_was_enabled
-    with _gc_lock:
-        if _gc_holders == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_holders += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 class Tagger(Protocol):

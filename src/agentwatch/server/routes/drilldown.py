@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from agentwatch.server import compare, drilldown, wire
+from agentwatch.server import collector, compare, drilldown, wire
 from agentwatch.server.context import ServerContext, get_context
 from agentwatch.server.dashboard.render import denied, page
 from agentwatch.server.errors import NotFound, Unprocessable
@@ -49,7 +49,7 @@ def tree(ctx: ServerContext, project_id: str, session_id: str) -> Response:
     cursor = drilldown.encode_changes_cursor(
         ctx.signer, session_id, (_utcnow() - drilldown.GRACE, "")
     )
-    with drilldown.paused_gc():
+    with collector.paused():
         found = ctx.storage.session_tree(project_id, session_id, drilldown.TREE_LIMIT)
         if found is None:
             raise UnknownSession(session_id)
