@@ -17,6 +17,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from agentwatch.server.otlp.sessions import named_session
 from agentwatch.server.testing import TestServer, inprocess_server
 from tests.server.otlp_requests import (
     PROTOBUF,
@@ -87,14 +88,7 @@ def test_a_turn_moving_into_a_long_conversation_reads_none_of_its_other_events(
             send(root)  # the trace moves into the conversation's session
         sa.event.remove(server.storage.engine, "before_cursor_execute", listen)
 
-    sessions = server.storage.engine.connect()
-    try:
-        row = sessions.execute(
-            sa.text("SELECT id FROM sessions WHERE external_id = :c"), {"c": conversation}
-        ).one()
-    finally:
-        sessions.close()
-    session_id = row.id
+    session_id, _ = named_session(server.project_id, conversation)
     detail = server.session(session_id)
     assert detail["session"]["event_count"] == TURNS * 4
     assert detail["session"]["counts"]["llms"] == TURNS * 3
