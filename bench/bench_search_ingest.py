@@ -1,7 +1,8 @@
 """What the search index costs ingest, in process: CPU and wall time per request.
 
-Two requests, each into a fresh database: a 512-span OTLP export (bench_otlp.py's traces:
-an agent span, chat and tool spans, one conversation per trace) decoded, mapped and stored
+Two requests, each into a fresh database: a 512-span OTLP export (bench_otlp.py's agent
+runs, encoded by the OTel exporter: an agent span, chat and tool spans, one conversation
+per trace) decoded, mapped and stored
 (``Storage.insert_spans``), and a 100-event v2 batch (LLM, tool and action events;
 ``Storage.insert_events``). No HTTP: what the server spends per request beyond parsing it.
 
@@ -17,7 +18,6 @@ SQLite. Prints per-source medians and a ``RESULT`` line.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import statistics
@@ -32,67 +32,19 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 SPANS = 512
 EVENTS = 100
-PROMPT = json.dumps(
-    [{"role": "user", "parts": [{"type": "text", "content": "Plan two days in Rome. " * 20}]}]
-)
-ANSWER = json.dumps(
-    [
-        {
-            "role": "assistant",
-            "parts": [{"type": "text", "content": "Day one: the Colosseum and the Forum. " * 8}],
-        }
+
+
+def otlp_bodies(n: int) -> list[bytes]:
+    """``n`` requests of SPANS spans: bench_otlp.py's agent runs (traces of ten: an agent
+    span, chat and tool spans, one conversation each), encoded by the OTel exporter."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    import bench_otlp
+
+    spans = bench_otlp.premade_spans(SPANS * n)  # whole traces: a few spans more
+    return [
+        encode_spans(spans[i : i + SPANS]).SerializeToString() for i in range(0, SPANS * n, SPANS)
     ]
-)
-
-
-def otlp_body(otlp: Any) -> bytes:
-    """SPANS spans in traces of ten: agent, then chat/tool pairs, one conversation each."""
-    spans: list[dict[str, Any]] = []
-    while len(spans) < SPANS:
-        trace, root = otlp.new_trace_id(), otlp.new_span_id()
-        start = otlp.now_ns() - otlp.SECOND
-        spans.append(
-            otlp.span(
-                trace,
-                root,
-                name="invoke_agent planner",
-                start=start,
-                end=start + 9000,
-                attributes={
-                    "gen_ai.operation.name": "invoke_agent",
-                    "gen_ai.agent.name": "planner",
-                    "gen_ai.conversation.id": str(uuid.uuid4()),
-                },
-            )
-        )
-        for step in range(9):
-            chat = step % 2 == 0
-            attributes: dict[str, Any] = (
-                {
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.provider.name": "openai",
-                    "gen_ai.request.model": "gpt-4o-mini",
-                    "gen_ai.usage.input_tokens": 1200,
-                    "gen_ai.usage.output_tokens": 300,
-                    "gen_ai.input.messages": PROMPT,
-                    "gen_ai.output.messages": ANSWER,
-                }
-                if chat
-                else {
-                    "gen_ai.operation.name": "execute_tool",
-                    "gen_ai.tool.name": "web_search",
-                    "gen_ai.tool.call.arguments": '{"query": "flights to Rome"}',
-                    "gen_ai.tool.call.result": '["AZ 611 08:10", "FR 9421 11:35"]',
-                }
-            )
-            name = "chat gpt-4o-mini" if chat else "execute_tool web_search"
-            at = start + 1000 * (step + 1)
-            spans.append(
-                otlp.span(
-                    trace, None, root, name=name, start=at, end=at + 500, attributes=attributes
-                )
-            )
-    return bytes(otlp.traces_pb(spans[:SPANS]))
 
 
 def v2_events(n: int) -> list[dict[str, Any]]:
@@ -129,10 +81,6 @@ def measure(url: str, requests: int, no_index: bool) -> dict[str, Any]:
     """Child: ``requests`` of each kind into the database at ``url``; per-request figures."""
     import datetime as dt
 
-    sys.path.insert(0, str(REPO))
-    # The tests' request builders (imported by name: they are not part of bench's types).
-    otlp = importlib.import_module("tests.server.otlp_requests")
-
     from agentwatch.server.otlp import decode
     from agentwatch.server.otlp.mapping import is_pending, map_span
     from agentwatch.server.otlp.sessions import span_writes
@@ -147,7 +95,7 @@ def measure(url: str, requests: int, no_index: bool) -> dict[str, Any]:
     prices = PriceTable.load()
     storage = Storage.open(url)
     project = storage.create_project(f"bench-{uuid.uuid4().hex[:8]}").id
-    bodies = [otlp_body(otlp) for _ in range(requests + 1)]
+    bodies = otlp_bodies(requests + 1)
     batches = [v2_events(EVENTS) for _ in range(requests + 1)]
     session = str(uuid.uuid4())
     storage.create_or_attach_session(project, SessionFields(session_id=session, tags=("bench",)))
@@ -177,14 +125,9 @@ def measure(url: str, requests: int, no_index: bool) -> dict[str, Any]:
 def database(pg_admin: str | None, scratch: Path) -> str:
     if not pg_admin:
         return f"sqlite:///{scratch / (uuid.uuid4().hex + '.db')}"
-    import sqlalchemy as sa
+    import agentwatch_server
 
-    name = "bench_" + uuid.uuid4().hex[:12]
-    engine = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return pg_admin.rsplit("/", 1)[0] + "/" + name
+    return agentwatch_server.fresh_pg_database(pg_admin)
 
 
 def main() -> None:
