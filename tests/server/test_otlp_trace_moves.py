@@ -108,6 +108,43 @@ def test_a_turn_moving_into_a_long_conversation_reads_none_of_its_other_events(
     assert scans == []
 
 
+def test_another_project_sending_the_same_trace_ids_moves_nothing_of_ours(
+    moving_server: TestServer,
+) -> None:
+    # Attack: a second project replays our trace ids and conversation name, children first
+    # then roots, so that its moves would name our traces. Each project's traces move in
+    # its own sessions only: ours keep every span and counter, theirs hold their copies.
+    server = moving_server
+    other = server.storage.create_project(f"other-{uuid.uuid4().hex[:8]}").id
+    other_key, _ = server.storage.create_api_key(other)
+    conversation = f"conv-{uuid.uuid4()}"
+    start = now_ns() - 3600 * SECOND
+    turns = [turn(conversation, start + t * 10 * SECOND, "model-0") for t in range(3)]
+    with httpx.Client(base_url=server.url, transport=server.transport) as http:
+
+        def send(spans: list[dict[str, Any]], key: str) -> None:
+            body = traces_request(spans, PROTOBUF)
+            assert rejected(post(http, "/v1/traces", body, PROTOBUF, key)) == (0, "")
+
+        for children, root in turns:
+            send(children, server.api_key)
+            send(root, server.api_key)
+        for children, root in turns:
+            send(children, other_key)
+            send(root, other_key)
+
+    ours, _ = named_session(server.project_id, conversation)
+    theirs, _ = named_session(other, conversation)
+    assert ours != theirs
+    mine = server.session(ours)
+    assert mine["session"]["event_count"] == 3 * 4
+    assert mine["session"]["counts"]["llms"] == 3 * 3
+    their_detail = server.storage.session_detail(other, theirs)
+    assert their_detail is not None
+    assert their_detail[0].event_count == 3 * 4
+    assert server.storage.session_detail(other, ours) is None  # not readable across projects
+
+
 def _values(params: Any) -> list[Any]:
     """Every value bound to a statement, however the driver was handed them."""
     if isinstance(params, dict):
