@@ -135,3 +135,31 @@ class BlackHole:
             for conn in self._held:
                 with contextlib.suppress(BlockingIOError, OSError):
                     self.received += len(conn.recv(65536))
+
+
+class TimingTransport(httpx.BaseTransport):
+    """Lets every request through after ``delay`` seconds on ``path`` (a server busy with
+    each), noting when each request began and ended and how many were in progress."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, path: str, delay: float) -> None:
+        self.inner = inner
+        self.path = path
+        self.delay = delay
+        self.requests: list[tuple[str, float, float]] = []  # (path, began, ended)
+        self.most_at_once = 0
+        self._now = 0
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        began = time.monotonic()
+        with self._lock:
+            self._now += 1
+            self.most_at_once = max(self.most_at_once, self._now)
+        try:
+            if request.url.path == self.path:
+                time.sleep(self.delay)
+            return self.inner.handle_request(request)
+        finally:
+            with self._lock:
+                self._now -= 1
+                self.requests.append((request.url.path, began, time.monotonic()))

@@ -11,7 +11,7 @@ from agentwatch import ActionEvent, Client
 from agentwatch.server.testing import TestServer, inprocess_server
 from agentwatch.telemetry.exporters.sizing import MAX_REQUEST_BYTES
 
-from .faults import GatedTransport, RecordingTransport, RefusingTransport
+from .faults import GatedTransport, RecordingTransport, RefusingTransport, TimingTransport
 
 
 def test_start_and_record_do_not_wait_for_the_server(
@@ -219,4 +219,28 @@ def test_a_batch_of_large_events_goes_in_requests_under_the_byte_cap(
     assert all(size <= MAX_REQUEST_BYTES + 1024 for size in sizes)
     stored = server.session(session.session_id)
     assert sorted(e["params"]["i"] for e in stored["events"]) == list(range(50))
+    assert client.dropped == {}
+
+
+def test_two_event_requests_go_at_once_and_the_end_after_both(
+    server: TestServer, make_client: Callable[..., Client]
+) -> None:
+    # A server busy with one request is sent the next; the session's end (with its
+    # dropped_events tally) still leaves only once every event request before it answered.
+    assert server.transport is not None
+    timing = TimingTransport(server.transport, path="/v2/create_events", delay=0.1)
+    client = make_client(transport=timing, max_export_batch_size=20)
+    session = client.start_session()
+    for i in range(100):
+        session.record(ActionEvent(action_type="a", params={"i": i}))
+    session.end_session("Success", timeout=10)
+    assert client.flush(10)
+    assert timing.most_at_once == 2
+    events = [(b, e) for p, b, e in timing.requests if p == "/v2/create_events"]
+    assert len(events) >= 5  # 20 items a batch, the session's creation one of them
+    (end_began,) = [b for p, b, _ in timing.requests if p == "/v2/update_session"]
+    assert end_began >= max(e for _, e in events)
+    stored = server.session(session.session_id)
+    assert sorted(e["params"]["i"] for e in stored["events"]) == list(range(100))
+    assert stored["session"]["end_state"] == "Success"
     assert client.dropped == {}

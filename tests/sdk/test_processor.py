@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 import warnings
 from collections.abc import Sequence
+
+import pytest
 
 from agentwatch import encoding
 from agentwatch.telemetry.drops import BatchAccount, DropCounter
@@ -29,6 +32,9 @@ class _Collector:
         self.batches += 1
         self.items.extend(batch)
         account.delivered(sum(isinstance(i, QueuedEvent) for i in batch))
+
+    def overlaps(self, batch: Sequence[ExportItem]) -> bool:
+        return False
 
     def problem(self) -> str | None:
         return None
@@ -224,3 +230,141 @@ def test_a_tight_recording_loop_does_not_starve_the_export_thread() -> None:
     assert processor.force_flush(10_000)
     assert len(collector.items) == 100_000
     processor.shutdown()
+
+
+class _Gate(_Collector):
+    """Events-only batches overlap; each export waits at its own gate, in order of arrival,
+    and the exporter notes how many exports were in progress at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.gates: list[threading.Event] = []
+        self.started: list[list[ExportItem]] = []
+        self.on: list[str] = []  # the thread of each export
+        self.active = 0
+        self.most_active = 0
+        self.threads: set[str] = set()
+
+    def overlaps(self, batch: Sequence[ExportItem]) -> bool:
+        return all(isinstance(i, QueuedEvent) for i in batch)
+
+    def export(self, batch: Sequence[ExportItem], account: BatchAccount) -> None:
+        gate = threading.Event()
+        with self.lock:
+            self.gates.append(gate)
+            self.started.append(list(batch))
+            self.on.append(threading.current_thread().name)
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+            self.threads.add(threading.current_thread().name)
+        gate.wait(10)
+        with self.lock:
+            self.active -= 1
+            self.items.extend(batch)
+        account.delivered(sum(isinstance(i, QueuedEvent) for i in batch))
+
+    def wait_started(self, n: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(self.started) < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(self.started) >= n, f"{len(self.started)} exports started, expected {n}"
+
+    def open_on(self, thread: str) -> None:
+        """Let the export in progress on ``thread`` finish."""
+        with self.lock:
+            self.gates[self.on.index(thread)].set()
+
+    def open_all(self) -> None:
+        with self.lock:
+            gates = list(self.gates)
+        for gate in gates:
+            gate.set()
+
+    def shutdown(self) -> None:
+        self.closed = True
+        self.open_all()
+
+
+def test_two_batches_that_overlap_are_in_flight_together_and_no_third() -> None:
+    gate = _Gate()
+    processor = _processor(gate, max_batch_size=10)
+    for n in range(30):
+        processor.put_event(_span(n))
+    gate.wait_started(2)
+    time.sleep(0.05)  # a third would have started by now
+    assert len(gate.started) == 2
+    assert gate.active == 2
+    assert processor.pending() == 30  # 20 in flight on two threads, 10 queued
+    gate.open_all()
+    gate.wait_started(3)
+    gate.open_all()
+    assert processor.force_flush(5000)
+    assert sorted(_names(gate.items)) == sorted(f"s{n}" for n in range(30))
+    assert gate.most_active == 2
+    assert gate.threads == {"agentwatch-export", "agentwatch-export-2"}
+    assert processor.pending() == 0
+    processor.shutdown()
+
+
+def test_an_operation_waits_for_every_batch_in_flight_before_it() -> None:
+    # The session's end must reach the server after its events (its counts, dropped_events).
+    gate = _Gate()
+    processor = _processor(gate, max_batch_size=10)
+    for n in range(20):
+        processor.put_event(_span(n))
+    gate.wait_started(2)
+    update = UpdateSession("s", {}, final=True)
+    processor.put_op(update, urgent=True)
+    time.sleep(0.1)
+    assert len(gate.started) == 2  # the operation's batch waits
+    gate.open_on("agentwatch-export")  # the worker's own batch finishes: still waiting
+    time.sleep(0.1)
+    assert len(gate.started) == 2
+    gate.open_all()
+    gate.wait_started(3)
+    gate.open_all()
+    assert processor.force_flush(5000)
+    assert gate.items[-1] is update
+    assert gate.started[2] == [update]
+    processor.shutdown()
+
+
+def test_a_flush_returns_only_once_both_batches_in_flight_are_delivered() -> None:
+    gate = _Gate()
+    processor = _processor(gate, max_batch_size=10)
+    for n in range(20):
+        processor.put_event(_span(n))
+    gate.wait_started(2)
+    flushed = processor.start_flush()
+    gate.open_on("agentwatch-export")
+    assert not flushed.wait(0.2)  # the second sender's batch is still in flight
+    gate.open_all()
+    assert flushed.wait(5)
+    assert len(gate.items) == 20
+    processor.shutdown()
+
+
+def test_shutdown_counts_both_batches_in_flight_once(caplog: pytest.LogCaptureFixture) -> None:
+    gate = _Gate()
+    processor = _processor(gate, max_batch_size=10)
+    for n in range(35):
+        processor.put_event(_span(n))
+    gate.wait_started(2)  # 10 on each thread, 15 queued
+
+    def release_the_first_during_shutdown() -> None:
+        time.sleep(0.3)  # after the 0.1 s flush, within the 0.5 s the workers get to stop
+        gate.open_on("agentwatch-export-2")
+
+    threading.Thread(target=release_the_first_during_shutdown, daemon=True).start()
+    gate.shutdown = lambda: setattr(gate, "closed", True)  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="agentwatch"):
+        processor.shutdown(100)
+    # One batch answered in time (delivered), one never did (counted), the queue's rest.
+    assert len(gate.items) == 10
+    assert processor.drops.snapshot() == {"shutdown": 25}
+    assert "25 event(s)" in caplog.text
+    assert "10 in a request still unanswered" in caplog.text
+    gate.open_all()  # the late answer counts nothing more
+    time.sleep(0.1)
+    assert processor.drops.snapshot() == {"shutdown": 25}

@@ -63,6 +63,14 @@ class ItemExporter(Protocol):
     def export(self, batch: Sequence[ExportItem], account: BatchAccount) -> None:
         """Deliver ``batch``, reporting the fate of each of its events to ``account``."""
 
+    def overlaps(self, batch: Sequence[ExportItem]) -> bool:
+        """Whether ``batch`` may be exported while another batch that may overlap is
+        exported on another thread (asked on the worker, before the batch is exported).
+
+        True only when exporting it reads none of the exporter's state another export
+        changes and its order against the other batch does not matter.
+        """
+
     def problem(self) -> str | None:
         """Why delivery is failing or stuck right now, or None."""
 
@@ -79,6 +87,13 @@ class ExportProcessor:
 
     ``put_event`` is the hot path: an append to a deque (atomic under the GIL), no lock,
     no I/O. The worker starts lazily on the first item and again after a fork.
+
+    Two batches may be in flight: one the exporter says :meth:`~ItemExporter.overlaps`
+    goes to a second thread while the worker takes the next, so that the server works on
+    one request while the next is sent (one request at a time leaves the server idle for
+    each round trip and the machine's other core idle for all of it). A batch that does
+    not overlap (a session operation, a flush marker) waits until nothing else is in
+    flight, so everything queued before it is delivered first.
 
     The worker sends full batches as soon as there are any and the rest when the
     ``interval`` has passed, on a flush, or when a queued operation is urgent (someone
@@ -117,8 +132,9 @@ class ExportProcessor:
         # Guards taking a batch off the queue, the batch in flight and ``_stopping``:
         # an item leaves the queue either in a batch or counted by shutdown, never both.
         self._lock = threading.Lock()
-        self._in_flight: BatchAccount | None = None
+        self._in_flight: list[BatchAccount] = []
         self._worker: threading.Thread | None = None
+        self._second: _SecondSender | None = None
         self._pid = os.getpid()
         self._stopping = False
 
@@ -185,7 +201,7 @@ class ExportProcessor:
     def pending(self) -> int:
         """Events queued or in flight: neither delivered nor dropped yet."""
         with self._lock:  # no batch leaves the queue meanwhile: none is counted twice
-            in_flight = 0 if self._in_flight is None else self._in_flight.unsettled
+            in_flight = sum(account.unsettled for account in self._in_flight)
             queued = sum(1 for item in self._queue.copy() if type(item) in RECORD_TYPES)
         return queued + in_flight
 
@@ -202,18 +218,22 @@ class ExportProcessor:
         problem = self._exporter.problem()
         with self._lock:
             self._stopping = True
-            in_flight = self._in_flight
-        if in_flight is not None:
-            in_flight.withhold()
+            in_flight = tuple(self._in_flight)
+        for account in in_flight:
+            account.withhold()
         # Closing the exporter interrupts a retry backoff the worker may be sleeping in.
         self._exporter.shutdown()
         self._request_send_all()
+        if self._second is not None:
+            self._second.stop()
         return _Stopped(self, in_flight, problem)
 
     def _join(self, deadline: float) -> None:
-        worker = self._worker
-        if worker is not None and worker is not threading.current_thread():
-            worker.join(max(0.0, deadline - time.monotonic()))
+        second = self._second
+        threads = [self._worker, None if second is None else second.thread]
+        for thread in threads:
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _take_leftovers(self) -> int:
         """Empty the queue after shutdown; returns the events in it. Operations in it
@@ -257,17 +277,49 @@ class ExportProcessor:
                 return
 
     def _drain(self, send_all: bool) -> None:
-        """Export full batches; with ``send_all``, everything queued (flush markers too)."""
+        """Export full batches; with ``send_all``, everything queued (flush markers too).
+
+        A batch that overlaps goes to the second sender when it is free, else it is
+        exported here (the second is then one in flight beside it); any other batch, and
+        a flush marker, first waits for the second sender to finish.
+        """
         queue = self._queue
         while queue and (send_all or len(queue) >= self._max_batch_size):
             taken = self._take_batch()
             if taken is None:
                 return  # shutting down: what is left is counted by shutdown()
             batch, account, marker = taken
+            overlaps = bool(batch) and self._exporter.overlaps(batch)
+            if overlaps and marker is None and self._second_sender().take(batch, account):
+                continue
             if batch:
+                if not overlaps and not self._second_idle():
+                    self._unsent(batch, account)
+                    return
                 self._export(batch, account)
             if marker is not None:
+                if not self._second_idle():
+                    return  # stopped: the flush did not happen (its waiter times out)
                 marker.set()
+
+    def _unsent(self, batch: list[ExportItem], account: BatchAccount) -> None:
+        """Stopped before ``batch`` could go: its events are counted with the shutdown's
+        (the account withholds them), its operations fail."""
+        account.dropped("shutdown", account.unsettled)
+        for item in batch:
+            if not isinstance(item, QueuedEvent | QueuedSpan):
+                _fail(item)
+
+    def _second_sender(self) -> _SecondSender:
+        second = self._second
+        if second is None:
+            second = self._second = _SecondSender(self._export)
+        return second
+
+    def _second_idle(self) -> bool:
+        """Wait until the second sender has nothing in flight; False if stopped meanwhile."""
+        second = self._second
+        return second is None or second.wait_idle()
 
     def _take_batch(self) -> tuple[list[ExportItem], BatchAccount, _FlushMarker | None] | None:
         """Up to a batch of items (stopping at a flush marker), registered as in flight."""
@@ -284,7 +336,7 @@ class ExportProcessor:
                     break
                 batch.append(item)
             account = BatchAccount(self.drops, sum(type(i) in RECORD_TYPES for i in batch))
-            self._in_flight = account
+            self._in_flight.append(account)
         return batch, account, marker
 
     def _export(self, batch: list[ExportItem], account: BatchAccount) -> None:
@@ -295,7 +347,61 @@ class ExportProcessor:
             logger.exception("agentwatch: internal error while exporting a batch")
             account.dropped("internal_error", account.unsettled)
         with self._lock:
-            self._in_flight = None
+            self._in_flight.remove(account)
+
+
+class _SecondSender:
+    """A second export thread with room for one batch: the one in flight beside the
+    worker's. Started on first use; a daemon, like the worker."""
+
+    def __init__(self, export: Callable[[list[ExportItem], BatchAccount], None]) -> None:
+        self._export = export
+        self._changed = threading.Condition(threading.Lock())
+        self._batch: tuple[list[ExportItem], BatchAccount] | None = None
+        self._stopped = False
+        self.thread: threading.Thread | None = None
+
+    def take(self, batch: list[ExportItem], account: BatchAccount) -> bool:
+        """Export ``batch`` on the second thread if it is free; False if it is busy."""
+        with self._changed:
+            if self._batch is not None or self._stopped:
+                return False
+            self._batch = (batch, account)
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._run, name="agentwatch-export-2", daemon=True
+                )
+                self.thread.start()
+            self._changed.notify_all()
+        return True
+
+    def wait_idle(self) -> bool:
+        """Block until no batch is in flight here; False if stopped first."""
+        with self._changed:
+            while self._batch is not None and not self._stopped:
+                self._changed.wait()
+            return not self._stopped
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+    def _run(self) -> None:
+        _worker_thread.active = True
+        while True:
+            with self._changed:
+                while self._batch is None and not self._stopped:
+                    self._changed.wait()
+                if self._batch is None:
+                    return  # stopped, nothing left in hand
+                batch, account = self._batch
+            self._export(batch, account)
+            with self._changed:
+                self._batch = None
+                self._changed.notify_all()
+                if self._stopped:
+                    return
 
 
 # How long stopped workers get, all together, to report the requests their stop
@@ -308,7 +414,7 @@ class _Stopped:
     """A processor being stopped: the batch it had in flight and why delivery failed."""
 
     def __init__(
-        self, processor: ExportProcessor, in_flight: BatchAccount | None, problem: str | None
+        self, processor: ExportProcessor, in_flight: Sequence[BatchAccount], problem: str | None
     ) -> None:
         self.processor = processor
         self._in_flight = in_flight
@@ -317,8 +423,9 @@ class _Stopped:
     def settle(self) -> str | None:
         """Count every event the processor did not deliver as dropped (``shutdown``,
         not warned about); returns what to say about them, or None if there were none."""
-        in_flight = self._in_flight
-        unanswered, interrupted = (0, 0) if in_flight is None else in_flight.abandon()
+        abandoned = [account.abandon() for account in self._in_flight]
+        unanswered = sum(lost for lost, _ in abandoned)
+        interrupted = sum(withheld for _, withheld in abandoned)
         lost = unanswered + interrupted + self.processor._take_leftovers()
         if not lost:
             return None

@@ -75,6 +75,9 @@ class AppSpanExporter:
         deadline = time.monotonic() + self._retry_deadline
         self._send(spans, account, deadline, budget)
 
+    def overlaps(self, batch: Sequence[ExportItem]) -> bool:
+        return False  # one request at a time: a fleet's spans are not what an agent waits on
+
     def problem(self) -> str | None:
         return self._poster.problem()
 

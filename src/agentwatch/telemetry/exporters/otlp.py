@@ -117,6 +117,9 @@ class GenAISpanExporter:
         self._problem = f"the OTLP endpoint {self.url} did not take the spans: {error}"
         account.dropped("export_failed", events, self._problem)
 
+    def overlaps(self, batch: Sequence[ExportItem]) -> bool:
+        return False  # every export reads and adds to the sessions and agents it knows
+
     def problem(self) -> str | None:
         return self._problem
 

@@ -1,6 +1,7 @@
 """``SessionExporter``: batches from the export queue back into v2 API calls.
 
-Runs on the export worker only. Events are grouped by session and sent with
+Runs on the export threads (the processor's worker, and its second sender for batches
+that :meth:`SessionExporter.overlaps`). Events are grouped by session and sent with
 ``create_events``; session operations (create, agent, update) run in queue order, and a
 session's queued events are sent before any operation of that session that follows
 them. A session is created on the server before its first events are sent; if the
@@ -41,9 +42,11 @@ logger = logging.getLogger("agentwatch")
 class SessionExporter:
     """Delivers events and session operations through a :class:`SessionTransport`.
 
-    State kept per session (on the worker thread only, so without locks): the
-    ``create_session`` operation until the server accepted it, and the refusal reason
-    of a session the server will not accept.
+    State kept per session: the ``create_session`` operation until the server accepted
+    it, and the refusal reason of a session the server will not accept. Only a batch
+    that does not overlap changes it, and the processor exports such a batch with
+    nothing else in flight, so it needs no lock; the body limit, which two batches in
+    flight may both lower, has its own.
     """
 
     def __init__(
@@ -80,6 +83,13 @@ class SessionExporter:
             self._run_op(item)
         for session_id, events in waiting.items():
             self._send_events(session_id, events, account, budget)
+
+    def overlaps(self, batch: Sequence[ExportItem]) -> bool:
+        """Events only, of sessions the server has accepted: sending them reads nothing
+        another export changes (creating a session, ending one, does), and the server
+        stores a session's events in whatever order they arrive."""
+        created = self._created
+        return all(type(item) is QueuedEvent and item.session_id in created for item in batch)
 
     def problem(self) -> str | None:
         return self._transport.problem()

@@ -10,6 +10,7 @@ the server refused is dropped without being sent again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 __all__ = ["MAX_REQUEST_BYTES", "REFUSALS_PER_BATCH", "BodyLimit", "body_size"]
@@ -39,12 +40,14 @@ class BodyLimit:
         self.cap = cap
         #: The smallest body the server refused, if it refused one.
         self.refused_at: int | None = None
+        self._lock = threading.Lock()  # two requests in flight may both be refused
 
     def refused(self, events: Sequence[bytes]) -> None:
         """The server answered 413 to a body carrying ``events``."""
         size = body_size(events)
-        self.refused_at = size if self.refused_at is None else min(self.refused_at, size)
-        self.cap = min(self.cap, max(size // 2, 1))
+        with self._lock:
+            self.refused_at = size if self.refused_at is None else min(self.refused_at, size)
+            self.cap = min(self.cap, max(size // 2, 1))
 
     def too_large(self, events: Sequence[bytes]) -> bool:
         """True if a body carrying ``events`` is no smaller than one the server refused."""
