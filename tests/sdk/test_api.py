@@ -607,6 +607,22 @@ def test_a_forked_child_opens_its_own_connections(
     assert stub.received("/v2/create_events")[-1].peer == parent_peer
 
 
+def test_the_pool_is_built_with_the_client_and_connects_only_to_send() -> None:
+    # Built on the caller's thread: the export thread, starved of the GIL by an agent
+    # recording in a tight loop, took 0.4 s to build it (its CA bundle) in the burst bench.
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    try:
+        port = listener.getsockname()[1]
+        api = SessionApiClient(Config(api_key=API_KEY, endpoint=f"http://127.0.0.1:{port}"))
+        assert isinstance(api._poster._client, httpx.Client)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody connected
+        api.close()
+    finally:
+        listener.close()
+
+
 # -- against the real agentwatch server ---------------------------------------------------
 
 

@@ -70,6 +70,11 @@ class SessionApiClient:
             transport=transport,
             policy=policy if policy is not None else RetryPolicy.from_config(config),
         )
+        # The pooled client is built here too, not by the first request: that runs on the
+        # export thread, which an agent recording in a tight loop leaves only the GIL's
+        # forced switches (every 5 ms). Loading the CA bundle (~20 ms) took 0.4 s there,
+        # and no event left during a whole 50,000-event burst.
+        self._poster.prepare()
         self._tokens = TokenStore()
         self._gzip = GzipFallback(config.compression == "gzip")
         self._pid = os.getpid()

@@ -72,6 +72,10 @@ class RetryingPoster:
         self._client: httpx.Client | None = None
         self._rng = random.Random()
 
+    def prepare(self) -> None:
+        """Build the pooled client now, on the calling thread (it opens no connection)."""
+        self._http()
+
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
@@ -219,9 +223,8 @@ class RetryingPoster:
             logger.info("the agentwatch server at %s answers again", self._config.endpoint)
 
     def _http(self) -> httpx.Client:
-        """The pooled client, created on first use (``import agentwatch`` opens nothing)."""
-        # httpx takes ~45 ms to import, a third of `import agentwatch`: load it with the
-        # first request instead.
+        """The pooled client, created by :meth:`prepare` or on first use (after a fork);
+        creating it opens no connection."""
         import httpx
 
         with self._lock:
