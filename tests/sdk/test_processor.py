@@ -302,8 +302,28 @@ def test_two_batches_that_overlap_are_in_flight_together_and_no_third() -> None:
     assert processor.force_flush(5000)
     assert sorted(_names(gate.items)) == sorted(f"s{n}" for n in range(30))
     assert gate.most_active == 2
-    assert gate.threads == {"agentwatch-export", "agentwatch-export-2"}
+    assert gate.threads == {"agentwatch-export-lane-1", "agentwatch-export-lane-2"}
     assert processor.pending() == 0
+    processor.shutdown()
+
+
+def test_a_lane_that_finishes_takes_the_next_batch_while_the_other_is_busy() -> None:
+    # Not two at a time then two more: each lane is fed as soon as it is free, so the
+    # server always has the next request while it answers one.
+    gate = _Gate()
+    processor = _processor(gate, max_batch_size=10)
+    for n in range(40):
+        processor.put_event(_span(n))
+    gate.wait_started(2)
+    gate.open_on("agentwatch-export-lane-1")
+    gate.wait_started(3)
+    assert gate.active == 2  # lane 2 still holds its first batch
+    assert gate.on[2] == "agentwatch-export-lane-1"
+    gate.open_all()
+    gate.wait_started(4)
+    gate.open_all()
+    assert processor.force_flush(5000)
+    assert sorted(_names(gate.items)) == sorted(f"s{n}" for n in range(40))
     processor.shutdown()
 
 
@@ -318,7 +338,7 @@ def test_an_operation_waits_for_every_batch_in_flight_before_it() -> None:
     processor.put_op(update, urgent=True)
     time.sleep(0.1)
     assert len(gate.started) == 2  # the operation's batch waits
-    gate.open_on("agentwatch-export")  # the worker's own batch finishes: still waiting
+    gate.open_on("agentwatch-export-lane-1")  # one lane finishes: still waiting
     time.sleep(0.1)
     assert len(gate.started) == 2
     gate.open_all()
@@ -337,8 +357,8 @@ def test_a_flush_returns_only_once_both_batches_in_flight_are_delivered() -> Non
         processor.put_event(_span(n))
     gate.wait_started(2)
     flushed = processor.start_flush()
-    gate.open_on("agentwatch-export")
-    assert not flushed.wait(0.2)  # the second sender's batch is still in flight
+    gate.open_on("agentwatch-export-lane-1")
+    assert not flushed.wait(0.2)  # the other lane's batch is still in flight
     gate.open_all()
     assert flushed.wait(5)
     assert len(gate.items) == 20
@@ -354,7 +374,7 @@ def test_shutdown_counts_both_batches_in_flight_once(caplog: pytest.LogCaptureFi
 
     def release_the_first_during_shutdown() -> None:
         time.sleep(0.3)  # after the 0.1 s flush, within the 0.5 s the workers get to stop
-        gate.open_on("agentwatch-export-2")
+        gate.open_on("agentwatch-export-lane-2")
 
     threading.Thread(target=release_the_first_during_shutdown, daemon=True).start()
     gate.shutdown = lambda: setattr(gate, "closed", True)  # type: ignore[method-assign]

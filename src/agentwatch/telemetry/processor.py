@@ -47,6 +47,11 @@ logger = logging.getLogger("agentwatch")
 # the caller one stretch of the export thread's work: a tail-latency cost).
 _YIELD_EVERY = 64
 
+# Sender threads for batches that overlap: requests in flight at once. Two keep the
+# server busy while the next request is sent; more only queue at a server that works
+# on one at a time per core.
+_LANES = 2
+
 # Marks the export workers' threads: what they do (an HTTP request an application's
 # httpx instrumentation traces, say) is agentwatch's, never the application's to capture.
 _worker_thread = threading.local()
@@ -88,12 +93,12 @@ class ExportProcessor:
     ``put_event`` is the hot path: an append to a deque (atomic under the GIL), no lock,
     no I/O. The worker starts lazily on the first item and again after a fork.
 
-    Two batches may be in flight: one the exporter says :meth:`~ItemExporter.overlaps`
-    goes to a second thread while the worker takes the next, so that the server works on
-    one request while the next is sent (one request at a time leaves the server idle for
-    each round trip and the machine's other core idle for all of it). A batch that does
-    not overlap (a session operation, a flush marker) waits until nothing else is in
-    flight, so everything queued before it is delivered first.
+    Batches the exporter says :meth:`~ItemExporter.overlaps` go out on :data:`_LANES`
+    sender threads, each taking the next as soon as it is free, so that the server works
+    on one request while the next is sent (one request at a time leaves the server idle
+    for each round trip and the machine's other core idle for all of it). A batch that
+    does not overlap (a session operation) and a flush marker wait until nothing else is
+    in flight, so everything queued before them is delivered first.
 
     The worker sends full batches as soon as there are any and the rest when the
     ``interval`` has passed, on a flush, or when a queued operation is urgent (someone
@@ -134,7 +139,7 @@ class ExportProcessor:
         self._lock = threading.Lock()
         self._in_flight: list[BatchAccount] = []
         self._worker: threading.Thread | None = None
-        self._second: _SecondSender | None = None
+        self._lanes: _Lanes | None = None
         self._pid = os.getpid()
         self._stopping = False
 
@@ -224,14 +229,13 @@ class ExportProcessor:
         # Closing the exporter interrupts a retry backoff the worker may be sleeping in.
         self._exporter.shutdown()
         self._request_send_all()
-        if self._second is not None:
-            self._second.stop()
+        if self._lanes is not None:
+            self._lanes.stop()
         return _Stopped(self, in_flight, problem)
 
     def _join(self, deadline: float) -> None:
-        second = self._second
-        threads = [self._worker, None if second is None else second.thread]
-        for thread in threads:
+        lanes = self._lanes
+        for thread in [self._worker, *(() if lanes is None else lanes.threads)]:
             if thread is not None and thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -279,9 +283,8 @@ class ExportProcessor:
     def _drain(self, send_all: bool) -> None:
         """Export full batches; with ``send_all``, everything queued (flush markers too).
 
-        A batch that overlaps goes to the second sender when it is free, else it is
-        exported here (the second is then one in flight beside it); any other batch, and
-        a flush marker, first waits for the second sender to finish.
+        A batch that overlaps goes to the first free lane (the worker waits for one);
+        any other batch, and a flush marker, first waits for every lane to finish.
         """
         queue = self._queue
         while queue and (send_all or len(queue) >= self._max_batch_size):
@@ -289,16 +292,17 @@ class ExportProcessor:
             if taken is None:
                 return  # shutting down: what is left is counted by shutdown()
             batch, account, marker = taken
-            overlaps = bool(batch) and self._exporter.overlaps(batch)
-            if overlaps and marker is None and self._second_sender().take(batch, account):
-                continue
-            if batch:
-                if not overlaps and not self._second_idle():
+            if batch and self._exporter.overlaps(batch):
+                if not self._lanes_of().take(batch, account):
+                    self._unsent(batch, account)
+                    return
+            elif batch:
+                if not self._lanes_idle():
                     self._unsent(batch, account)
                     return
                 self._export(batch, account)
             if marker is not None:
-                if not self._second_idle():
+                if not self._lanes_idle():
                     return  # stopped: the flush did not happen (its waiter times out)
                 marker.set()
 
@@ -310,16 +314,16 @@ class ExportProcessor:
             if not isinstance(item, QueuedEvent | QueuedSpan):
                 _fail(item)
 
-    def _second_sender(self) -> _SecondSender:
-        second = self._second
-        if second is None:
-            second = self._second = _SecondSender(self._export)
-        return second
+    def _lanes_of(self) -> _Lanes:
+        lanes = self._lanes
+        if lanes is None:
+            lanes = self._lanes = _Lanes(self._export, _LANES)
+        return lanes
 
-    def _second_idle(self) -> bool:
-        """Wait until the second sender has nothing in flight; False if stopped meanwhile."""
-        second = self._second
-        return second is None or second.wait_idle()
+    def _lanes_idle(self) -> bool:
+        """Wait until no lane has a batch in flight; False if stopped meanwhile."""
+        lanes = self._lanes
+        return lanes is None or lanes.wait_idle()
 
     def _take_batch(self) -> tuple[list[ExportItem], BatchAccount, _FlushMarker | None] | None:
         """Up to a batch of items (stopping at a flush marker), registered as in flight."""
@@ -350,35 +354,40 @@ class ExportProcessor:
             self._in_flight.remove(account)
 
 
-class _SecondSender:
-    """A second export thread with room for one batch: the one in flight beside the
-    worker's. Started on first use; a daemon, like the worker."""
+class _Lanes:
+    """Sender threads for batches that overlap, each with room for one batch. Started on
+    first use; daemons, like the worker."""
 
-    def __init__(self, export: Callable[[list[ExportItem], BatchAccount], None]) -> None:
+    def __init__(self, export: Callable[[list[ExportItem], BatchAccount], None], n: int) -> None:
         self._export = export
+        self._n = n
         self._changed = threading.Condition(threading.Lock())
-        self._batch: tuple[list[ExportItem], BatchAccount] | None = None
+        self._waiting: deque[tuple[list[ExportItem], BatchAccount]] = deque()  # at most one
+        self._busy = 0  # lanes exporting a batch
         self._stopped = False
-        self.thread: threading.Thread | None = None
+        self.threads: list[threading.Thread] = []
 
     def take(self, batch: list[ExportItem], account: BatchAccount) -> bool:
-        """Export ``batch`` on the second thread if it is free; False if it is busy."""
+        """Hand ``batch`` to the first free lane, waiting for one; False if stopped first."""
         with self._changed:
-            if self._batch is not None or self._stopped:
+            while self._busy + len(self._waiting) >= self._n and not self._stopped:
+                self._changed.wait()
+            if self._stopped:
                 return False
-            self._batch = (batch, account)
-            if self.thread is None:
-                self.thread = threading.Thread(
-                    target=self._run, name="agentwatch-export-2", daemon=True
-                )
-                self.thread.start()
+            self._waiting.append((batch, account))
+            if not self.threads:
+                for lane in range(self._n):
+                    name = f"agentwatch-export-lane-{lane + 1}"
+                    self.threads.append(threading.Thread(target=self._run, name=name, daemon=True))
+                for thread in self.threads:
+                    thread.start()
             self._changed.notify_all()
         return True
 
     def wait_idle(self) -> bool:
-        """Block until no batch is in flight here; False if stopped first."""
+        """Block until no batch is waiting or in flight here; False if stopped first."""
         with self._changed:
-            while self._batch is not None and not self._stopped:
+            while (self._busy or self._waiting) and not self._stopped:
                 self._changed.wait()
             return not self._stopped
 
@@ -391,17 +400,18 @@ class _SecondSender:
         _worker_thread.active = True
         while True:
             with self._changed:
-                while self._batch is None and not self._stopped:
+                while not self._waiting and not self._stopped:
                     self._changed.wait()
-                if self._batch is None:
-                    return  # stopped, nothing left in hand
-                batch, account = self._batch
-            self._export(batch, account)
-            with self._changed:
-                self._batch = None
-                self._changed.notify_all()
-                if self._stopped:
-                    return
+                if not self._waiting:
+                    return  # stopped, nothing in hand
+                batch, account = self._waiting.popleft()
+                self._busy += 1
+            try:
+                self._export(batch, account)
+            finally:
+                with self._changed:
+                    self._busy -= 1
+                    self._changed.notify_all()
 
 
 # How long stopped workers get, all together, to report the requests their stop
