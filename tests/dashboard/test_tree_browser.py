@@ -15,11 +15,23 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from agentwatch.server import compare
+from agentwatch.server import compare, drilldown
+from agentwatch.server.otlp.sessions import trace_session
 from agentwatch.server.synthetic import SyntheticRun, send_run, synthetic_run
 from agentwatch.server.testing import TestServer, uvicorn_server
 from tests.dashboard.conftest import XSS, shot
-from tests.server.otlp_requests import JSON, SECOND, agent_with_llm_call, post, traces_json
+from tests.server.otlp_requests import (
+    JSON,
+    SECOND,
+    agent_with_llm_call,
+    logs_json,
+    new_span_id,
+    new_trace_id,
+    now_ns,
+    post,
+    span,
+    traces_json,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -304,6 +316,38 @@ def test_the_live_view_asks_only_for_changes_and_follows_new_events(
     assert len(data) > 2
     assert all(p.startswith(f"/sessions/{sid}/changes?cursor=") for p in data[1:])
     assert page.evaluate("window.__pwned") is None
+    assert page.errors == []
+
+
+def test_log_records_after_their_span_show_in_its_open_detail(
+    trees: Trees, page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An instrumentation sends a chat span, then its messages as log records: the open
+    # detail shows them at the next poll, though the span's row in the tree did not change.
+    monkeypatch.setattr(drilldown, "GRACE", dt.timedelta(0))  # only what was written since
+    trace, llm = new_trace_id(), new_span_id()
+    start = now_ns() - 30 * SECOND
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+    root = new_span_id()  # the agent's span, still open: not sent yet
+    chat = span(
+        trace, llm, root, name="chat gpt-4o", start=start, end=start + SECOND, attributes=attributes
+    )
+    key = trees.server.api_key
+    assert post(trees.http, "/v1/traces", traces_json([chat]), JSON, key).status_code == 200
+    session_id = trace_session(trees.server.project_id, trace)  # no root span yet: running
+    page.goto(f"{trees.server.url}/sessions/{session_id}")
+    page.wait_for_selector("#timeline[data-ready=true]")
+    expect(page.locator("#follow-box")).to_be_visible()
+    page.locator(f"#event-{llm}").click()
+    detail = page.locator(f'#detail[data-event-id="{llm}"]')
+    expect(detail).to_be_visible()
+    assert "Which gate for AZ 611?" not in detail.inner_text()
+    record = {"trace_id": trace, "span_id": llm, "event_name": "gen_ai.user.message"}
+    record["body"] = {"content": "Which gate for AZ 611?"}
+    assert post(trees.http, "/v1/logs", logs_json([record]), JSON, key).status_code == 200
+    expect(detail).to_contain_text("Which gate for AZ 611?", timeout=15000)
+    assert page.locator("#row-count").inner_text() == "1 event"
+    assert page.locator("#new-count").inner_text() == ""  # a change, not a new event
     assert page.errors == []
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from agentwatch.server import drilldown, views
 from agentwatch.server.otlp.sessions import named_session, trace_session
 from agentwatch.server.testing import TestServer
 from tests.server.otlp_requests import (
@@ -170,6 +174,78 @@ def test_log_events_follow_a_moved_trace(server: TestServer, http: httpx.Client)
     llm_event = next(e for e in detail["events"] if e["kind"] == "llm")
     assert llm_event["prompt"] == [{"role": "user", "content": "q"}]
     assert json.loads(json.dumps(llm_event["log_events"]))[0]["body"] == {"content": "q"}
+
+
+def _changes(http: httpx.Client, key: str, session_id: str, cursor: str) -> dict[str, str]:
+    """{event id: its tree row} of what /changes reports written since ``cursor``."""
+    answer = http.get(
+        f"/api/sessions/{session_id}/changes",
+        params={"cursor": cursor},
+        headers={"X-Agentops-Api-Key": key},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return {row[body["columns"].index("id")]: row for row in body["rows"]}
+
+
+def _tree_cursor(http: httpx.Client, key: str, session_id: str) -> str:
+    answer = http.get(f"/api/sessions/{session_id}/tree", headers={"X-Agentops-Api-Key": key})
+    assert answer.status_code == 200, answer.text
+    cursor: str = answer.json()["cursor"]
+    return cursor
+
+
+def test_records_after_their_span_are_reported_as_a_change_of_it(
+    server: TestServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The live page asks /changes what was written since its cursor and reloads a changed
+    # event's detail: records merged into a span's detail must count as a write of it.
+    monkeypatch.setattr(drilldown, "GRACE", dt.timedelta(0))  # no look-back: only what is new
+    trace = new_trace_id()
+    llm, tool = chat_span(trace), span(trace, name="execute_tool search")
+    post(http, "/v1/traces", traces_request([llm, tool], PROTOBUF), PROTOBUF, server.api_key)
+    session_id = trace_session(server.project_id, trace)
+    cursor = _tree_cursor(http, server.api_key, session_id)
+    time.sleep(0.01)
+    assert _changes(http, server.api_key, session_id, cursor) == {}
+    record = {**{"trace_id": trace, "span_id": llm["span_id"]}, "time": 1}
+    record |= {"event_name": "gen_ai.user.message", "body": {"content": "late"}}
+    assert logs_rejected(post(http, "/v1/logs", logs_pb([record]), PROTOBUF, server.api_key)) == (
+        0,
+        "",
+    )
+    changed = _changes(http, server.api_key, session_id, cursor)
+    assert set(changed) == {llm["span_id"]}  # the span the record is for, not its sibling
+    [event] = [e for e in server.session(session_id)["events"] if e["id"] == llm["span_id"]]
+    assert event["prompt"] == [{"role": "user", "content": "late"}]
+
+
+def test_another_projects_records_for_our_span_change_nothing_of_ours(
+    server: TestServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Attack: a second project sends records naming our trace and span ids. They are kept
+    # under its own project: our span is not reported changed and its detail is unchanged.
+    monkeypatch.setattr(drilldown, "GRACE", dt.timedelta(0))
+    other = server.storage.create_project(f"other-{uuid.uuid4().hex[:8]}").id
+    other_key, _ = server.storage.create_api_key(other)
+    trace = new_trace_id()
+    llm = chat_span(trace)
+    post(http, "/v1/traces", traces_request([llm], PROTOBUF), PROTOBUF, server.api_key)
+    post(http, "/v1/traces", traces_request([llm], PROTOBUF), PROTOBUF, other_key)
+    session_id = trace_session(server.project_id, trace)
+    cursor = _tree_cursor(http, server.api_key, session_id)
+    time.sleep(0.01)
+    record = {"trace_id": trace, "span_id": llm["span_id"], "event_name": "gen_ai.user.message"}
+    record["body"] = {"content": "not yours"}
+    assert logs_rejected(post(http, "/v1/logs", logs_pb([record]), PROTOBUF, other_key)) == (0, "")
+    assert _changes(http, server.api_key, session_id, cursor) == {}
+    [event] = server.session(session_id)["events"]
+    assert event.get("prompt") is None
+    assert "log_events" not in event
+    detail = server.storage.session_detail(other, trace_session(other, trace))
+    assert detail is not None
+    theirs = views.session_detail(*detail)["events"]
+    assert theirs[0]["prompt"] == [{"role": "user", "content": "not yours"}]
 
 
 def test_malformed_logs_body_is_400(server: TestServer, http: httpx.Client) -> None:

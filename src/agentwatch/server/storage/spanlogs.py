@@ -15,6 +15,7 @@ spans' traces (one query per page of events) and merges them into each span's do
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +26,7 @@ from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage import search
 from agentwatch.server.storage.ingest import dump_json
 from agentwatch.server.storage.records import SpanLog
-from agentwatch.server.storage.schema import span_logs
+from agentwatch.server.storage.schema import events, span_logs, traces
 
 __all__ = ["EventWithLogs", "insert_span_logs", "merge_logs", "with_logs"]
 
@@ -57,7 +58,46 @@ def insert_span_logs(
     new = int(conn.execute(stmt, rows).rowcount or 0)
     if new:
         search.index(conn, log_traces=(project_id, {log.trace_id for log in logs}))
+        _touch_spans(conn, project_id, {(log.trace_id, log.span_id) for log in logs}, now)
     return new
+
+
+def _touch_spans(
+    conn: sa.Connection, project_id: str, spans: set[tuple[str, str]], now: dt.datetime
+) -> None:
+    """The stored spans that records came for count as written now: their detail changed
+    (it merges the records in) though their row did not, and ``/changes`` reports what was
+    written since its cursor. Spans not stored yet are found by nothing (their records
+    show when they come); the project's own traces only."""
+    t = traces.c
+    trace_ids = sorted({trace_id for trace_id, _ in spans})
+    sessions: dict[str, str] = {}
+    for i in range(0, len(trace_ids), _CHUNK):
+        query = sa.select(t.trace_id, t.session_id).where(
+            t.project_id == project_id, t.trace_id.in_(trace_ids[i : i + _CHUNK])
+        )
+        sessions.update({trace_id: session_id for trace_id, session_id in conn.execute(query)})
+    params = [
+        {"w_session": sessions[trace_id], "w_trace": trace_id, "w_id": span_id, "now": now}
+        for trace_id, span_id in sorted(spans)
+        if trace_id in sessions
+    ]
+    if params:
+        conn.execute(_touch(), params)
+
+
+@functools.cache
+def _touch() -> sa.Update:
+    e = events.c
+    return (
+        events.update()
+        .where(
+            e.session_id == sa.bindparam("w_session"),
+            e.id == sa.bindparam("w_id"),
+            e.trace_id == sa.bindparam("w_trace"),
+        )
+        .values(received_at=sa.bindparam("now", type_=e.received_at.type))
+    )
 
 
 class EventWithLogs:
