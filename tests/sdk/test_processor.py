@@ -388,3 +388,38 @@ def test_shutdown_counts_both_batches_in_flight_once(caplog: pytest.LogCaptureFi
     gate.open_all()  # the late answer counts nothing more
     time.sleep(0.1)
     assert processor.drops.snapshot() == {"shutdown": 25}
+
+
+def test_a_forked_child_gets_lanes_of_its_own() -> None:
+    # The parent's lanes are threads the child does not have: a batch handed to them
+    # there would never go. The child starts its own.
+    gate = _Gate()
+    processor = _processor(gate, max_batch_size=10)
+    for n in range(20):
+        processor.put_event(_span(n))
+    gate.wait_started(2)  # both of the parent's lanes hold a batch
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            gate.items.clear()
+            gate.shutdown = lambda: None  # type: ignore[method-assign]
+            gate.export = _Collector.export.__get__(gate)  # type: ignore[method-assign]
+            for n in range(100, 125):
+                processor.put_event(_span(n))
+            ok = processor.force_flush(5000)
+            os.write(write, f"{ok}:{len(_names(gate.items))}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 100).decode() == "True:25"
+    assert os.waitstatus_to_exitcode(status) == 0
+    gate.open_all()
+    assert processor.force_flush(5000)
+    assert len(gate.items) == 20
+    processor.shutdown()
