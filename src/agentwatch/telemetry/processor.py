@@ -362,7 +362,8 @@ class _Lanes:
         self._export = export
         self._n = n
         self._changed = threading.Condition(threading.Lock())
-        self._waiting: deque[tuple[list[ExportItem], BatchAccount]] = deque()  # at most one
+        # Handed over, not picked up by a lane yet (with the busy ones, at most n).
+        self._waiting: deque[tuple[list[ExportItem], BatchAccount]] = deque()
         self._busy = 0  # lanes exporting a batch
         self._stopped = False
         self.threads: list[threading.Thread] = []

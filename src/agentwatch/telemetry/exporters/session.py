@@ -1,7 +1,7 @@
 """``SessionExporter``: batches from the export queue back into v2 API calls.
 
-Runs on the export threads (the processor's worker, and its second sender for batches
-that :meth:`SessionExporter.overlaps`). Events are grouped by session and sent with
+Runs on the export threads (the processor's worker, and its lanes for batches that
+:meth:`SessionExporter.overlaps`). Events are grouped by session and sent with
 ``create_events``; session operations (create, agent, update) run in queue order, and a
 session's queued events are sent before any operation of that session that follows
 them. A session is created on the server before its first events are sent; if the
