@@ -422,7 +422,7 @@ _JOIN_GRACE = 0.5
 
 
 class _Stopped:
-    """A processor being stopped: the batch it had in flight and why delivery failed."""
+    """A processor being stopped: the batches it had in flight and why delivery failed."""
 
     def __init__(
         self, processor: ExportProcessor, in_flight: Sequence[BatchAccount], problem: str | None
