@@ -67,35 +67,27 @@ def _touch_spans(
 ) -> None:
     """The stored spans that records came for count as written now: their detail changed
     (it merges the records in) though their row did not, and ``/changes`` reports what was
-    written since its cursor. Spans not stored yet are found by nothing (their records
-    show when they come); the project's own traces only."""
-    t = traces.c
-    trace_ids = sorted({trace_id for trace_id, _ in spans})
-    sessions: dict[str, str] = {}
-    for i in range(0, len(trace_ids), _CHUNK):
-        query = sa.select(t.trace_id, t.session_id).where(
-            t.project_id == project_id, t.trace_id.in_(trace_ids[i : i + _CHUNK])
-        )
-        sessions.update({trace_id: session_id for trace_id, session_id in conn.execute(query)})
+    written since its cursor. A span not stored yet matches nothing (its records show
+    when it comes); only the project's own trace is looked in."""
     params = [
-        {"w_session": sessions[trace_id], "w_trace": trace_id, "w_id": span_id, "now": now}
+        {"w_project": project_id, "w_trace": trace_id, "w_id": span_id, "now": now}
         for trace_id, span_id in sorted(spans)
-        if trace_id in sessions
     ]
-    if params:
-        conn.execute(_touch(), params)
+    conn.execute(_touch(), params)
 
 
 @functools.cache
 def _touch() -> sa.Update:
-    e = events.c
+    e, t = events.c, traces.c
+    trace = sa.bindparam("w_trace")
+    session_of_trace = (
+        sa.select(t.session_id)
+        .where(t.project_id == sa.bindparam("w_project"), t.trace_id == trace)
+        .scalar_subquery()
+    )
     return (
         events.update()
-        .where(
-            e.session_id == sa.bindparam("w_session"),
-            e.id == sa.bindparam("w_id"),
-            e.trace_id == sa.bindparam("w_trace"),
-        )
+        .where(e.session_id == session_of_trace, e.id == sa.bindparam("w_id"), e.trace_id == trace)
         .values(received_at=sa.bindparam("now", type_=e.received_at.type))
     )
 
