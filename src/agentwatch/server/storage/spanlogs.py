@@ -79,7 +79,7 @@ def _touch_spans(
 @functools.cache
 def _touch() -> sa.Update:
     e, t = events.c, traces.c
-    trace = sa.bindparam("w_trace")
+    trace: sa.BindParameter[str] = sa.bindparam("w_trace")
     session_of_trace = (
         sa.select(t.session_id)
         .where(t.project_id == sa.bindparam("w_project"), t.trace_id == trace)
