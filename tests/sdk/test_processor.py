@@ -244,7 +244,6 @@ class _Gate(_Collector):
         self.on: list[str] = []  # the thread of each export
         self.active = 0
         self.most_active = 0
-        self.threads: set[str] = set()
 
     def overlaps(self, batch: Sequence[ExportItem]) -> bool:
         return all(isinstance(i, QueuedEvent) for i in batch)
@@ -257,7 +256,6 @@ class _Gate(_Collector):
             self.on.append(threading.current_thread().name)
             self.active += 1
             self.most_active = max(self.most_active, self.active)
-            self.threads.add(threading.current_thread().name)
         gate.wait(10)
         with self.lock:
             self.active -= 1
@@ -286,12 +284,18 @@ class _Gate(_Collector):
         self.open_all()
 
 
-def test_two_batches_that_overlap_are_in_flight_together_and_no_third() -> None:
+def _both_lanes_held(events: int) -> tuple[_Gate, ExportProcessor]:
+    """A processor of 10-event batches given ``events`` events, once each lane holds one."""
     gate = _Gate()
     processor = _processor(gate, max_batch_size=10)
-    for n in range(30):
+    for n in range(events):
         processor.put_event(_span(n))
     gate.wait_started(2)
+    return gate, processor
+
+
+def test_two_batches_that_overlap_are_in_flight_together_and_no_third() -> None:
+    gate, processor = _both_lanes_held(30)
     time.sleep(0.05)  # a third would have started by now
     assert len(gate.started) == 2
     assert gate.active == 2
@@ -302,7 +306,7 @@ def test_two_batches_that_overlap_are_in_flight_together_and_no_third() -> None:
     assert processor.force_flush(5000)
     assert sorted(_names(gate.items)) == sorted(f"s{n}" for n in range(30))
     assert gate.most_active == 2
-    assert gate.threads == {"agentwatch-export-lane-1", "agentwatch-export-lane-2"}
+    assert set(gate.on) == {"agentwatch-export-lane-1", "agentwatch-export-lane-2"}
     assert processor.pending() == 0
     processor.shutdown()
 
@@ -310,11 +314,7 @@ def test_two_batches_that_overlap_are_in_flight_together_and_no_third() -> None:
 def test_a_lane_that_finishes_takes_the_next_batch_while_the_other_is_busy() -> None:
     # Not two at a time then two more: each lane is fed as soon as it is free, so the
     # server always has the next request while it answers one.
-    gate = _Gate()
-    processor = _processor(gate, max_batch_size=10)
-    for n in range(40):
-        processor.put_event(_span(n))
-    gate.wait_started(2)
+    gate, processor = _both_lanes_held(40)
     gate.open_on("agentwatch-export-lane-1")
     gate.wait_started(3)
     assert gate.active == 2  # lane 2 still holds its first batch
@@ -329,11 +329,7 @@ def test_a_lane_that_finishes_takes_the_next_batch_while_the_other_is_busy() -> 
 
 def test_an_operation_waits_for_every_batch_in_flight_before_it() -> None:
     # The session's end must reach the server after its events (its counts, dropped_events).
-    gate = _Gate()
-    processor = _processor(gate, max_batch_size=10)
-    for n in range(20):
-        processor.put_event(_span(n))
-    gate.wait_started(2)
+    gate, processor = _both_lanes_held(20)
     update = UpdateSession("s", {}, final=True)
     processor.put_op(update, urgent=True)
     time.sleep(0.1)
@@ -351,11 +347,7 @@ def test_an_operation_waits_for_every_batch_in_flight_before_it() -> None:
 
 
 def test_a_flush_returns_only_once_both_batches_in_flight_are_delivered() -> None:
-    gate = _Gate()
-    processor = _processor(gate, max_batch_size=10)
-    for n in range(20):
-        processor.put_event(_span(n))
-    gate.wait_started(2)
+    gate, processor = _both_lanes_held(20)
     flushed = processor.start_flush()
     gate.open_on("agentwatch-export-lane-1")
     assert not flushed.wait(0.2)  # the other lane's batch is still in flight
@@ -366,11 +358,7 @@ def test_a_flush_returns_only_once_both_batches_in_flight_are_delivered() -> Non
 
 
 def test_shutdown_counts_both_batches_in_flight_once(caplog: pytest.LogCaptureFixture) -> None:
-    gate = _Gate()
-    processor = _processor(gate, max_batch_size=10)
-    for n in range(35):
-        processor.put_event(_span(n))
-    gate.wait_started(2)  # 10 on each thread, 15 queued
+    gate, processor = _both_lanes_held(35)  # 10 on each thread, 15 queued
 
     def release_the_first_during_shutdown() -> None:
         time.sleep(0.3)  # after the 0.1 s flush, within the 0.5 s the workers get to stop
@@ -393,11 +381,7 @@ def test_shutdown_counts_both_batches_in_flight_once(caplog: pytest.LogCaptureFi
 def test_a_forked_child_gets_lanes_of_its_own() -> None:
     # The parent's lanes are threads the child does not have: a batch handed to them
     # there would never go. The child starts its own.
-    gate = _Gate()
-    processor = _processor(gate, max_batch_size=10)
-    for n in range(20):
-        processor.put_event(_span(n))
-    gate.wait_started(2)  # both of the parent's lanes hold a batch
+    gate, processor = _both_lanes_held(20)  # both of the parent's lanes hold a batch
     read, write = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
