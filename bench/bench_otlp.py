@@ -24,7 +24,12 @@ fresh working directory). Stored spans are counted as each receiver keeps them:
 agentwatch's ``GET /api/stats`` events, Phoenix's ``spans`` table. The rate is the spans
 stored divided by the time from the senders' start to the last store.
 
-Runs in the floor venv. Options: ``--target agentwatch|phoenix``, ``--pg-admin URL``
+``--target stub`` is the ceiling the senders set: ``stub_server.py`` (the reference SDKs'
+stand-in backend, in its own process) only parses each body and counts its spans, so the
+rate is what the same senders reach when the receiver costs next to nothing. No receiver
+that stores the spans can beat it on this machine.
+
+Runs in the floor venv. Options: ``--target agentwatch|phoenix|stub``, ``--pg-admin URL``
 (agentwatch on PostgreSQL), ``--n`` spans (default 20,000, a multiple of 10 x senders),
 ``--senders K`` (default 1), ``--premade``.
 """
@@ -266,7 +271,36 @@ def agentwatch(pg_admin: str) -> Iterator[Target]:
         proc.wait(timeout=30)
 
 
-def wait_answering(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+@contextmanager
+def stub() -> Iterator[Target]:
+    """``stub_server.py``: parses each export request and counts its spans, stores nothing."""
+    with tempfile.TemporaryDirectory(prefix="otlp-stub-") as home:
+        port = free_port()
+        log = Path(home) / "stub.log"
+        script = venvs.BENCH_DIR / "stub_server.py"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [str(venvs.FLOOR.python), str(script), "--port", str(port)],
+                stdout=out,
+                stderr=out,
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_answering(f"{url}/_stub/stats", proc, log, "stub_server.py")
+
+            def stored() -> int:
+                with urllib.request.urlopen(f"{url}/_stub/stats", timeout=30) as answer:
+                    return int(json.loads(answer.read()).get("otlp_spans", 0))
+
+            yield f"{url}/v1/traces", {}, stored, proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def wait_answering(
+    url: str, proc: subprocess.Popen[bytes], log: Path, name: str = "phoenix serve"
+) -> None:
     """Poll ``url`` until it answers 200 (Phoenix takes seconds to migrate and start)."""
     deadline = time.monotonic() + 120
     while True:
@@ -277,7 +311,7 @@ def wait_answering(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"phoenix serve did not come up:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"{name} did not come up:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
 
 
@@ -320,7 +354,10 @@ def main() -> None:
     n, target = int(arg("n", "20000")), arg("target", "agentwatch")
     senders, premade = int(arg("senders", "1")), flag("premade")
     assert n % (SPANS_PER_TRACE * senders) == 0, f"--n: a multiple of {SPANS_PER_TRACE} x senders"
-    receiver = phoenix() if target == "phoenix" else agentwatch(arg("pg-admin", ""))
+    receivers = {"phoenix": phoenix, "stub": stub}
+    if target not in (*receivers, "agentwatch"):
+        raise SystemExit(f"--target: {target!r}; accepted: agentwatch, phoenix, stub")
+    receiver = receivers[target]() if target in receivers else agentwatch(arg("pg-admin", ""))
     with receiver as found:
         result = send(found, n, senders, premade)
     emit({**result, "target": target})

@@ -11,7 +11,7 @@
 Options: ``--quick`` (one run each, small bursts: a smoke test of the harness);
 ``--only KEY,KEY`` (just those benches, no import times; the report goes to
 ``bench/out/RESULTS-only.md``), e.g. ``--only otlp,sqlite_indexed,pg_floor`` for the OTLP
-ingest figures and the floors they are compared with (``otlp`` names its five benches).
+ingest figures and the floors they are compared with (``otlp`` names its seven benches).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def benches(quick: bool) -> list[Bench]:
 
 
 def otlp_benches(quick: bool) -> list[Bench]:
-    """Spans stored per second through /v1/traces: agentwatch (SQLite, PostgreSQL), Phoenix.
+    """Spans stored per second through /v1/traces: agentwatch (SQLite, PostgreSQL), Phoenix,
+    and the senders' own ceiling (a receiver that only counts).
 
     One sender making its spans as it goes (one agent process, capped by its own SDK near
     14,000 spans/s here), and a fleet: four sender processes exporting spans made before
@@ -94,11 +95,15 @@ def otlp_benches(quick: bool) -> list[Bench]:
     fleet = ["--n", "2000" if quick else "20000", "--senders", "4", "--premade"]
     pg = ["--pg-admin", "{pg}"]
     aw = ["--target", "agentwatch"]
+    ceiling = ["--target", "stub"]
     return [
         Bench("otlp_aw", venvs.FLOOR, "bench_otlp.py", [*aw, *n]),
         Bench("otlp_aw_fleet", venvs.FLOOR, "bench_otlp.py", [*aw, *fleet]),
         Bench("otlp_aw_pg", venvs.FLOOR, "bench_otlp.py", [*aw, *pg, *n]),
         Bench("otlp_aw_pg_fleet", venvs.FLOOR, "bench_otlp.py", [*aw, *pg, *fleet]),
+        # The same senders against a receiver that only counts: the most any receiver can get.
+        Bench("otlp_stub", venvs.FLOOR, "bench_otlp.py", [*ceiling, *n]),
+        Bench("otlp_stub_fleet", venvs.FLOOR, "bench_otlp.py", [*ceiling, *fleet]),
         Bench(
             "otlp_phoenix",
             venvs.FLOOR,
@@ -111,7 +116,7 @@ def otlp_benches(quick: bool) -> list[Bench]:
 
 
 def selected(all_benches: list[Bench], only: str) -> list[Bench]:
-    """The benches named in ``only`` (comma-separated keys; ``otlp`` is its five)."""
+    """The benches named in ``only`` (comma-separated keys; ``otlp`` is its seven)."""
     keys = {k.strip() for k in only.split(",") if k.strip()}
     if "otlp" in keys:
         keys |= {b.key for b in otlp_benches(False)}
