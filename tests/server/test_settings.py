@@ -89,6 +89,9 @@ def test_uvicorn_server_serves_on_loopback() -> None:
             timeout=10,
         )
         assert answer.status_code == 200
+        # The link handed out points at the port it listens on, not the default 8000.
+        session_id = body["session"]["session_id"]
+        assert answer.json()["session_url"] == f"{server.url}/sessions/{session_id}"
         assert server.session(body["session"]["session_id"])["session"]["event_count"] == 0
         with pytest.raises(KeyError):
             server.session(str(uuid.uuid4()))

@@ -159,11 +159,14 @@ def uvicorn_server(db_url: str | None = None, **settings: Any) -> Iterator[TestS
     """A server on a free 127.0.0.1 port, run by uvicorn in a daemon thread."""
     import uvicorn
 
-    with _server_parts(db_url, dict(settings)) as (app, storage, key, project_id):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    # The port it listens on is the app's too, so that the links it hands out
+    # (``session_url``) point at this server, as ``agentwatch serve --port`` does.
+    parts = _server_parts(db_url, {"port": port, **settings})
+    with contextlib.closing(sock), parts as (app, storage, key, project_id):
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
@@ -173,7 +176,6 @@ def uvicorn_server(db_url: str | None = None, **settings: Any) -> Iterator[TestS
         finally:
             server.should_exit = True
             thread.join(timeout=10)
-            sock.close()
 
 
 def _wait_started(server: Any, thread: threading.Thread, timeout: float = 10.0) -> None:
