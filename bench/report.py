@@ -545,9 +545,12 @@ def notes_section(data: Data, runs: Runs) -> str:
         "* Langfuse is measured with the `tool` unit only.",
         "* The HTTP floor's load comes from a Python asyncio client, not wrk (not on a clean",
         "  machine); requests/s are therefore a little lower than wrk would show.",
-        "* End to end into the real server is measured from the first `record()` to the moment",
-        "  the server's `GET /v2/sessions/{id}/stats` shows every event stored; the server runs",
-        "  in its own process (uvicorn in a thread of `agentwatch_server.py`).",
+        "* End to end into the real server is measured from the first `record()` to the last",
+        "  store: the moment `end_session()` returned, when by then the SDK had nothing pending",
+        "  (the server answers each request after its commit) and the server's",
+        "  `GET /v2/sessions/{id}/stats` then counts every event; else the first poll of it that",
+        "  does. The server runs in its own process (uvicorn in a thread of",
+        "  `agentwatch_server.py`).",
         "* PostgreSQL runs with its default durability (fsync, synchronous_commit on).",
     ]
     if errors:
