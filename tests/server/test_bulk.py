@@ -160,3 +160,58 @@ def test_sqlite_timestamps_are_bound_as_core_binds_them(value: dt.datetime) -> N
     insert = bulk.prepare_insert(dialect, events, [_row("a", init_timestamp=value)], ("id",), "id")
     [(_, params)] = insert.statements
     assert params[events.c.keys().index("init_timestamp")] == core(value)
+
+
+def test_columns_empty_in_every_row_read_back_as_core_stores_them(storage: Storage) -> None:
+    # On PostgreSQL a column that is NULL in every row is left out of the INSERT; a column
+    # of zeros, empty strings or False in every row is not empty and must stay.
+    falsy = {"prompt_tokens": 0, "completion_tokens": 0, "cost_pico": 0, "model": ""}
+    rows = [_row(f"f{i}", **falsy) for i in range(3)]
+    with storage.write() as conn:
+        conn.execute(events.insert(), [{**row, "id": "core-" + row["id"]} for row in rows])
+        insert = bulk.prepare_insert(conn.dialect, events, rows, ("session_id", "id"), "id")
+        assert sorted(insert.execute(conn)) == ["f0", "f1", "f2"]
+    stored = _stored(storage, ["f0", "f1", "f2"])
+    core = _stored(storage, ["core-f0", "core-f1", "core-f2"])
+    assert [row[:1] + row[2:] for row in stored] == [row[:1] + row[2:] for row in core]
+    model = events.c.keys().index("model")
+    agent = events.c.keys().index("agent_id")
+    assert [(row[model], row[agent]) for row in stored] == [("", None)] * 3
+
+
+def test_postgres_leaves_out_only_columns_null_in_every_row() -> None:
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    dialect = psycopg.dialect()
+    rows = [_row("a", prompt_tokens=0, agent_id=None), _row("b", agent_id=None, thread_id="t")]
+    [(sql, params)] = bulk.prepare_insert(dialect, events, rows, ("session_id", "id"), "id").statements
+    named = sql.split("(", 1)[1].split(")", 1)[0].split(", ")
+    empty = {"end_timestamp", "agent_id", "model", "completion_tokens", "cached_tokens"}
+    empty |= {"cost_pico", "trigger_event_id", "trigger_event_type", "parent_id", "trace_id", "name"}
+    assert set(named) == set(events.c.keys()) - empty
+    assert "prompt_tokens" in named and "thread_id" in named  # not NULL in every row
+    assert "kind" in named and "status" in named  # a default of their own: never left out
+    assert len(params) == len(named)
+    assert params[named.index("thread_id")] == [None, "t"]
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(2, 1, 1),
+        max_value=dt.datetime(9998, 12, 31),
+        timezones=st.one_of(
+            st.none(),
+            st.just(dt.timezone.utc),
+            st.builds(dt.timezone, st.timedeltas(dt.timedelta(hours=-23), dt.timedelta(hours=23))),
+        ),
+        allow_imaginary=False,
+    )
+)
+def test_postgres_timestamps_are_bound_as_naive_utc(value: dt.datetime) -> None:
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    bound = UTCDateTime().process_bind_param(value, psycopg.dialect())
+    expected = value if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    assert bound == expected.replace(tzinfo=None)
+    assert bound.tzinfo is None
+    assert bound.fold == expected.fold

@@ -8,8 +8,10 @@ bound before the write lock is taken (with the columns' own SQLAlchemy bind proc
 values are stored exactly as through Core), and each database gets the form it runs fastest:
 
 * SQLite: one ``VALUES (...), (...)`` statement per page of rows.
-* PostgreSQL: one statement over ``unnest`` of one array per column, sent in binary: 17
-  parameters whatever the batch size, so psycopg caches and prepares it.
+* PostgreSQL: one statement over ``unnest`` of one array per column, sent in binary: one
+  parameter per column whatever the batch size, so psycopg caches and prepares it. Columns
+  NULL in every row are left out (a batch of tool calls has no model, tokens or cost): a
+  few statement shapes, each prepared once.
 
 Rows are inserted in the order given (callers sort them to take row locks in one order).
 """
@@ -27,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["BulkInsert", "bind_rows", "insert_bound", "prepare_insert"]
+__all__ = ["BulkInsert", "bind_rows", "bind_values", "insert_bound", "prepare_insert"]
 
 Row = tuple[Any, ...]
 
@@ -77,7 +79,27 @@ def prepare_insert(
 def bind_rows(dialect: Dialect, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
     """``rows`` as the driver takes them: tuples in ``table``'s column order, each value
     through its column's bind processor. For :func:`insert_bound`; no database needed."""
-    return _bind_rows(_binders(dialect, table), tuple(table.c.keys()), rows)
+    get = operator.itemgetter(*table.c.keys())
+    return bind_values(dialect, table, [get(row) for row in rows])
+
+
+def bind_values(dialect: Dialect, table: sa.Table, rows: Sequence[Sequence[Any]]) -> list[Row]:
+    """:func:`bind_rows` of rows given as values in ``table``'s column order."""
+    binders = _binders(dialect, table)
+    bound = []
+    # The same value object as the row before (a batch's received_at) binds to the same.
+    last: dict[int, tuple[Any, Any]] = {i: (_UNSET, None) for i, _ in binders}
+    for row in rows:
+        values = list(row)
+        for i, bind in binders:
+            value = values[i]
+            given, result = last[i]
+            if value is not given:
+                result = bind(value)
+                last[i] = (value, result)
+            values[i] = result
+        bound.append(tuple(values))
+    return bound
 
 
 def insert_bound(
@@ -93,8 +115,17 @@ def insert_bound(
         return BulkInsert(())
     columns = tuple(table.c.keys())
     if dialect.name == "postgresql":
-        sql = _unnest_sql(dialect, table, conflict, returning)
-        return BulkInsert(((sql, tuple(list(column) for column in zip(*bound, strict=True))),))
+        arrays = list(zip(*bound, strict=True))
+        nullable = _nullable(table)
+        # A column NULL in every row is left out (its default is that NULL): psycopg
+        # writes each array element in Python, and most events leave half the columns empty.
+        kept = tuple(
+            i
+            for i, values in enumerate(arrays)
+            if i not in nullable or values.count(None) < len(values)
+        )
+        sql = _unnest_sql(dialect, table, conflict, returning, kept)
+        return BulkInsert(((sql, tuple(list(arrays[i]) for i in kept)),))
     page = max(1, min(dialect.insertmanyvalues_page_size, _max_params(dialect) // len(columns)))
     return BulkInsert(
         tuple(
@@ -108,26 +139,6 @@ def insert_bound(
 
 
 Binder = Callable[[Any], Any]
-
-
-def _bind_rows(
-    binders: tuple[tuple[int, Binder], ...], columns: Row, rows: Sequence[Mapping[str, Any]]
-) -> list[Row]:
-    get = operator.itemgetter(*columns)
-    bound = []
-    # The same value object as the row before (a batch's received_at) binds to the same.
-    last: dict[int, tuple[Any, Any]] = {i: (_UNSET, None) for i, _ in binders}
-    for row in rows:
-        values = list(get(row))
-        for i, bind in binders:
-            value = values[i]
-            given, result = last[i]
-            if value is not given:
-                result = bind(value)
-                last[i] = (value, result)
-            values[i] = result
-        bound.append(tuple(values))
-    return bound
 
 
 _UNSET = object()
@@ -161,17 +172,36 @@ def _values_sql(
 
 
 @functools.cache
+def _nullable(table: sa.Table) -> frozenset[int]:
+    """Positions of the columns whose value when left out of an INSERT is NULL."""
+    return frozenset(
+        i
+        for i, column in enumerate(table.columns)
+        if column.nullable
+        and not column.primary_key
+        and column.default is None
+        and column.server_default is None
+    )
+
+
+@functools.lru_cache(maxsize=256)
 def _unnest_sql(
-    dialect: Dialect, table: sa.Table, conflict: tuple[str, ...], returning: str | None
+    dialect: Dialect,
+    table: sa.Table,
+    conflict: tuple[str, ...],
+    returning: str | None,
+    kept: tuple[int, ...],
 ) -> str:
     # %b: arrays in binary, where psycopg writes strings as they are; its text format escapes
     # them character by character in Python (26 -> 10 ms for 512 events). Element types
     # without a length: a cast to VARCHAR(n) would truncate, the INSERT refuses too long.
+    columns = [table.columns[i] for i in kept]
     arrays = ", ".join(
-        f"%b::{_LENGTH.sub('', column.type.compile(dialect))}[]" for column in table.columns
+        f"%b::{_LENGTH.sub('', column.type.compile(dialect))}[]" for column in columns
     )
     return (
-        f"INSERT INTO {table.name} ({', '.join(table.c.keys())}) SELECT * FROM unnest({arrays}) "
+        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+        f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING{_returning(returning)}"
     )
 

@@ -47,6 +47,7 @@ __all__ = [
     "counter_of",
     "create_or_attach_session",
     "event_row",
+    "event_values",
     "insert_events",
     "insert_prepared",
     "prepare_events",
@@ -221,8 +222,10 @@ def prepare_events(
     concurrent batches sharing ids take their row locks in one order (no deadlock).
     """
     unique = sorted({r.id: r for r in reversed(records)}.values(), key=lambda r: r.id)
-    rows = [event_row(r, project_id, session_id, now) for r in unique]
-    insert = bulk.prepare_insert(dialect, events, rows, ("session_id", "id"), "id")
+    bound = bulk.bind_values(
+        dialect, events, [event_values(r, project_id, session_id, now) for r in unique]
+    )
+    insert = bulk.insert_bound(dialect, events, bound, ("session_id", "id"), "id")
     return PreparedEvents(project_id, session_id, tuple(unique), insert, search.extract(unique))
 
 
@@ -344,32 +347,43 @@ def counter_of(event_type: str) -> str:
     return event_type if event_type in COUNTER_KINDS else "other"
 
 
+def event_values(
+    r: EventRecord, project_id: str, session_id: str, now: dt.datetime
+) -> tuple[Any, ...]:
+    """The ``events`` row of ``r`` in ``session_id`` in the table's column order (its JSON
+    document encoded): what :func:`bulk.bind_values` takes, without a mapping per row."""
+    return (
+        session_id,
+        r.id,
+        project_id,
+        r.event_type,
+        r.init_timestamp,
+        r.end_timestamp,
+        r.agent_id,
+        r.thread_id,
+        r.model,
+        _bigint(r.prompt_tokens),
+        _bigint(r.completion_tokens),
+        _bigint(r.cached_tokens),
+        _bigint(r.cost_pico),
+        r.trigger_event_id,
+        r.trigger_event_type,
+        dump_json(r.data),
+        now,
+        r.parent_id,
+        r.trace_id,
+        r.kind,
+        r.name,
+        r.status,
+    )
+
+
+EVENT_COLUMNS = tuple(events.c.keys())
+
+
 def event_row(r: EventRecord, project_id: str, session_id: str, now: dt.datetime) -> dict[str, Any]:
-    """The ``events`` row of ``r`` in ``session_id`` (its JSON document encoded)."""
-    return {
-        "session_id": session_id,
-        "id": r.id,
-        "project_id": project_id,
-        "event_type": r.event_type,
-        "init_timestamp": r.init_timestamp,
-        "end_timestamp": r.end_timestamp,
-        "agent_id": r.agent_id,
-        "thread_id": r.thread_id,
-        "model": r.model,
-        "prompt_tokens": _bigint(r.prompt_tokens),
-        "completion_tokens": _bigint(r.completion_tokens),
-        "cached_tokens": _bigint(r.cached_tokens),
-        "cost_pico": _bigint(r.cost_pico),
-        "trigger_event_id": r.trigger_event_id,
-        "trigger_event_type": r.trigger_event_type,
-        "data": dump_json(r.data),
-        "received_at": now,
-        "parent_id": r.parent_id,
-        "trace_id": r.trace_id,
-        "kind": r.kind,
-        "name": r.name,
-        "status": r.status,
-    }
+    """The ``events`` row of ``r`` in ``session_id``, by column name."""
+    return dict(zip(EVENT_COLUMNS, event_values(r, project_id, session_id, now), strict=True))
 
 
 def add_to_counters(

@@ -43,7 +43,7 @@ from agentwatch.server.storage import engine as dialects
 from agentwatch.server.storage.ingest import (
     SessionConflict,
     add_to_counters,
-    event_row,
+    event_values,
     stored_record,
 )
 from agentwatch.server.storage.records import EventRecord, SpanOutcome, SpanWrite
@@ -82,7 +82,7 @@ def prepare_spans(
     row is filled in later (:func:`_insert_events`)."""
     records = [r for w in writes for r in w.records]
     bound = iter(
-        bulk.bind_rows(dialect, events, [event_row(r, project_id, "", now) for r in records])
+        bulk.bind_values(dialect, events, [event_values(r, project_id, "", now) for r in records])
     )
     rows = tuple(tuple(next(bound) for _ in w.records) for w in writes)
     return PreparedSpans(project_id, tuple(writes), rows, dialect, search.extract(records))
