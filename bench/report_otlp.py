@@ -66,11 +66,13 @@ def otlp_section(runs: Runs) -> str:
             continue
         rate = runs.median(key, "stored_per_s")
         floor_rate = runs.median(floor, "rows_per_s")
+        # A receiver that stores nothing is no rival of Phoenix, nor a share of a floor.
+        stores = (key, name, senders, floor) not in CEILING_ROWS
         rows.append(
             f"| {name} | {senders} | {runs.cell(key, 'stored_per_s', 0)} | {stored_cell(runs, key)}"
-            f" | {ratio(rate, phoenix)} | {share(rate, floor_rate)}"
+            f" | {ratio(rate, phoenix) if stores else NA} | {share(rate, floor_rate)}"
             f" | {runs.cell(key, 'server_cpu_us_per_span', 0)}"
-            f" | {share(runs.median(key, 'stored_per_server_cpu_s'), floor_rate)}"
+            f" | {share(runs.median(key, 'stored_per_server_cpu_s'), floor_rate) if stores else NA}"
             f" | {runs.cell(key, 'export_failed', 0)} |"
         )
     rows += ["", *targets(runs), "", *method()]

@@ -8,7 +8,8 @@
 4. Measure import times with ``python -X importtime``.
 5. Write bench/RESULTS.md and the raw runs to bench/out/results.json.
 
-Options: ``--quick`` (one run each, small bursts: a smoke test of the harness);
+Options: ``--render`` (no measuring: RESULTS.md again from ``bench/out/results.json``);
+``--quick`` (one run each, small bursts: a smoke test of the harness);
 ``--only KEY,KEY`` (just those benches, no import times; the report goes to
 ``bench/out/RESULTS-only.md``), e.g. ``--only otlp,sqlite_indexed,pg_floor`` for the OTLP
 ingest figures and the floors they are compared with (``otlp`` names its seven benches).
@@ -296,7 +297,22 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def render() -> None:
+    """``--render``: RESULTS.md again from the last full run's bench/out/results.json (after
+    a change to the report alone), keeping the sections other scripts wrote."""
+    data = json.loads((OUT_DIR / "results.json").read_text())
+    target = venvs.BENCH_DIR / "RESULTS.md"
+    report = write_report(data)
+    if target.exists():
+        report = kept_sections(report, target.read_text())
+    target.write_text(report)
+    log(f"wrote {target} from {OUT_DIR / 'results.json'} ({data['date']})")
+
+
 def main() -> None:
+    if flag("render"):
+        render()
+        return
     quick, only = flag("quick"), arg("only", "")
     started = time.monotonic()
     load_at_start = machine()["load"]
