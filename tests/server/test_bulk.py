@@ -224,3 +224,60 @@ def test_postgres_timestamps_are_bound_as_naive_utc(value: dt.datetime) -> None:
     assert bound == expected.replace(tzinfo=None)
     assert bound.tzinfo is None
     assert bound.fold == expected.fold
+
+
+def test_event_values_name_every_column_in_the_tables_order() -> None:
+    # ingest.event_values spells the row positionally; this spells it by name.
+    from agentwatch.server.storage import ingest
+    from agentwatch.server.storage.records import EventRecord
+
+    start = dt.datetime(2025, 1, 24, 15, 43, 20, tzinfo=dt.timezone.utc)
+    now = start + dt.timedelta(minutes=5)
+    record = EventRecord(
+        id="e1",
+        event_type="llms",
+        counter="llms",
+        init_timestamp=start,
+        end_timestamp=start + dt.timedelta(seconds=2),
+        agent_id="agent",
+        thread_id="thread",
+        model="gpt-4o-mini",
+        prompt_tokens=11,
+        completion_tokens=12,
+        cached_tokens=13,
+        cost_pico=14,
+        trigger_event_id="t1",
+        trigger_event_type="tools",
+        data={"x": 1},
+        kind="llm",
+        parent_id="p1",
+        trace_id="a" * 32,
+        name="chat",
+        status="ok",
+    )
+    expected = {
+        "session_id": "session",
+        "id": "e1",
+        "project_id": "project",
+        "event_type": "llms",
+        "init_timestamp": start,
+        "end_timestamp": start + dt.timedelta(seconds=2),
+        "agent_id": "agent",
+        "thread_id": "thread",
+        "model": "gpt-4o-mini",
+        "prompt_tokens": 11,
+        "completion_tokens": 12,
+        "cached_tokens": 13,
+        "cost_pico": 14,
+        "trigger_event_id": "t1",
+        "trigger_event_type": "tools",
+        "data": '{"x":1}',
+        "received_at": now,
+        "parent_id": "p1",
+        "trace_id": "a" * 32,
+        "kind": "llm",
+        "name": "chat",
+        "status": "ok",
+    }
+    values = ingest.event_values(record, "project", "session", now)
+    assert dict(zip(events.c.keys(), values, strict=True)) == expected
