@@ -302,11 +302,16 @@ def render() -> None:
     a change to the report alone), keeping the sections other scripts wrote."""
     data = json.loads((OUT_DIR / "results.json").read_text())
     target = venvs.BENCH_DIR / "RESULTS.md"
+    write_keeping_sections(target, data)
+    log(f"wrote {target} from {OUT_DIR / 'results.json'} ({data['date']})")
+
+
+def write_keeping_sections(target: Path, data: dict[str, Any]) -> None:
+    """The report of ``data`` into ``target``, with the marked sections it held kept."""
     report = write_report(data)
     if target.exists():
         report = kept_sections(report, target.read_text())
     target.write_text(report)
-    log(f"wrote {target} from {OUT_DIR / 'results.json'} ({data['date']})")
 
 
 def main() -> None:
@@ -357,10 +362,7 @@ def main() -> None:
         target = OUT_DIR / "RESULTS-quick.md"
     else:
         target = venvs.BENCH_DIR / "RESULTS.md"
-    report = write_report(data)
-    if target.exists():
-        report = kept_sections(report, target.read_text())
-    target.write_text(report)
+    write_keeping_sections(target, data)
     log(f"wrote {target} in {time.monotonic() - started:.0f} s")
 
 

@@ -142,17 +142,19 @@ def test_no_rows_no_statements(storage: Storage) -> None:
     assert bulk.prepare_insert(dialect, events, [], ("session_id", "id"), "id").statements == ()
 
 
-@given(
-    st.datetimes(
-        min_value=dt.datetime(2, 1, 1),
-        max_value=dt.datetime(9998, 12, 31),
-        timezones=st.one_of(
-            st.none(),
-            st.just(dt.timezone.utc),
-            st.builds(dt.timezone, st.timedeltas(dt.timedelta(hours=-23), dt.timedelta(hours=23))),
-        ),
-    )
+# Naive, UTC and fixed-offset datetimes over the years the server accepts.
+DATETIMES = st.datetimes(
+    min_value=dt.datetime(2, 1, 1),
+    max_value=dt.datetime(9998, 12, 31),
+    timezones=st.one_of(
+        st.none(),
+        st.just(dt.timezone.utc),
+        st.builds(dt.timezone, st.timedeltas(dt.timedelta(hours=-23), dt.timedelta(hours=23))),
+    ),
 )
+
+
+@given(DATETIMES)
 def test_sqlite_timestamps_are_bound_as_core_binds_them(value: dt.datetime) -> None:
     dialect = sqlite.dialect()
     core = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
@@ -204,18 +206,7 @@ def test_postgres_leaves_out_only_columns_null_in_every_row() -> None:
     assert params[named.index("thread_id")] == [None, "t"]
 
 
-@given(
-    st.datetimes(
-        min_value=dt.datetime(2, 1, 1),
-        max_value=dt.datetime(9998, 12, 31),
-        timezones=st.one_of(
-            st.none(),
-            st.just(dt.timezone.utc),
-            st.builds(dt.timezone, st.timedeltas(dt.timedelta(hours=-23), dt.timedelta(hours=23))),
-        ),
-        allow_imaginary=False,
-    )
-)
+@given(DATETIMES)
 def test_postgres_timestamps_are_bound_as_naive_utc(value: dt.datetime) -> None:
     from sqlalchemy.dialects.postgresql import psycopg
 
