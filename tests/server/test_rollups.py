@@ -147,6 +147,56 @@ def test_overview_of_a_day_by_the_hour_in_a_time_zone(v2: V2, server: TestServer
     assert totals["llm_calls"] == 4
 
 
+def sessions_at(v2: V2, *starts: dt.datetime) -> None:
+    for start in starts:
+        v2.create_session(init_timestamp=start.isoformat())
+
+
+def test_days_follow_daylight_saving_time_in_a_named_zone(v2: V2, server: TestServer) -> None:
+    # Berlin left summer time on 2026-10-25 at 01:00 UTC (03:00 CEST -> 02:00 CET).
+    sessions_at(
+        v2,
+        dt.datetime(2026, 10, 21, 22, 30, tzinfo=UTC),  # 00:30 CEST on the 22nd
+        dt.datetime(2026, 10, 25, 22, 30, tzinfo=UTC),  # 23:30 CET on the 25th (25 hours)
+        dt.datetime(2026, 10, 27, 23, 30, tzinfo=UTC),  # 00:30 CET on the 28th
+    )
+    with httpx.Client(base_url=server.url, transport=server.transport) as http:
+        named = overview(http, **{"from": "2026-10-20", "to": "2026-10-29", "tz": "Europe/Berlin"})
+        fixed = overview(http, **{"from": "2026-10-20", "to": "2026-10-29", "tz": "+01:00"})
+    assert named["tz"] == "Europe/Berlin"
+    assert named["since"] == "2026-10-19T22:00:00+00:00"  # midnight CEST
+    assert named["until"] == "2026-10-29T23:00:00+00:00"  # midnight CET
+    starts = [b["start"] for b in named["buckets"]]
+    assert starts[5:7] == ["2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00"]
+    assert len(starts) == 10
+    by_day = {b["start"][:10]: b["sessions"] for b in named["buckets"] if b["sessions"]}
+    assert by_day == {"2026-10-22": 1, "2026-10-25": 1, "2026-10-28": 1}
+    # Today's offset all along puts the summer session on the day before.
+    fixed_days = {b["start"][:10]: b["sessions"] for b in fixed["buckets"] if b["sessions"]}
+    assert fixed_days == {"2026-10-21": 1, "2026-10-25": 1, "2026-10-28": 1}
+    assert named["totals"]["sessions"] == fixed["totals"]["sessions"] == 3
+
+
+def test_hours_across_a_change_count_every_session_once(v2: V2, server: TestServer) -> None:
+    # New York fell back on 2026-11-01 at 06:00 UTC: 01:00-02:00 local came twice.
+    sessions_at(
+        v2,
+        dt.datetime(2026, 11, 1, 5, 30, tzinfo=UTC),  # 01:30 EDT
+        dt.datetime(2026, 11, 1, 6, 30, tzinfo=UTC),  # 01:30 EST
+        dt.datetime(2026, 11, 1, 7, 30, tzinfo=UTC),  # 02:30 EST
+    )
+    with httpx.Client(base_url=server.url, transport=server.transport) as http:
+        day = overview(http, **{"from": "2026-11-01", "to": "2026-11-01", "tz": "America/New_York"})
+    assert day["step"] == "hour"
+    assert day["since"] == "2026-11-01T04:00:00+00:00"
+    assert day["until"] == "2026-11-02T05:00:00+00:00"  # 25 hours
+    # The repeated hour is one slot (both of its hours), the 24 local hours of the day.
+    assert len(day["buckets"]) == 24
+    hours = {b["start"]: b["sessions"] for b in day["buckets"] if b["sessions"]}
+    assert hours == {"2026-11-01T01:00:00-04:00": 2, "2026-11-01T02:00:00-05:00": 1}
+    assert day["totals"]["sessions"] == 3
+
+
 def test_a_week_by_the_day_and_unnamed_models(v2: V2, server: TestServer) -> None:
     seed(v2)
     with httpx.Client(base_url=server.url, transport=server.transport) as http:
@@ -269,7 +319,9 @@ def test_a_parent_project_sees_its_childrens_sessions(
 def test_bad_ranges_answer_400_naming_the_parameter(server: TestServer) -> None:
     with httpx.Client(base_url=server.url, transport=server.transport) as http:
         for params, name in [
-            ({"tz": "Europe/Paris"}, "tz"),
+            ({"tz": "Europe/Atlantis"}, "tz"),
+            ({"tz": "../../etc/passwd"}, "tz"),
+            ({"tz": "localtime"}, "tz"),
             ({"tz": "+05:07"}, "tz"),
             ({"tz": "+15:00"}, "tz"),
             ({"tz": "+05:75"}, "tz"),
@@ -284,7 +336,7 @@ def test_bad_ranges_answer_400_naming_the_parameter(server: TestServer) -> None:
             assert answer.json()["message"].startswith(f"{name}:"), answer.json()
         assert http.get("/overview", params={"hours": "49"}).status_code == 422
         assert http.get("/overview", params={"tz": "+" * 500}).status_code == 422
-        for tz in ("Z", "+05:45", "-0330", "+14:00", "-12:00"):
+        for tz in ("Z", "+05:45", "-0330", "+14:00", "-12:00", "Europe/Paris", "Etc/GMT+5"):
             assert http.get("/overview", params={"format": "json", "tz": tz}).status_code == 200
 
 

@@ -291,7 +291,7 @@ def overview(
     return {
         "since": iso(window.since),
         "until": iso(window.until),
-        "tz": _offset_text(window.tz),
+        "tz": _zone_text(window.tz),
         "step": window.step,
         "buckets": buckets,
         "models": sorted(
@@ -392,7 +392,12 @@ def _family_view(family: str, versions: dict[str, _Tally]) -> dict[str, Any]:
     return {**_model_view(family, total), "versions": [_model_view(n, t) for n, t in shown]}
 
 
-def _offset_text(tz: dt.timezone) -> str:
-    minutes = int(tz.utcoffset(None).total_seconds()) // 60
+def _zone_text(tz: dt.tzinfo) -> str:
+    """A zone's name (``Europe/Berlin``), or a fixed offset as ``+05:30``."""
+    key = getattr(tz, "key", None)
+    if isinstance(key, str):
+        return key
+    offset = tz.utcoffset(None)
+    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

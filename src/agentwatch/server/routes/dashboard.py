@@ -216,8 +216,8 @@ def overview_page(
     end: Annotated[str, Query(alias="to", max_length=64)] = "",
 ) -> Response:
     """Charts over the last ``days`` local days, the last ``hours`` hours, or ``from``/``to``,
-    in the UTC offset ``tz`` (by the hour up to 48 hours, else by the day); drawn by
-    overview.js from the JSON."""
+    in the time zone ``tz`` (a name such as Europe/Berlin, or a UTC offset), by the hour up
+    to 48 hours, else by the day; drawn by overview.js from the JSON."""
     if (refused := denied(request)) is not None:
         return refused
     zone = timerange.parse_tz(tz or None)
@@ -231,13 +231,16 @@ def overview_page(
     else:
         window = timerange.last_days(days, zone, now)
     project, projects = pick_project(ctx, request)
-    since, until = window.epoch(window.since), window.epoch(window.until)
-    rows = (
-        ctx.storage.overview(project.id, since, until, window.step_seconds, window.offset_seconds)
-        if project
-        else ([], [])
-    )
-    data = views.overview(window, *rows)
+    session_rows: list[Any] = []
+    llm_rows: list[Any] = []
+    # One read per stretch of one UTC offset (a named zone's daylight saving time changes it):
+    # a slot's number is its local hour or day, so the rows of one slot add up across them.
+    for since, until, offset in window.segments():
+        if project is not None:
+            found = ctx.storage.overview(project.id, since, until, window.step_seconds, offset)
+            session_rows += found[0]
+            llm_rows += found[1]
+    data = views.overview(window, session_rows, llm_rows)
     shown = {"days": None if hours or start.strip() else days, "hours": hours}
     data["range"] = {**shown, "from": start.strip() or None, "to": end.strip() or None}
     query = [("project", project.id)] if project else []

@@ -1,12 +1,13 @@
 // Overview charts as plain SVG, drawn from the page's own JSON. Text via textContent only.
-// The page is in the viewer's UTC offset: without a tz in its address it reloads with one.
+// The page is in the viewer's time zone (its name, so that days follow daylight saving
+// time; else its current UTC offset): without a tz in its address it reloads with one.
 "use strict";
 (function () {
   var root = document.getElementById("charts");
   if (!root) { return; }
   var here = new URL(window.location.href);
   if (!here.searchParams.get("tz")) {
-    here.searchParams.set("tz", browserOffset());
+    here.searchParams.set("tz", browserZone());
     window.location.replace(here.toString());
     return;
   }
@@ -14,6 +15,11 @@
   var W = 560, H = 200, L = 52, R = 10, T = 10, B = 28;
   var STATES = [["Success", "success", "Success"], ["Fail", "fail", "Fail"], ["ended", "indeterminate", "Ended, state unknown"], ["running", "running", "Running"]];
 
+  function browserZone() {
+    var name = "";
+    try { name = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { name = ""; }
+    return /^[A-Za-z][A-Za-z0-9_+\-]*(\/[A-Za-z0-9_+\-]+){0,2}$/.test(name) ? name : browserOffset();
+  }
   function browserOffset() {
     var minutes = -new Date().getTimezoneOffset();
     var sign = minutes < 0 ? "-" : "+", a = Math.abs(minutes);
