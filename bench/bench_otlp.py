@@ -46,7 +46,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -354,11 +354,14 @@ def main() -> None:
     n, target = int(arg("n", "20000")), arg("target", "agentwatch")
     senders, premade = int(arg("senders", "1")), flag("premade")
     assert n % (SPANS_PER_TRACE * senders) == 0, f"--n: a multiple of {SPANS_PER_TRACE} x senders"
-    receivers = {"phoenix": phoenix, "stub": stub}
-    if target not in (*receivers, "agentwatch"):
-        raise SystemExit(f"--target: {target!r}; accepted: agentwatch, phoenix, stub")
-    receiver = receivers[target]() if target in receivers else agentwatch(arg("pg-admin", ""))
-    with receiver as found:
+    receivers: dict[str, Callable[[], AbstractContextManager[Target]]] = {
+        "agentwatch": lambda: agentwatch(arg("pg-admin", "")),
+        "phoenix": phoenix,
+        "stub": stub,
+    }
+    if target not in receivers:
+        raise SystemExit(f"--target: {target!r}; accepted: {', '.join(receivers)}")
+    with receivers[target]() as found:
         result = send(found, n, senders, premade)
     emit({**result, "target": target})
 

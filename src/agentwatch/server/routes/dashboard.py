@@ -235,8 +235,8 @@ def overview_page(
     llm_rows: list[Any] = []
     # One read per stretch of one UTC offset (a named zone's daylight saving time changes it):
     # a slot's number is its local hour or day, so the rows of one slot add up across them.
-    for since, until, offset in window.segments():
-        if project is not None:
+    if project is not None:
+        for since, until, offset in window.segments():
             found = ctx.storage.overview(project.id, since, until, window.step_seconds, offset)
             session_rows += found[0]
             llm_rows += found[1]
