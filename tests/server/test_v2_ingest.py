@@ -7,6 +7,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+
+from agentwatch.server.storage.schema import events
 from agentwatch.server.testing import TestServer
 
 from .conftest import V2, event
@@ -393,3 +396,58 @@ def test_non_finite_numbers_are_kept_readable(v2: V2, server: TestServer) -> Non
     detail = v2.get(f"/api/sessions/{session_id}").json()
     assert detail["session"]["host_env"] == {"CPU": "nan"}
     assert detail["events"][0]["params"] == {"x": "inf"}
+
+
+def test_batches_of_every_shape_read_back_whole(
+    v2: V2, other_project: V2, server: TestServer
+) -> None:
+    # On PostgreSQL each batch leaves out the columns NULL in all of its rows, so batches of
+    # different shapes run different statements. Into one session: tool calls (no model or
+    # tokens), LLM calls whose counts are all zero, linked actions and errors, a retry of the
+    # first, a batch with one refused event; and another project's batch naming our ids.
+    session_id, jwt = v2.create_session()
+    tools = [event("tools", name="search") for _ in range(3)]
+    zeros = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "cost": 0}
+    llms = [event("llms", model="gpt-4o", **zeros) for _ in range(2)]
+    linked = [
+        event("actions", action_type="plan", agent_id="a1", parent_id=tools[0]["id"]),
+        event("errors", trigger_event_id=tools[1]["id"], trigger_event_type="tools"),
+    ]
+    for batch in (tools, llms, linked, tools):
+        assert v2.events(jwt, batch).status_code == 200
+    refused = v2.events(jwt, [event("tools", name="kept"), event("llms", prompt_tokens="many")])
+    assert refused.status_code == 422
+    assert refused.json()["accepted"] == 1
+    _, other_jwt = other_project.create_session()
+    theirs = [{**tools[0], "name": "theirs", "agent_id": "x"}, {**llms[0], "model": "o1"}]
+    assert other_project.events(other_jwt, theirs).status_code == 200
+
+    stored = {e["id"]: e for e in server.session(session_id)["events"]}
+    assert len(stored) == 3 + 2 + 2 + 1
+    for sent in tools + llms + linked:
+        assert {k: stored[sent["id"]][k] for k in sent} == sent  # every field as sent
+    summary = server.session(session_id)["session"]
+    assert summary["counts"] == {**summary["counts"], "tools": 4, "llms": 2, "errors": 1}
+    assert summary["tokens"]["prompt"] == 0
+    assert Decimal(summary["cost_usd"]) == 0  # given as 0 by the client: priced, not unknown
+    with server.storage.read() as conn:
+        rows = conn.execute(
+            sa.select(
+                events.c.id,
+                events.c.model,
+                events.c.prompt_tokens,
+                events.c.parent_id,
+                events.c.trigger_event_id,
+                events.c.agent_id,
+            ).where(events.c.session_id == session_id)
+        ).all()
+    columns = {r.id: r for r in rows}
+    assert [(columns[e["id"]].model, columns[e["id"]].prompt_tokens) for e in llms] == [
+        ("gpt-4o", 0),
+        ("gpt-4o", 0),
+    ]
+    assert columns[tools[0]["id"]].model is None
+    assert columns[linked[0]["id"]].parent_id == tools[0]["id"]
+    assert columns[linked[0]["id"]].agent_id == "a1"
+    assert columns[linked[1]["id"]].trigger_event_id == tools[1]["id"]
+    assert columns[tools[0]["id"]].agent_id is None  # the other project's copy changed nothing
