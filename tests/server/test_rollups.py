@@ -152,13 +152,21 @@ def sessions_at(v2: V2, *starts: dt.datetime) -> None:
         v2.create_session(init_timestamp=start.isoformat())
 
 
-def test_days_follow_daylight_saving_time_in_a_named_zone(v2: V2, server: TestServer) -> None:
+def test_days_follow_daylight_saving_time_in_a_named_zone(
+    v2: V2, other_project: V2, server: TestServer
+) -> None:
     # Berlin left summer time on 2026-10-25 at 01:00 UTC (03:00 CEST -> 02:00 CET).
     sessions_at(
         v2,
         dt.datetime(2026, 10, 21, 22, 30, tzinfo=UTC),  # 00:30 CEST on the 22nd
         dt.datetime(2026, 10, 25, 22, 30, tzinfo=UTC),  # 23:30 CET on the 25th (25 hours)
         dt.datetime(2026, 10, 27, 23, 30, tzinfo=UTC),  # 00:30 CET on the 28th
+    )
+    # Another project's sessions in both stretches are read by neither segment.
+    sessions_at(
+        other_project,
+        dt.datetime(2026, 10, 22, 10, tzinfo=UTC),
+        dt.datetime(2026, 10, 27, 10, tzinfo=UTC),
     )
     with httpx.Client(base_url=server.url, transport=server.transport) as http:
         named = overview(http, **{"from": "2026-10-20", "to": "2026-10-29", "tz": "Europe/Berlin"})
