@@ -116,3 +116,15 @@ def test_zones_refused_say_what_is_accepted(text: str) -> None:
     with pytest.raises(BadRequest) as refused:
         parse_tz(text)
     assert refused.value.message.startswith("tz: expected a time zone name such as Europe/Berlin")
+
+
+def test_two_local_days_across_a_change_are_drawn_by_the_hour() -> None:
+    zone = parse_tz("Europe/Berlin")
+    now = dt.datetime(2026, 12, 1, tzinfo=UTC)
+    autumn = custom_range("2026-10-24", "2026-10-25", zone, now)  # 49 real hours
+    assert autumn.until - autumn.since == dt.timedelta(hours=49)
+    assert autumn.step == "hour"
+    assert len(autumn.slots()) == 48  # the repeated hour is one slot
+    spring = custom_range("2026-03-28", "2026-03-29", zone, now)  # 47 real hours
+    assert (spring.step, len(spring.slots())) == ("hour", 47)
+    assert custom_range("2026-10-24", "2026-10-26", zone, now).step == "day"

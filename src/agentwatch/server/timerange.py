@@ -45,7 +45,12 @@ class TimeRange:
 
     @property
     def step(self) -> str:
-        return "hour" if self.until - self.since <= HOURLY_UP_TO else "day"
+        """By the hour up to 48 hours on the zone's clock (two local days are 49 real hours
+        across a fall-back change, and still drawn by the hour), else by the day."""
+        since, until = (
+            t.astimezone(self.tz).replace(tzinfo=None) for t in (self.since, self.until)
+        )
+        return "hour" if until - since <= HOURLY_UP_TO else "day"
 
     @property
     def step_seconds(self) -> int:
