@@ -307,8 +307,8 @@ def cmd_server_burst(n: int, pg_admin: str) -> dict[str, Any]:
         dropped = client.dropped
         # Nothing pending when end_session returned, and the count then finds them all: the
         # server had answered every request, each after its commit, by then. The last store
-        # was before that moment; the stats queries confirming it (~70 ms each over 50,000
-        # events) are not part of the delivery. Otherwise: the poll that saw the last one.
+        # was before that moment; the stats queries confirming it are not part of the
+        # delivery. Otherwise: the poll that saw the last one.
         all_stored_by_end = pending_at_end == 0 and not dropped and at_end >= n
         all_s = ended - start if all_stored_by_end else confirmed_s
         client.shutdown(timeout=5)
